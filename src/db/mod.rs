@@ -1,0 +1,217 @@
+//! The connection pool, migrations, and the embedded PostgreSQL launcher.
+
+pub mod embedded;
+
+use crate::config::DbSettings;
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Every migration in `migrations/`, compiled into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The name of the application database inside the embedded cluster.
+pub const EMBEDDED_DATABASE: &str = "portfolio";
+
+/// Whether opening the database also loads the report's portfolio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seeding {
+    Never,
+    /// Only into an empty portfolio: the embedded database's first start.
+    IfEmpty,
+}
+
+/// An open, migrated database, and the embedded server behind it if there is one.
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<EmbeddedServer>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the embedded cluster when it is not set, and
+    /// applies pending migrations.
+    pub async fn open(settings: &DbSettings, seeding: Seeding) -> anyhow::Result<Database> {
+        let (pool, embedded) = match &settings.database_url {
+            Some(url) => (connect(url).await?, None),
+            None => {
+                let server = EmbeddedServer::launch(settings.data_dir.clone()).await?;
+                let admin = connect_with(server.options_for("postgres")).await?;
+                create_database_if_missing(&admin, EMBEDDED_DATABASE).await?;
+                admin.close().await;
+                let pool = connect_with(server.options_for(EMBEDDED_DATABASE)).await?;
+                (pool, Some(server))
+            }
+        };
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("applying database migrations")?;
+        if seeding == Seeding::IfEmpty && embedded.is_some() && portfolio_is_empty(&pool).await? {
+            let report = crate::store::seed::load(&pool).await?;
+            tracing::info!("first start: {report}");
+        }
+        Ok(Database { pool, embedded })
+    }
+
+    /// Closes the pool, then stops the embedded server (fast shutdown) if we run one.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(server) = self.embedded {
+            server.stop().await;
+        }
+    }
+}
+
+/// A pool with timeouts short enough that a dead database answers 503, not a hang.
+pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse().with_context(|| {
+        format!(
+            "DATABASE_URL is not a valid PostgreSQL URL: {}",
+            redact(url)
+        )
+    })?;
+    connect_with(options).await
+}
+
+pub async fn connect_with(options: PgConnectOptions) -> anyhow::Result<PgPool> {
+    let target = format!(
+        "{}/{}",
+        options.get_socket().map_or_else(
+            || options.get_host().to_string(),
+            |s| s.display().to_string()
+        ),
+        options.get_database().unwrap_or("")
+    );
+    pool_options()
+        .connect_with(options)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {target}"))
+}
+
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+pub async fn create_database_if_missing(pool: &PgPool, name: &str) -> anyhow::Result<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        // Identifiers cannot be bound; `name` is one of our own constants or test names.
+        let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', ""));
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(pool)
+            .await
+            .with_context(|| format!("creating database {name}"))?;
+        tracing::info!(database = name, "created database");
+    }
+    Ok(())
+}
+
+async fn portfolio_is_empty(pool: &PgPool) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM items)")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Hides a password in a connection URL before it is logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The embedded cluster, run on a dedicated thread: PostgreSQL is told to shut down when
+/// the thread that started it ends (so a `kill -9` of the app stops it too), and that must
+/// be a thread that lives as long as the server should.
+pub struct EmbeddedServer {
+    options: PgConnectOptions,
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl EmbeddedServer {
+    pub async fn launch(data_dir: PathBuf) -> anyhow::Result<EmbeddedServer> {
+        tokio::task::spawn_blocking(move || Self::launch_blocking(data_dir))
+            .await
+            .context("the embedded PostgreSQL launcher stopped unexpectedly")?
+    }
+
+    fn launch_blocking(data_dir: PathBuf) -> anyhow::Result<EmbeddedServer> {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("embedded-postgres".into())
+            .spawn(move || match embedded::EmbeddedPostgres::start(&data_dir) {
+                Ok(mut server) => {
+                    if ready_tx.send(Ok(server.connection_url("postgres"))).is_ok() {
+                        // Wait for stop() or for the sender to be dropped.
+                        let _ = stop_rx.recv();
+                    }
+                    if let Err(e) = server.stop() {
+                        tracing::warn!("stopping embedded PostgreSQL: {e}");
+                    }
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .context("spawning the embedded PostgreSQL thread")?;
+        let admin_url = ready_rx
+            .recv()
+            .context("the embedded PostgreSQL thread ended before the server was ready")??;
+        let options = admin_url
+            .parse()
+            .with_context(|| format!("the embedded server's URL is not valid: {admin_url}"))?;
+        Ok(EmbeddedServer {
+            options,
+            stop: stop_tx,
+            thread,
+        })
+    }
+
+    /// How to reach database `db` over the cluster's Unix socket.
+    pub fn options_for(&self, db: &str) -> PgConnectOptions {
+        self.options.clone().database(db)
+    }
+
+    /// Fast shutdown of the cluster; waits until PostgreSQL has exited.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            super::redact("postgres:///db?host=/x"),
+            "postgres:///db?host=/x"
+        );
+    }
+}

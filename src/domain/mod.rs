@@ -1,0 +1,6 @@
+//! Pure types and rules: no IO. Everything here is unit-tested.
+
+pub mod funding;
+pub mod money;
+pub mod portfolio;
+pub mod vocab;

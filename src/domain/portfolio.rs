@@ -1,0 +1,171 @@
+//! The portfolio as a tree: items, their parents and children, and each item's
+//! rolled-up funding. Built from rows the store loads; no IO here.
+
+use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
+use std::collections::HashMap;
+
+/// One item as the dashboards list it.
+#[derive(Debug, Clone)]
+pub struct ItemSummary {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub status: String,
+    pub report_section: Option<String>,
+    pub own: OwnFigures,
+}
+
+/// Items in display order with their roll-ups. Index-based: `children[i]` lists the
+/// indices of item `i`'s components.
+#[derive(Debug, Default)]
+pub struct Portfolio {
+    pub items: Vec<ItemSummary>,
+    pub rolled: Vec<Tally>,
+    pub children: Vec<Vec<usize>>,
+    pub roots: Vec<usize>,
+    by_id: HashMap<i64, usize>,
+}
+
+impl Portfolio {
+    /// `items` come in display order; children keep that order under their parent.
+    pub fn new(mut items: Vec<ItemSummary>) -> Portfolio {
+        let by_id: HashMap<i64, usize> =
+            items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
+        let parents: Vec<Option<usize>> = items
+            .iter()
+            .map(|it| it.parent_id.and_then(|p| by_id.get(&p).copied()))
+            .collect();
+        let mut children = vec![Vec::new(); items.len()];
+        let mut roots = Vec::new();
+        for (i, parent) in parents.iter().enumerate() {
+            match parent {
+                Some(p) => children[*p].push(i),
+                None => roots.push(i),
+            }
+        }
+        for (i, item) in items.iter_mut().enumerate() {
+            item.own.has_children = !children[i].is_empty();
+        }
+        let own: Vec<OwnFigures> = items.iter().map(|it| it.own.clone()).collect();
+        let rolled = roll_up(&own, &parents);
+        Portfolio {
+            items,
+            rolled,
+            children,
+            roots,
+            by_id,
+        }
+    }
+
+    pub fn index_of(&self, id: i64) -> Option<usize> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The item and everything under it.
+    pub fn funding(&self, index: usize) -> Funding {
+        Funding::from(self.rolled[index])
+    }
+
+    /// The whole portfolio: the sum of every top-level item.
+    pub fn total(&self) -> Funding {
+        Funding::from(self.roots.iter().map(|&r| self.rolled[r]).sum::<Tally>())
+    }
+
+    /// Combined funding of a set of items, counting each part once even when both an
+    /// item and one of its ancestors are in the set.
+    pub fn combined(&self, ids: &[i64]) -> Funding {
+        let chosen: Vec<usize> = ids.iter().filter_map(|id| self.index_of(*id)).collect();
+        let is_chosen = |i: usize| chosen.contains(&i);
+        Funding::from(
+            chosen
+                .iter()
+                .copied()
+                .filter(|&i| !self.ancestors(i).any(is_chosen))
+                .map(|i| self.rolled[i])
+                .sum::<Tally>(),
+        )
+    }
+
+    /// Parent, grandparent, ... of item `index`.
+    pub fn ancestors(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut next = self.items[index].parent_id.and_then(|p| self.index_of(p));
+        let mut steps = 0;
+        std::iter::from_fn(move || {
+            let current = next?;
+            steps += 1;
+            if steps > self.items.len() {
+                return None;
+            }
+            next = self.items[current].parent_id.and_then(|p| self.index_of(p));
+            Some(current)
+        })
+    }
+
+    /// Depth-first walk below `index` (excluding it), with the depth of each item (1 for
+    /// children).
+    pub fn descendants(&self, index: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(usize, usize)> =
+            self.children[index].iter().rev().map(|&c| (c, 1)).collect();
+        while let Some((i, depth)) = stack.pop() {
+            if out.len() > self.items.len() {
+                break;
+            }
+            out.push((i, depth));
+            stack.extend(self.children[i].iter().rev().map(|&c| (c, depth + 1)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    fn item(id: i64, parent: Option<i64>, budget: Option<rust_decimal::Decimal>) -> ItemSummary {
+        ItemSummary {
+            id,
+            parent_id: parent,
+            slug: format!("i{id}"),
+            title: format!("Item {id}"),
+            kind: if parent.is_some() {
+                "component"
+            } else {
+                "programme"
+            }
+            .into(),
+            status: "ongoing".into(),
+            report_section: None,
+            own: OwnFigures {
+                budget_usd: budget,
+                ..OwnFigures::default()
+            },
+        }
+    }
+
+    #[test]
+    fn builds_tree_and_rolls_up() {
+        let p = Portfolio::new(vec![
+            item(10, None, None),
+            item(11, Some(10), Some(dec!(5))),
+            item(12, Some(11), Some(dec!(7))),
+            item(20, None, Some(dec!(1))),
+        ]);
+        assert_eq!(p.roots, vec![0, 3]);
+        assert_eq!(p.descendants(0), vec![(1, 1), (2, 2)]);
+        assert_eq!(p.funding(0).budget_usd, Some(dec!(12)));
+        assert_eq!(p.total().budget_usd, Some(dec!(13)));
+        assert_eq!(p.ancestors(2).collect::<Vec<_>>(), vec![1, 0]);
+    }
+
+    #[test]
+    fn combined_counts_each_part_once() {
+        let p = Portfolio::new(vec![item(1, None, None), item(2, Some(1), Some(dec!(3)))]);
+        assert_eq!(p.combined(&[1, 2]).budget_usd, Some(dec!(3)));
+        assert_eq!(p.combined(&[2]).budget_usd, Some(dec!(3)));
+        assert_eq!(p.combined(&[]).budget_usd, None);
+    }
+}

@@ -1,0 +1,125 @@
+//! The closed vocabularies of the portfolio. The database checks the same values with
+//! CHECK constraints; these types give them labels for people.
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => ($db:literal, $label:literal)),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value stored in the database and used in URLs and JSON.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $db),+ }
+            }
+
+            /// The label shown to people.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            pub fn parse(value: &str) -> Option<$name> {
+                match value { $($db => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.label())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What an item of the portfolio is.
+    ItemKind {
+        Programme => ("programme", "Programme"),
+        Initiative => ("initiative", "Initiative"),
+        Component => ("component", "Component"),
+    }
+}
+
+vocabulary! {
+    /// Where an item stands.
+    ItemStatus {
+        Planned => ("planned", "Planned"),
+        InDevelopment => ("in_development", "In development"),
+        SeekingFunding => ("seeking_funding", "Seeking funding"),
+        Ongoing => ("ongoing", "Ongoing"),
+        Completed => ("completed", "Completed"),
+    }
+}
+
+vocabulary! {
+    /// How far a contribution has come. Firm money is committed or paid.
+    ContributionStatus {
+        Pledged => ("pledged", "Pledged"),
+        Committed => ("committed", "Committed"),
+        Paid => ("paid", "Paid"),
+    }
+}
+
+vocabulary! {
+    /// What kind of body an organisation is.
+    OrgKind {
+        Government => ("government", "Government"),
+        UnEntity => ("un_entity", "UN entity"),
+        Bank => ("bank", "Bank"),
+        RegionalBody => ("regional_body", "Regional body"),
+        Intergovernmental => ("intergovernmental", "Intergovernmental body"),
+        Ngo => ("ngo", "Non-governmental organisation"),
+        DonorGroup => ("donor_group", "Group of donors"),
+        Other => ("other", "Other"),
+    }
+}
+
+vocabulary! {
+    /// An organisation's part in an item.
+    OrgRole {
+        Lead => ("lead", "Lead"),
+        ExecutingAgency => ("executing_agency", "Executing agency"),
+        Partner => ("partner", "Partner"),
+        Beneficiary => ("beneficiary", "Beneficiary"),
+        RequestedBy => ("requested_by", "Requested by"),
+    }
+}
+
+vocabulary! {
+    /// Countries and regions.
+    PlaceKind {
+        Country => ("country", "Country"),
+        Region => ("region", "Region"),
+    }
+}
+
+/// Shown wherever a title the source does not give would go.
+pub const TITLE_NOT_GIVEN: &str = "title not given in the source";
+
+/// The label for a stored status string, falling back to the raw value.
+pub fn label_of<T: Copy + std::fmt::Display>(parse: fn(&str) -> Option<T>, raw: &str) -> String {
+    parse(raw).map_or_else(|| raw.to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_value() {
+        for kind in ItemKind::ALL {
+            assert_eq!(ItemKind::parse(kind.as_str()), Some(*kind));
+        }
+        for status in ContributionStatus::ALL {
+            assert_eq!(ContributionStatus::parse(status.as_str()), Some(*status));
+        }
+        assert_eq!(
+            ItemStatus::parse("seeking_funding").map(|s| s.label()),
+            Some("Seeking funding")
+        );
+        assert_eq!(ItemStatus::parse("bogus"), None);
+    }
+}

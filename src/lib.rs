@@ -1,0 +1,15 @@
+//! Portfolio Tracker: a UN office's programmes, their strategy alignment, budgets,
+//! pledges and funding gaps. `app` builds the web application from its state.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod store;
+pub mod web;
+
+pub use web::AppState;
+
+/// The whole web application: every route, the middleware stack and the state.
+pub fn app(state: AppState) -> axum::Router {
+    web::with_middleware(web::router().with_state(state))
+}

@@ -1,0 +1,41 @@
+//! Strategy themes, result areas, and which items serve which area.
+
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Theme {
+    pub code: String,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResultArea {
+    pub id: i64,
+    pub code: String,
+    pub theme_code: String,
+    pub title: Option<String>,
+    pub source_para: Option<String>,
+}
+
+pub async fn themes(pool: &PgPool) -> sqlx::Result<Vec<Theme>> {
+    sqlx::query_as("SELECT code, title FROM themes ORDER BY code::int")
+        .fetch_all(pool)
+        .await
+}
+
+/// Result areas in strategy order: 1.1, 1.2, ..., 3.10.
+pub async fn result_areas(pool: &PgPool) -> sqlx::Result<Vec<ResultArea>> {
+    sqlx::query_as(
+        "SELECT id, code, theme_code, title, source_para FROM result_areas
+          ORDER BY string_to_array(code, '.')::int[]",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Every (result area, item) pair.
+pub async fn alignment_pairs(pool: &PgPool) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as("SELECT result_area_id, item_id FROM alignments")
+        .fetch_all(pool)
+        .await
+}

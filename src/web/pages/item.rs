@@ -1,0 +1,200 @@
+//! `/programmes/{slug}`: everything about one programme, initiative or component.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Html;
+
+use crate::domain::vocab::{ContributionStatus, OrgRole, TITLE_NOT_GIVEN, label_of};
+use crate::store;
+use crate::web::view::{self, FundingView, kind_label, status_label};
+use crate::web::{AppError, AppState};
+
+use super::render;
+
+pub struct Crumb {
+    pub slug: String,
+    pub title: String,
+}
+
+pub struct ComponentRow {
+    pub slug: String,
+    pub title: String,
+    pub depth: usize,
+    pub status: String,
+    pub funding: FundingView,
+}
+
+pub struct AlignmentRow {
+    pub code: String,
+    pub title: String,
+    pub title_known: bool,
+    pub source_para: String,
+    pub note: String,
+}
+
+pub struct OrgRow {
+    pub role: String,
+    pub name: String,
+    pub source_para: String,
+}
+
+pub struct MoneyRow {
+    pub who: String,
+    pub status: String,
+    pub original: String,
+    pub usd: String,
+    pub rate: String,
+    pub date: String,
+    pub self_financing: bool,
+    pub period: String,
+    pub source_para: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+pub struct ItemPage {
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub status: String,
+    pub status_note: String,
+    pub summary: String,
+    pub description: String,
+    pub period: String,
+    pub dates: String,
+    pub places: String,
+    pub source_paras: String,
+    pub report_section: String,
+    pub crumbs: Vec<Crumb>,
+    pub funding: FundingView,
+    pub has_components: bool,
+    pub components: Vec<ComponentRow>,
+    pub alignments: Vec<AlignmentRow>,
+    pub organisations: Vec<OrgRow>,
+    pub budgets: Vec<MoneyRow>,
+    pub contributions: Vec<MoneyRow>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let pool = &state.pool;
+    let item = store::items::by_slug(pool, &slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let portfolio = store::portfolio::load(pool).await?;
+    let index = portfolio.index_of(item.id).ok_or(AppError::NotFound)?;
+
+    let mut crumbs: Vec<Crumb> = portfolio
+        .ancestors(index)
+        .map(|a| Crumb {
+            slug: portfolio.items[a].slug.clone(),
+            title: portfolio.items[a].title.clone(),
+        })
+        .collect();
+    crumbs.reverse();
+    let components = portfolio
+        .descendants(index)
+        .into_iter()
+        .map(|(c, depth)| ComponentRow {
+            slug: portfolio.items[c].slug.clone(),
+            title: portfolio.items[c].title.clone(),
+            depth,
+            status: status_label(&portfolio.items[c].status),
+            funding: FundingView::from(&portfolio.funding(c)),
+        })
+        .collect::<Vec<_>>();
+
+    let places = store::items::places(pool, item.id).await?;
+    let organisations = store::items::organisations(pool, item.id).await?;
+    let alignments = store::items::alignments(pool, &[item.id]).await?;
+    let budgets = store::items::budgets(pool, item.id).await?;
+    let contributions = store::items::contributions(pool, item.id).await?;
+
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    render(&ItemPage {
+        kind: kind_label(&item.kind),
+        status: status_label(&item.status),
+        status_note: text(&item.status_note),
+        period: text(&item.period),
+        dates: match (item.start_date, item.end_date) {
+            (Some(s), Some(e)) => format!("{s} to {e}"),
+            (Some(s), None) => format!("from {s}"),
+            (None, Some(e)) => format!("until {e}"),
+            (None, None) => String::new(),
+        },
+        places: places
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        source_paras: text(&item.source_paras),
+        report_section: text(&item.report_section),
+        funding: FundingView::from(&portfolio.funding(index)),
+        has_components: !components.is_empty(),
+        components,
+        crumbs,
+        alignments: alignments
+            .into_iter()
+            .map(|a| AlignmentRow {
+                title_known: a.title.is_some(),
+                title: a.title.unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                code: a.code,
+                source_para: a.source_para.unwrap_or_default(),
+                note: a.note.unwrap_or_default(),
+            })
+            .collect(),
+        organisations: organisations
+            .into_iter()
+            .map(|o| OrgRow {
+                role: label_of(OrgRole::parse, &o.role),
+                name: match o.acronym {
+                    Some(acronym) if !o.name.contains(&acronym) => {
+                        format!("{} ({acronym})", o.name)
+                    }
+                    _ => o.name,
+                },
+                source_para: o.source_para.unwrap_or_default(),
+            })
+            .collect(),
+        budgets: budgets
+            .into_iter()
+            .map(|b| MoneyRow {
+                who: String::new(),
+                status: String::new(),
+                original: view::amount(b.amount, &b.currency, b.approximate),
+                usd: view::optional_usd(b.amount_usd),
+                rate: view::rate_used(&b.currency, b.rate_month, b.usd_per_unit),
+                date: b.as_of.to_string(),
+                self_financing: false,
+                period: b.period.unwrap_or_default(),
+                source_para: b.source_para.unwrap_or_default(),
+                note: b.note.unwrap_or_default(),
+            })
+            .collect(),
+        contributions: contributions
+            .into_iter()
+            .map(|c| MoneyRow {
+                who: c.org_name,
+                status: label_of(ContributionStatus::parse, &c.status),
+                original: view::amount(c.amount, &c.currency, c.approximate),
+                usd: view::optional_usd(c.amount_usd),
+                rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),
+                date: c
+                    .pledged_on
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "not stated".into()),
+                self_financing: c.self_financing,
+                period: String::new(),
+                source_para: c.source_para.unwrap_or_default(),
+                note: c.note.unwrap_or_default(),
+            })
+            .collect(),
+        slug: item.slug,
+        title: item.title,
+        summary: item.summary,
+        description: item.description,
+    })
+}

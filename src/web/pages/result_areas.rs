@@ -1,0 +1,100 @@
+//! `/result-areas`: the strategy alignment matrix, by theme.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use std::collections::HashMap;
+
+use crate::domain::vocab::TITLE_NOT_GIVEN;
+use crate::store;
+use crate::web::view::FundingView;
+use crate::web::{AppError, AppState};
+
+use super::render;
+
+pub struct ItemLink {
+    pub slug: String,
+    pub title: String,
+}
+
+pub struct AreaRow {
+    pub code: String,
+    pub title: String,
+    pub title_known: bool,
+    pub source_para: String,
+    pub items: Vec<ItemLink>,
+    pub funding: FundingView,
+}
+
+pub struct ThemeSection {
+    pub code: String,
+    pub title: String,
+    pub title_known: bool,
+    pub areas: Vec<AreaRow>,
+}
+
+#[derive(Template)]
+#[template(path = "result_areas.html")]
+pub struct ResultAreasPage {
+    pub themes: Vec<ThemeSection>,
+    pub unserved: Vec<String>,
+}
+
+pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+    let pool = &state.pool;
+    let themes = store::strategy::themes(pool).await?;
+    let areas = store::strategy::result_areas(pool).await?;
+    let pairs = store::strategy::alignment_pairs(pool).await?;
+    let portfolio = store::portfolio::load(pool).await?;
+
+    let mut items_by_area: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (area, item) in pairs {
+        items_by_area.entry(area).or_default().push(item);
+    }
+    let mut unserved = Vec::new();
+    let sections = themes
+        .into_iter()
+        .map(|theme| {
+            let rows = areas
+                .iter()
+                .filter(|a| a.theme_code == theme.code)
+                .map(|area| {
+                    let mut ids = items_by_area.remove(&area.id).unwrap_or_default();
+                    // report order, as on the overview
+                    ids.sort_by_key(|id| portfolio.index_of(*id));
+                    if ids.is_empty() {
+                        unserved.push(area.code.clone());
+                    }
+                    AreaRow {
+                        code: area.code.clone(),
+                        title_known: area.title.is_some(),
+                        title: area
+                            .title
+                            .clone()
+                            .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                        source_para: area.source_para.clone().unwrap_or_default(),
+                        items: ids
+                            .iter()
+                            .filter_map(|id| portfolio.index_of(*id))
+                            .map(|i| ItemLink {
+                                slug: portfolio.items[i].slug.clone(),
+                                title: portfolio.items[i].title.clone(),
+                            })
+                            .collect(),
+                        funding: FundingView::from(&portfolio.combined(&ids)),
+                    }
+                })
+                .collect();
+            ThemeSection {
+                title_known: theme.title.is_some(),
+                title: theme.title.unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                code: theme.code,
+                areas: rows,
+            }
+        })
+        .collect();
+    render(&ResultAreasPage {
+        themes: sections,
+        unserved,
+    })
+}

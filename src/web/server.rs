@@ -1,0 +1,64 @@
+//! The `serve` command: open the database, listen, and shut down cleanly.
+
+use crate::config::{DbSettings, ServeSettings};
+use crate::db::{Database, Seeding};
+use crate::web::AppState;
+use anyhow::Context;
+
+/// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests and stops the
+/// embedded database (if any) with a fast shutdown.
+pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let database = Database::open(db, Seeding::IfEmpty).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another server using it? set LISTEN_ADDR)",
+                settings.listen_addr
+            )
+        });
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            database.close().await;
+            return Err(e);
+        }
+    };
+    let app = crate::app(AppState::new(database.pool.clone()));
+    tracing::info!(
+        "serving on http://{} (ready {} ms after start)",
+        settings.listen_addr,
+        started.elapsed().as_millis()
+    );
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    tracing::info!("shutting down");
+    database.close().await;
+    served.context("the web server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,211 @@
+//! Turns domain figures into the words and numbers people read. Templates only print
+//! what these functions prepare.
+
+use crate::domain::funding::Funding;
+use crate::domain::money::{format_money, group_thousands, percent};
+use crate::domain::vocab::{ItemKind, ItemStatus, label_of};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+/// Width in pixels of a full coverage bar.
+const BAR_WIDTH: u32 = 120;
+
+/// Funding figures ready to print.
+#[derive(Debug, Clone)]
+pub struct FundingView {
+    pub budget: String,
+    pub pledged: String,
+    pub firm: String,
+    pub paid: String,
+    pub committed: String,
+    pub pledged_only: String,
+    pub gap: String,
+    pub coverage: String,
+    pub state: &'static str,
+    pub state_class: &'static str,
+    pub bar: CoverageBar,
+    /// Sentences a reader needs to read the figures right (lower bounds, missing rates).
+    pub caveats: Vec<String>,
+}
+
+/// An inline SVG coverage bar; `filled` is a width in pixels.
+#[derive(Debug, Clone)]
+pub struct CoverageBar {
+    pub width: u32,
+    pub filled: String,
+    pub label: String,
+    pub known: bool,
+}
+
+pub fn usd(amount: Decimal) -> String {
+    format_money(amount, "USD")
+}
+
+impl From<&Funding> for FundingView {
+    fn from(f: &Funding) -> Self {
+        let at_least = if f.budget_is_lower_bound {
+            "at least "
+        } else {
+            ""
+        };
+        let budget = match f.budget_usd {
+            Some(b) => format!("{at_least}{}", usd(b)),
+            None => "budget not stated".to_string(),
+        };
+        let gap = match f.gap_usd {
+            Some(g) => format!("{at_least}{}", usd(g)),
+            None => "unknown (budget not stated)".to_string(),
+        };
+        let coverage = match f.coverage {
+            Some(c) => percent(c),
+            None if f.budget_usd.is_none() => "unknown".to_string(),
+            None => "n/a".to_string(),
+        };
+        let (state, state_class) = funding_state(f);
+        let mut caveats = Vec::new();
+        if f.budget_is_lower_bound {
+            caveats.push(format!(
+                "{} part{} without a stated budget: budget and gap are lower bounds, and coverage relates \
+                 pledges to stated budgets only.",
+                f.parts_without_budget,
+                if f.parts_without_budget == 1 { "" } else { "s" }
+            ));
+        }
+        if f.unconverted_amounts > 0 {
+            caveats.push(format!(
+                "{} amount{} left out: no exchange rate converts {} to USD yet.",
+                f.unconverted_amounts,
+                if f.unconverted_amounts == 1 { "" } else { "s" },
+                if f.unconverted_amounts == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            ));
+        }
+        FundingView {
+            budget,
+            pledged: usd(f.pledged_usd),
+            firm: usd(f.firm_usd),
+            paid: usd(f.paid_usd),
+            committed: usd(f.committed_only_usd()),
+            pledged_only: usd(f.pledged_only_usd()),
+            gap,
+            bar: coverage_bar(f.coverage, &coverage),
+            coverage,
+            state,
+            state_class,
+            caveats,
+        }
+    }
+}
+
+/// A word for the funding state that does not rely on colour.
+fn funding_state(f: &Funding) -> (&'static str, &'static str) {
+    match (f.budget_usd, f.gap_usd) {
+        (None, _) => ("Budget not stated", "state-unknown"),
+        _ if f.is_fully_funded() => ("Fully funded", "state-funded"),
+        (Some(_), Some(_)) if f.pledged_usd.is_zero() => ("Unfunded", "state-unfunded"),
+        _ => ("Gap", "state-gap"),
+    }
+}
+
+fn coverage_bar(coverage: Option<Decimal>, label: &str) -> CoverageBar {
+    let filled = coverage
+        .map(|c| c.clamp(Decimal::ZERO, Decimal::ONE) * Decimal::from(BAR_WIDTH))
+        .unwrap_or_default()
+        .round_dp(1);
+    CoverageBar {
+        width: BAR_WIDTH,
+        filled: filled.to_string(),
+        label: format!("Coverage {label}"),
+        known: coverage.is_some(),
+    }
+}
+
+pub fn kind_label(kind: &str) -> String {
+    label_of(ItemKind::parse, kind)
+}
+
+pub fn status_label(status: &str) -> String {
+    label_of(ItemStatus::parse, status)
+}
+
+/// "February 2008" for the month an exchange rate applies to.
+pub fn month(date: NaiveDate) -> String {
+    date.format("%B %Y").to_string()
+}
+
+/// "1 EUR = 1.4749 USD (February 2008 rate)" or why there is no USD figure.
+pub fn rate_used(
+    currency: &str,
+    rate_month: Option<NaiveDate>,
+    usd_per_unit: Option<Decimal>,
+) -> String {
+    match (currency, rate_month, usd_per_unit) {
+        ("USD", _, _) => "in USD".to_string(),
+        (_, Some(m), Some(rate)) => {
+            format!(
+                "1 {currency} = {} USD ({} rate)",
+                rate.normalize(),
+                month(m)
+            )
+        }
+        _ => format!("no {currency} rate for this month yet"),
+    }
+}
+
+pub fn amount(amount: Decimal, currency: &str, approximate: bool) -> String {
+    let prefix = if approximate { "approx. " } else { "" };
+    format!("{prefix}{currency} {}", group_thousands(amount))
+}
+
+pub fn optional_usd(amount: Option<Decimal>) -> String {
+    amount.map_or_else(|| "not converted".to_string(), usd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::funding::{OwnFigures, Tally};
+    use rust_decimal::dec;
+
+    #[test]
+    fn unknown_budget_reads_as_unknown_not_zero() {
+        let f = Funding::from(Tally::from(&OwnFigures::default()));
+        let v = FundingView::from(&f);
+        assert_eq!(v.budget, "budget not stated");
+        assert_eq!(v.gap, "unknown (budget not stated)");
+        assert_eq!(v.coverage, "unknown");
+        assert_eq!(v.state, "Budget not stated");
+        assert!(!v.bar.known);
+    }
+
+    #[test]
+    fn known_budget_reads_plainly() {
+        let own = OwnFigures {
+            budget_usd: Some(dec!(19000000)),
+            pledged_usd: dec!(7000000),
+            ..OwnFigures::default()
+        };
+        let v = FundingView::from(&Funding::from(Tally::from(&own)));
+        assert_eq!(v.budget, "USD 19,000,000");
+        assert_eq!(v.gap, "USD 12,000,000");
+        assert_eq!(v.coverage, "37 %");
+        assert_eq!(v.bar.filled, "44.2");
+    }
+
+    #[test]
+    fn rate_descriptions() {
+        let feb = NaiveDate::from_ymd_opt(2008, 2, 1);
+        assert_eq!(
+            rate_used("EUR", feb, Some(dec!(1.4749))),
+            "1 EUR = 1.4749 USD (February 2008 rate)"
+        );
+        assert_eq!(rate_used("USD", None, Some(dec!(1))), "in USD");
+        assert_eq!(
+            rate_used("EUR", None, None),
+            "no EUR rate for this month yet"
+        );
+    }
+}
