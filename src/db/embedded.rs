@@ -1194,7 +1194,7 @@ fn percent_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn build_connection_url(socket_dir: &Path, db: &str) -> String {
+pub fn build_connection_url(socket_dir: &Path, db: &str) -> String {
     format!(
         "postgres://{SUPERUSER}@localhost/{}?host={}",
         percent_encode(db.as_bytes()),

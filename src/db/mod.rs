@@ -142,7 +142,7 @@ fn redact(url: &str) -> String {
 /// the thread that started it ends (so a `kill -9` of the app stops it too), and that must
 /// be a thread that lives as long as the server should.
 pub struct EmbeddedServer {
-    options: PgConnectOptions,
+    socket_dir: PathBuf,
     stop: mpsc::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -161,7 +161,7 @@ impl EmbeddedServer {
             .name("embedded-postgres".into())
             .spawn(move || match embedded::EmbeddedPostgres::start(&data_dir) {
                 Ok(mut server) => {
-                    if ready_tx.send(Ok(server.connection_url("postgres"))).is_ok() {
+                    if ready_tx.send(Ok(server.socket_dir().to_path_buf())).is_ok() {
                         // Wait for stop() or for the sender to be dropped.
                         let _ = stop_rx.recv();
                     }
@@ -174,22 +174,27 @@ impl EmbeddedServer {
                 }
             })
             .context("spawning the embedded PostgreSQL thread")?;
-        let admin_url = ready_rx
+        let socket_dir = ready_rx
             .recv()
             .context("the embedded PostgreSQL thread ended before the server was ready")??;
-        let options = admin_url
-            .parse()
-            .with_context(|| format!("the embedded server's URL is not valid: {admin_url}"))?;
         Ok(EmbeddedServer {
-            options,
+            socket_dir,
             stop: stop_tx,
             thread,
         })
     }
 
+    /// URL of database `db` over the cluster's Unix socket (for DATABASE_URL and psql).
+    pub fn url_for(&self, db: &str) -> String {
+        embedded::build_connection_url(&self.socket_dir, db)
+    }
+
     /// How to reach database `db` over the cluster's Unix socket.
     pub fn options_for(&self, db: &str) -> PgConnectOptions {
-        self.options.clone().database(db)
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .username("postgres")
+            .database(db)
     }
 
     /// Fast shutdown of the cluster; waits until PostgreSQL has exited.

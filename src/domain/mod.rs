@@ -3,4 +3,5 @@
 pub mod funding;
 pub mod money;
 pub mod portfolio;
+pub mod slug;
 pub mod vocab;

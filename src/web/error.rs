@@ -23,6 +23,14 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 AppError::Unavailable(e)
             }
+            // Text PostgreSQL cannot store (a NUL byte, invalid UTF-8): the request's fault.
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                AppError::BadRequest(
+                    "The request contains characters that cannot be stored.".into(),
+                )
+            }
             other => AppError::Internal(other.into()),
         }
     }

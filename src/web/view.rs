@@ -21,6 +21,7 @@ pub struct FundingView {
     pub pledged_only: String,
     pub gap: String,
     pub coverage: String,
+    pub budget_known: bool,
     pub state: &'static str,
     pub state_class: &'static str,
     pub bar: CoverageBar,
@@ -54,7 +55,7 @@ impl From<&Funding> for FundingView {
         };
         let gap = match f.gap_usd {
             Some(g) => format!("{at_least}{}", usd(g)),
-            None => "unknown (budget not stated)".to_string(),
+            None => "unknown".to_string(),
         };
         let coverage = match f.coverage {
             Some(c) => percent(c),
@@ -85,12 +86,17 @@ impl From<&Funding> for FundingView {
         }
         FundingView {
             budget,
-            pledged: usd(f.pledged_usd),
+            pledged: if f.pledged_usd.is_zero() {
+                "none recorded".to_string()
+            } else {
+                usd(f.pledged_usd)
+            },
             firm: usd(f.firm_usd),
             paid: usd(f.paid_usd),
             committed: usd(f.committed_only_usd()),
             pledged_only: usd(f.pledged_only_usd()),
             gap,
+            budget_known: f.budget_usd.is_some(),
             bar: coverage_bar(f.coverage, &coverage),
             coverage,
             state,
@@ -175,7 +181,8 @@ mod tests {
         let f = Funding::from(Tally::from(&OwnFigures::default()));
         let v = FundingView::from(&f);
         assert_eq!(v.budget, "budget not stated");
-        assert_eq!(v.gap, "unknown (budget not stated)");
+        assert_eq!(v.gap, "unknown");
+        assert_eq!(v.pledged, "none recorded");
         assert_eq!(v.coverage, "unknown");
         assert_eq!(v.state, "Budget not stated");
         assert!(!v.bar.known);

@@ -4,6 +4,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
 
+use crate::domain::slug;
 use crate::domain::vocab::{ContributionStatus, OrgRole, TITLE_NOT_GIVEN, label_of};
 use crate::store;
 use crate::web::view::{self, FundingView, kind_label, status_label};
@@ -80,6 +81,9 @@ pub async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
+    if !slug::is_valid(&slug) {
+        return Err(AppError::NotFound);
+    }
     let pool = &state.pool;
     let item = store::items::by_slug(pool, &slug)
         .await?

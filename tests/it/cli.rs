@@ -1,0 +1,72 @@
+//! The command line, run as a user would run it.
+
+use crate::harness::fresh_db;
+use std::process::Command;
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"));
+    command.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    command
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["seed", "--help"],
+    ] {
+        let output = binary().args(&args).output().expect("run the binary");
+        assert!(output.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("Usage:"), "{args:?} prints usage");
+    }
+    let output = binary().arg("--help").output().expect("run");
+    let text = String::from_utf8_lossy(&output.stdout);
+    for documented in ["DATABASE_URL", "DATA_DIR", "serve", "migrate", "seed"] {
+        assert!(text.contains(documented), "--help mentions {documented}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_and_seed_against_database_url_are_idempotent() {
+    let db = fresh_db().await;
+    let migrate = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run migrate");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let seed = binary()
+        .arg("seed")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run seed");
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&seed.stdout).contains("nothing changed"));
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error_not_a_panic() {
+    let output = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", "not a url")
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL"),
+        "names the setting: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}

@@ -1,0 +1,123 @@
+//! Funding rules end to end: rows in PostgreSQL → conversion views → roll-up → API.
+
+use crate::harness::TestApp;
+use serde_json::Value;
+
+async fn exec(app: &TestApp, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&app.db.pool)
+        .await
+        .expect(sql);
+}
+
+async fn item(app: &TestApp, slug: &str) -> Value {
+    let body = app.get_json("/api/v1/programmes").await;
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["slug"] == slug)
+        .cloned()
+        .expect("item listed")
+}
+
+#[tokio::test]
+async fn firm_counts_committed_and_paid_and_pledged_counts_all() {
+    let app = TestApp::spawn().await;
+    exec(
+        &app,
+        "INSERT INTO items (slug, title, kind, status) VALUES ('test-prog', 'Test programme', 'programme', 'ongoing');
+         INSERT INTO budgets (item_id, amount, currency, as_of)
+              SELECT id, 1000, 'USD', '2008-02-07' FROM items WHERE slug = 'test-prog';
+         INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
+              SELECT i.id, o.id, v.amount, 'USD', v.status, '2008-02-07'
+                FROM items i, organisations o,
+                     (VALUES (100, 'pledged'), (200, 'committed'), (300, 'paid')) AS v(amount, status)
+               WHERE i.slug = 'test-prog' AND o.slug = 'government-of-canada';",
+    )
+    .await;
+    let p = item(&app, "test-prog").await;
+    assert_eq!(p["budget_usd"], "1000.00");
+    assert_eq!(p["pledged_usd"], "600.00");
+    assert_eq!(p["firm_usd"], "500.00");
+    assert_eq!(p["gap_usd"], "400.00");
+    assert_eq!(p["coverage"], 0.6);
+}
+
+#[tokio::test]
+async fn over_pledged_items_have_no_negative_gap() {
+    let app = TestApp::spawn().await;
+    exec(
+        &app,
+        "INSERT INTO items (slug, title, kind, status) VALUES ('rich', 'Rich programme', 'programme', 'ongoing');
+         INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 100, 'USD', '2008-02-07' FROM items WHERE slug = 'rich';
+         INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
+              SELECT i.id, o.id, 150, 'USD', 'paid', '2008-02-07' FROM items i, organisations o
+               WHERE i.slug = 'rich' AND o.slug = 'government-of-canada';",
+    )
+    .await;
+    let p = item(&app, "rich").await;
+    assert_eq!(p["gap_usd"], "0.00");
+    assert_eq!(p["coverage"], 1.5);
+}
+
+#[tokio::test]
+async fn amounts_use_the_rate_of_their_month_or_the_latest_earlier_one() {
+    let app = TestApp::spawn().await;
+    exec(
+        &app,
+        "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES
+              ('GBP', '2008-01-01', 2.0, 'test'), ('GBP', '2008-03-01', 1.5, 'test');
+         INSERT INTO items (slug, title, kind, status) VALUES ('gbp', 'Sterling programme', 'programme', 'ongoing');
+         INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 100, 'GBP', '2008-02-15' FROM items WHERE slug = 'gbp';
+         INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
+              SELECT i.id, o.id, 10, 'GBP', 'pledged', '2008-03-31' FROM items i, organisations o
+               WHERE i.slug = 'gbp' AND o.slug = 'government-of-canada';",
+    )
+    .await;
+    let p = item(&app, "gbp").await;
+    assert_eq!(
+        p["budget_usd"], "200.00",
+        "February has no rate: January's applies"
+    );
+    assert_eq!(p["pledged_usd"], "15.00", "March's rate applies in March");
+}
+
+#[tokio::test]
+async fn amounts_without_any_rate_are_left_out_and_said_so() {
+    let app = TestApp::spawn().await;
+    exec(
+        &app,
+        "INSERT INTO items (slug, title, kind, status) VALUES ('yen', 'Yen programme', 'programme', 'ongoing');
+         INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 100, 'USD', '2008-02-07' FROM items WHERE slug = 'yen';
+         INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
+              SELECT i.id, o.id, 5000, 'JPY', 'pledged', '2008-02-07' FROM items i, organisations o
+               WHERE i.slug = 'yen' AND o.slug = 'government-of-canada';",
+    )
+    .await;
+    let p = item(&app, "yen").await;
+    assert_eq!(p["pledged_usd"], "0.00");
+    let (status, body) = app.get("/programmes/yen").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("JPY 5,000"), "original amount shown");
+    assert!(body.contains("no JPY rate for this month yet"));
+    assert!(body.contains("1 amount left out"));
+}
+
+#[tokio::test]
+async fn the_database_refuses_bad_money() {
+    let app = TestApp::spawn().await;
+    for bad in [
+        "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, -1, 'USD', '2008-01-01' FROM items LIMIT 1",
+        "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'XXX', '2008-01-01' FROM items LIMIT 1",
+        "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'usd', '2008-01-01' FROM items LIMIT 1",
+        "INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
+              SELECT i.id, o.id, 1, 'USD', 'promised', '2008-01-01' FROM items i, organisations o LIMIT 1",
+        "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ('EUR', '2008-02-15', 1, 'x')",
+        "INSERT INTO items (slug, title, kind, status) VALUES ('Bad Slug', 'x', 'programme', 'ongoing')",
+        "INSERT INTO items (slug, title, kind, status) VALUES ('orphan', 'x', 'component', 'ongoing')",
+    ] {
+        let result = sqlx::query(sqlx::AssertSqlSafe(bad)).execute(&app.db.pool).await;
+        assert!(result.is_err(), "refused: {bad}");
+    }
+}
