@@ -20,14 +20,11 @@ pub struct DbSettings {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeSettings {
     /// Address and port the web server listens on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
     pub listen_addr: SocketAddr,
-}
-
-impl Default for ServeSettings {
-    fn default() -> Self {
-        ServeSettings {
-            listen_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
-        }
-    }
 }

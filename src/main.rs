@@ -15,6 +15,9 @@ struct Cli {
     #[command(flatten)]
     db: DbSettings,
 
+    #[command(flatten)]
+    serve: ServeSettings,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -22,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the web application (the default when no subcommand is given).
-    Serve(ServeSettings),
+    Serve,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load the report's portfolio from the seed data; running it again changes nothing.
@@ -50,11 +53,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli
-        .command
-        .unwrap_or(Command::Serve(ServeSettings::default()))
-    {
-        Command::Serve(settings) => web::serve(&cli.db, &settings).await,
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => web::serve(&cli.db, &cli.serve).await,
         Command::Migrate => {
             let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
             println!("migrations applied");

@@ -4,6 +4,8 @@ use crate::domain::funding::OwnFigures;
 use crate::domain::portfolio::{ItemSummary, Portfolio};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -45,7 +47,34 @@ SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section,
   LEFT JOIN c ON c.item_id = i.id
  ORDER BY i.report_section NULLS LAST, i.id";
 
-/// The whole portfolio with roll-ups.
+/// The computed portfolio, kept in memory and reloaded only when the database's
+/// `portfolio_revision` (bumped by triggers on every table the figures depend on) moves.
+/// Checking costs one primary-key read; reloading aggregates every contribution.
+#[derive(Default)]
+pub struct PortfolioCache {
+    current: Mutex<Option<(i64, Arc<Portfolio>)>>,
+}
+
+impl PortfolioCache {
+    pub async fn get(&self, pool: &PgPool) -> sqlx::Result<Arc<Portfolio>> {
+        // Read the revision before loading: a write in between makes the cache look stale
+        // on the next request (a harmless reload), never fresh when it is not.
+        let revision: i64 = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
+            .fetch_one(pool)
+            .await?;
+        let mut current = self.current.lock().await;
+        if let Some((cached, portfolio)) = current.as_ref() {
+            if *cached == revision {
+                return Ok(Arc::clone(portfolio));
+            }
+        }
+        let portfolio = Arc::new(load(pool).await?);
+        *current = Some((revision, Arc::clone(&portfolio)));
+        Ok(portfolio)
+    }
+}
+
+/// The whole portfolio with roll-ups, straight from the database.
 pub async fn load(pool: &PgPool) -> sqlx::Result<Portfolio> {
     let rows: Vec<Row> = sqlx::query_as(LOAD).fetch_all(pool).await?;
     Ok(Portfolio::new(

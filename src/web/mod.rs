@@ -11,9 +11,12 @@ pub mod view;
 pub use error::AppError;
 pub use server::serve;
 
+use crate::domain::portfolio::Portfolio;
+use crate::store::portfolio::PortfolioCache;
 use axum::Router;
 use axum::routing::get;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -23,11 +26,20 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    portfolio: Arc<PortfolioCache>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool) -> AppState {
-        AppState { pool }
+        AppState {
+            pool,
+            portfolio: Arc::default(),
+        }
+    }
+
+    /// The portfolio with its roll-ups, reloaded only when the data changed.
+    pub async fn portfolio(&self) -> Result<Arc<Portfolio>, AppError> {
+        Ok(self.portfolio.get(&self.pool).await?)
     }
 }
 

@@ -121,3 +121,29 @@ async fn the_database_refuses_bad_money() {
         assert!(result.is_err(), "refused: {bad}");
     }
 }
+
+#[tokio::test]
+async fn figures_follow_changes_made_after_they_were_first_shown() {
+    let app = TestApp::spawn().await;
+    assert_eq!(item(&app, "guinea-bissau").await["gap_usd"], "12000000.00");
+    exec(
+        &app,
+        "UPDATE contributions SET amount = 9000000 WHERE seed_key = 'guinea-bissau/lisbon-pledges'",
+    )
+    .await;
+    assert_eq!(
+        item(&app, "guinea-bissau").await["gap_usd"],
+        "10000000.00",
+        "no stale cache"
+    );
+    exec(
+        &app,
+        "UPDATE exchange_rates SET usd_per_unit = 2 WHERE currency = 'EUR'",
+    )
+    .await;
+    assert_eq!(
+        item(&app, "victim-empowerment-south-africa").await["pledged_usd"],
+        "36000000.00",
+        "a rate change is seen at once"
+    );
+}

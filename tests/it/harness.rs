@@ -72,7 +72,6 @@ async fn drop_leftover_databases(admin: &PgPool) {
 
 /// A fresh copy of the seeded template.
 pub struct TestDb {
-    pub name: String,
     pub pool: PgPool,
     pub url: String,
 }
@@ -98,7 +97,6 @@ pub async fn fresh_db() -> TestDb {
         .expect("connect to test database");
     TestDb {
         url: cluster.server.url_for(&name),
-        name,
         pool,
     }
 }

@@ -34,7 +34,7 @@ pub struct ProgrammeJson {
 }
 
 pub async fn programmes(State(state): State<AppState>) -> Result<Json<ProgrammeList>, AppError> {
-    let portfolio = store::portfolio::load(&state.pool).await?;
+    let portfolio = state.portfolio().await?;
     let ids: Vec<i64> = portfolio.items.iter().map(|i| i.id).collect();
     let mut codes = store::items::result_area_codes(&state.pool, &ids).await?;
     let order = portfolio.roots.iter().flat_map(|&r| {

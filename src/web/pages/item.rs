@@ -88,7 +88,7 @@ pub async fn show(
     let item = store::items::by_slug(pool, &slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let portfolio = store::portfolio::load(pool).await?;
+    let portfolio = state.portfolio().await?;
     let index = portfolio.index_of(item.id).ok_or(AppError::NotFound)?;
 
     let mut crumbs: Vec<Crumb> = portfolio

@@ -121,7 +121,7 @@ pub async fn show(
 ) -> Result<Html<String>, AppError> {
     let sort = Sort::parse(params.sort.as_deref())?;
     let page = parse_page(params.page.as_deref())?;
-    let portfolio = store::portfolio::load(&state.pool).await?;
+    let portfolio = state.portfolio().await?;
 
     let mut roots = portfolio.roots.clone();
     roots.sort_by(|&a, &b| compare(&portfolio, sort, a, b));

@@ -45,7 +45,7 @@ pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppErro
     let themes = store::strategy::themes(pool).await?;
     let areas = store::strategy::result_areas(pool).await?;
     let pairs = store::strategy::alignment_pairs(pool).await?;
-    let portfolio = store::portfolio::load(pool).await?;
+    let portfolio = state.portfolio().await?;
 
     let mut items_by_area: HashMap<i64, Vec<i64>> = HashMap::new();
     for (area, item) in pairs {
