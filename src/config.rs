@@ -27,4 +27,19 @@ pub struct ServeSettings {
         global = true
     )]
     pub listen_addr: SocketAddr,
+
+    #[command(flatten)]
+    pub web: WebSettings,
+}
+
+/// What the web application itself needs to know.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WebSettings {
+    /// Let anonymous visitors read what a viewer reads (a public transparency site).
+    #[arg(long, env = "PUBLIC_READ", default_value_t = false, global = true, action = clap::ArgAction::Set)]
+    pub public_read: bool,
+
+    /// Mark the session cookie `Secure` (serve over HTTPS when this is on).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
 }

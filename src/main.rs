@@ -2,7 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use portfolio_tracker::config::{DbSettings, ServeSettings};
-use portfolio_tracker::{db, store::seed, web};
+use portfolio_tracker::domain::auth::Role;
+use portfolio_tracker::{commands, db, store::seed, web};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -30,6 +31,78 @@ enum Command {
     Migrate,
     /// Load the report's portfolio from the seed data; running it again changes nothing.
     Seed,
+    /// Manage accounts (works with or without a running server).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is asked for, or read from stdin.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The person's name, shown in the accounts list.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List every account.
+    List,
+    /// Change an account's role; the person's sessions end.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Disable an account; the person is signed out at once.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password; the person's sessions end.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value).ok_or_else(|| format!("unknown role {value:?}: use viewer, staff or admin"))
+}
+
+/// Reads a new password before the async runtime starts (the prompt blocks on the tty).
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    anyhow::ensure!(
+        std::io::stdin().is_terminal(),
+        "no terminal to ask for the password on: pass --password-stdin and pipe it in"
+    );
+    let first = rpassword::prompt_password("New password (at least 12 characters): ")?;
+    let second = rpassword::prompt_password("The same password again: ")?;
+    anyhow::ensure!(
+        first == second,
+        "the two passwords differ; nothing was changed"
+    );
+    Ok(first)
 }
 
 fn main() -> ExitCode {
@@ -59,6 +132,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
             println!("migrations applied");
             database.close().await;
+            Ok(())
+        }
+        Command::User(command) => {
+            let password = match &command {
+                UserCommand::Add { password_stdin, .. }
+                | UserCommand::ResetPassword { password_stdin, .. } => {
+                    Some(tokio::task::block_in_place(|| {
+                        read_password(*password_stdin)
+                    })?)
+                }
+                _ => None,
+            };
+            let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
+            let pool = &database.pool;
+            let pw = password.as_deref().unwrap_or_default();
+            let outcome = match &command {
+                UserCommand::Add {
+                    email, role, name, ..
+                } => commands::add(pool, email, name, *role, pw).await,
+                UserCommand::List => commands::list(pool).await,
+                UserCommand::SetRole { email, role } => {
+                    commands::set_role(pool, email, *role).await
+                }
+                UserCommand::Disable { email } => commands::disable(pool, email).await,
+                UserCommand::Enable { email } => commands::enable(pool, email).await,
+                UserCommand::ResetPassword { email, .. } => {
+                    commands::reset_password(pool, email, pw).await
+                }
+            };
+            database.close().await;
+            println!("{}", outcome?.trim_end());
             Ok(())
         }
         Command::Seed => {

@@ -720,6 +720,23 @@ fn root_cluster_dir(base: &Path, data_dir: &Path) -> PathBuf {
     base.join(format!("{name}-{hash:016x}"))
 }
 
+/// The socket directory of a server that another process (a running `portfolio-tracker
+/// serve`) already runs for `data_dir`, if it is up and accepting connections. Lets
+/// command-line tools work beside a running server instead of starting a second one.
+pub fn running_socket_dir(data_dir: &Path) -> Option<PathBuf> {
+    let data_dir = fs::canonicalize(data_dir).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let cluster_dir = if unsafe { libc::geteuid() } == 0 {
+        root_cluster_dir(Path::new(ROOT_CLUSTER_BASE), &data_dir)
+    } else {
+        data_dir.join("pg")
+    };
+    let info = parse_pid_file(&fs::read_to_string(cluster_dir.join("postmaster.pid")).ok()?);
+    let pid = info.pid?;
+    (info.is_ready() && live_postgres(pid) && cluster_dir.join(".s.PGSQL.5432").exists())
+        .then_some(cluster_dir)
+}
+
 /// Returns the socket path, or an error if it is too long for `sun_path`.
 fn check_socket_path(socket_dir: &Path) -> Result<PathBuf, EmbeddedError> {
     let socket_path = socket_dir.join(SOCKET_FILE);

@@ -37,6 +37,16 @@ impl Database {
     pub async fn open(settings: &DbSettings, seeding: Seeding) -> anyhow::Result<Database> {
         let (pool, embedded) = match &settings.database_url {
             Some(url) => (connect(url).await?, None),
+            None if let Some(socket_dir) = embedded::running_socket_dir(&settings.data_dir) => {
+                // A server for this DATA_DIR is running (e.g. `serve` in another terminal):
+                // share it rather than start a second one.
+                tracing::info!(
+                    "using the embedded PostgreSQL already running in {}",
+                    socket_dir.display()
+                );
+                let options = EmbeddedServer::socket_options(&socket_dir, EMBEDDED_DATABASE);
+                (connect_with(options).await?, None)
+            }
             None => {
                 let server = EmbeddedServer::launch(settings.data_dir.clone()).await?;
                 let admin = connect_with(server.options_for("postgres")).await?;
@@ -191,8 +201,12 @@ impl EmbeddedServer {
 
     /// How to reach database `db` over the cluster's Unix socket.
     pub fn options_for(&self, db: &str) -> PgConnectOptions {
+        Self::socket_options(&self.socket_dir, db)
+    }
+
+    fn socket_options(socket_dir: &std::path::Path, db: &str) -> PgConnectOptions {
         PgConnectOptions::new()
-            .socket(&self.socket_dir)
+            .socket(socket_dir)
             .username("postgres")
             .database(db)
     }

@@ -14,6 +14,7 @@ pub struct ItemSummary {
     pub kind: String,
     pub status: String,
     pub report_section: Option<String>,
+    pub published: bool,
     pub own: OwnFigures,
 }
 
@@ -29,6 +30,30 @@ pub struct Portfolio {
 }
 
 impl Portfolio {
+    /// The portfolio an audience sees: items that pass `show` and whose every ancestor is
+    /// present and passes too (a draft programme hides its components; a component whose
+    /// parent is archived, and so absent, is hidden with it).
+    pub fn visible(items: &[ItemSummary], show: impl Fn(&ItemSummary) -> bool) -> Portfolio {
+        let by_id: HashMap<i64, &ItemSummary> = items.iter().map(|it| (it.id, it)).collect();
+        let shown = |item: &ItemSummary| {
+            let mut current = item;
+            for _ in 0..=items.len() {
+                if !show(current) {
+                    return false;
+                }
+                match current.parent_id {
+                    None => return true,
+                    Some(p) => match by_id.get(&p) {
+                        Some(parent) => current = parent,
+                        None => return false,
+                    },
+                }
+            }
+            false // a cycle
+        };
+        Portfolio::new(items.iter().filter(|it| shown(it)).cloned().collect())
+    }
+
     /// `items` come in display order; children keep that order under their parent.
     pub fn new(mut items: Vec<ItemSummary>) -> Portfolio {
         let by_id: HashMap<i64, usize> =
@@ -139,6 +164,7 @@ mod tests {
             .into(),
             status: "ongoing".into(),
             report_section: None,
+            published: id != 11,
             own: OwnFigures {
                 budget_usd: budget,
                 ..OwnFigures::default()
@@ -159,6 +185,26 @@ mod tests {
         assert_eq!(p.funding(0).budget_usd, Some(dec!(12)));
         assert_eq!(p.total().budget_usd, Some(dec!(13)));
         assert_eq!(p.ancestors(2).collect::<Vec<_>>(), vec![1, 0]);
+    }
+
+    #[test]
+    fn drafts_hide_their_subtree_from_the_published_view() {
+        let items = vec![
+            item(10, None, None),
+            item(11, Some(10), Some(dec!(5))), // unpublished
+            item(12, Some(11), Some(dec!(7))),
+            item(13, Some(10), Some(dec!(1))),
+            item(14, Some(99), Some(dec!(1))), // parent absent (archived)
+        ];
+        let published = Portfolio::visible(&items, |it| it.published);
+        let slugs: Vec<&str> = published.items.iter().map(|i| i.slug.as_str()).collect();
+        assert_eq!(slugs, ["i10", "i13"]);
+        assert_eq!(
+            published.funding(0).budget_usd,
+            Some(dec!(1)),
+            "draft money is not shown"
+        );
+        assert_eq!(Portfolio::visible(&items, |_| true).items.len(), 4);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct Item {
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub source_paras: Option<String>,
+    pub published: bool,
+    pub internal_notes: String,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -85,8 +88,9 @@ pub struct Contribution {
 pub async fn by_slug(pool: &PgPool, slug: &str) -> sqlx::Result<Option<Item>> {
     sqlx::query_as(
         "SELECT id, slug, title, kind, parent_id, report_section, status, status_note, summary,
-                description, period, start_date, end_date, source_paras
-           FROM items WHERE slug = $1",
+                description, period, start_date, end_date, source_paras, published,
+                internal_notes, version
+           FROM items WHERE slug = $1 AND archived_at IS NULL",
     )
     .bind(slug)
     .fetch_optional(pool)
@@ -119,7 +123,7 @@ pub async fn alignments(pool: &PgPool, item_ids: &[i64]) -> sqlx::Result<Vec<Ali
     sqlx::query_as(
         "SELECT a.item_id, ra.code, ra.title, a.source_para, a.note
            FROM alignments a JOIN result_areas ra ON ra.id = a.result_area_id
-          WHERE a.item_id = ANY($1)
+          WHERE a.item_id = ANY($1) AND ra.archived_at IS NULL
           ORDER BY a.item_id, string_to_array(ra.code, '.')::int[]",
     )
     .bind(item_ids)

@@ -1,6 +1,10 @@
 //! SQL, one module per aggregate. Functions take a pool and return domain types.
 
+pub mod audit;
 pub mod items;
+pub mod organisations;
 pub mod portfolio;
 pub mod seed;
+pub mod sessions;
 pub mod strategy;
+pub mod users;

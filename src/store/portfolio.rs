@@ -1,5 +1,6 @@
 //! Loads the portfolio tree with each item's own figures in USD, in one query.
 
+use crate::domain::auth::Audience;
 use crate::domain::funding::OwnFigures;
 use crate::domain::portfolio::{ItemSummary, Portfolio};
 use rust_decimal::Decimal;
@@ -16,6 +17,7 @@ struct Row {
     kind: String,
     status: String,
     report_section: Option<String>,
+    published: bool,
     budget_usd: Option<Decimal>,
     pledged_usd: Decimal,
     firm_usd: Decimal,
@@ -36,7 +38,7 @@ c AS (
            coalesce(sum(amount_usd) FILTER (WHERE status = 'paid'), 0) AS paid,
            count(*) FILTER (WHERE amount_usd IS NULL) AS unconverted
       FROM contributions_usd GROUP BY item_id)
-SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section,
+SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section, i.published,
        b.usd AS budget_usd,
        coalesce(c.pledged, 0) AS pledged_usd,
        coalesce(c.firm, 0) AS firm_usd,
@@ -45,6 +47,7 @@ SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section,
   FROM items i
   LEFT JOIN b ON b.item_id = i.id
   LEFT JOIN c ON c.item_id = i.id
+ WHERE i.archived_at IS NULL
  ORDER BY i.report_section NULLS LAST, i.id";
 
 /// The computed portfolio, kept in memory and reloaded only when the database's
@@ -52,34 +55,53 @@ SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section,
 /// Checking costs one primary-key read; reloading aggregates every contribution.
 #[derive(Default)]
 pub struct PortfolioCache {
-    current: Mutex<Option<(i64, Arc<Portfolio>)>>,
+    current: Mutex<Option<(i64, Views)>>,
+}
+
+/// The two views of one load: everything not archived, and the published part.
+#[derive(Clone)]
+struct Views {
+    internal: Arc<Portfolio>,
+    published: Arc<Portfolio>,
+}
+
+impl Views {
+    fn for_audience(&self, audience: Audience) -> Arc<Portfolio> {
+        match audience {
+            Audience::Internal => Arc::clone(&self.internal),
+            Audience::Published => Arc::clone(&self.published),
+        }
+    }
 }
 
 impl PortfolioCache {
-    pub async fn get(&self, pool: &PgPool) -> sqlx::Result<Arc<Portfolio>> {
+    pub async fn get(&self, pool: &PgPool, audience: Audience) -> sqlx::Result<Arc<Portfolio>> {
         // Read the revision before loading: a write in between makes the cache look stale
         // on the next request (a harmless reload), never fresh when it is not.
         let revision: i64 = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
             .fetch_one(pool)
             .await?;
         let mut current = self.current.lock().await;
-        if let Some((cached, portfolio)) = current.as_ref() {
+        if let Some((cached, views)) = current.as_ref() {
             if *cached == revision {
-                return Ok(Arc::clone(portfolio));
+                return Ok(views.for_audience(audience));
             }
         }
-        let portfolio = Arc::new(load(pool).await?);
-        *current = Some((revision, Arc::clone(&portfolio)));
+        let items = load(pool).await?;
+        let views = Views {
+            published: Arc::new(Portfolio::visible(&items, |it| it.published)),
+            internal: Arc::new(Portfolio::visible(&items, |_| true)),
+        };
+        let portfolio = views.for_audience(audience);
+        *current = Some((revision, views));
         Ok(portfolio)
     }
 }
 
-/// The whole portfolio with roll-ups, straight from the database.
-pub async fn load(pool: &PgPool) -> sqlx::Result<Portfolio> {
+/// Every item that is not archived, with its own figures, straight from the database.
+pub async fn load(pool: &PgPool) -> sqlx::Result<Vec<ItemSummary>> {
     let rows: Vec<Row> = sqlx::query_as(LOAD).fetch_all(pool).await?;
-    Ok(Portfolio::new(
-        rows.into_iter().map(ItemSummary::from).collect(),
-    ))
+    Ok(rows.into_iter().map(ItemSummary::from).collect())
 }
 
 impl From<Row> for ItemSummary {
@@ -92,6 +114,7 @@ impl From<Row> for ItemSummary {
             kind: r.kind,
             status: r.status,
             report_section: r.report_section,
+            published: r.published,
             own: OwnFigures {
                 budget_usd: r.budget_usd,
                 pledged_usd: r.pledged_usd,

@@ -370,9 +370,10 @@ async fn load_item(
     let end = item.end_date.as_deref().map(parse_date).transpose()?;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO items (slug, title, kind, parent_id, report_section, status, status_note,
-                            summary, description, period, start_date, end_date, source_paras)
+                            summary, description, period, start_date, end_date, source_paras,
+                            published)
          VALUES ($1, $2, $3, (SELECT id FROM items WHERE slug = $4), $5, $6, $7, $8, $9, $10,
-                 $11, $12, $13)
+                 $11, $12, $13, true)
          ON CONFLICT (slug) DO NOTHING
          RETURNING id",
     )

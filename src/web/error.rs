@@ -11,6 +11,10 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("cross-site request refused")]
+    CsrfRejected,
     #[error("the database is not available")]
     Unavailable(#[source] sqlx::Error),
     #[error(transparent)]
@@ -45,6 +49,7 @@ impl From<askama::Error> for AppError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
+    nav: crate::web::auth::Nav,
     status: u16,
     heading: &'static str,
     message: String,
@@ -55,6 +60,7 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -71,6 +77,14 @@ impl IntoResponse for AppError {
                     .to_string(),
             ),
             AppError::BadRequest(why) => ("That request cannot be answered", why.clone()),
+            AppError::Forbidden => (
+                "Not allowed",
+                "Your account does not have access to this page. Ask an administrator if you need it.".to_string(),
+            ),
+            AppError::CsrfRejected => (
+                "Request refused",
+                "This form was sent from another site or from a page that has expired. Go back, reload the page and try again; nothing was changed.".to_string(),
+            ),
             AppError::Unavailable(e) => {
                 tracing::warn!("database unavailable: {e}");
                 (
@@ -94,6 +108,7 @@ impl IntoResponse for AppError {
 
 fn error_page(status: StatusCode, heading: &'static str, message: String) -> Response {
     let page = ErrorPage {
+        nav: Default::default(),
         status: status.as_u16(),
         heading,
         message,

@@ -1,20 +1,23 @@
-//! The web application: routes grouped by page, one error type, the middleware stack,
-//! and the server loop.
+//! The web application: routes grouped by who may use them, one error type, the
+//! middleware stack, and the server loop.
 
+pub mod admin;
 mod assets;
+pub mod auth;
 mod error;
+pub mod forms;
 mod health;
 pub mod pages;
+mod security;
 mod server;
 pub mod view;
 
 pub use error::AppError;
 pub use server::serve;
 
-use crate::domain::portfolio::Portfolio;
-use crate::store::portfolio::PortfolioCache;
 use axum::Router;
-use axum::routing::get;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,43 +25,83 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::config::WebSettings;
+use crate::domain::auth::Audience;
+use crate::domain::portfolio::Portfolio;
+use crate::store::portfolio::PortfolioCache;
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub settings: Arc<WebSettings>,
     portfolio: Arc<PortfolioCache>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool) -> AppState {
+    pub fn new(pool: PgPool, settings: WebSettings) -> AppState {
         AppState {
             pool,
+            settings: Arc::new(settings),
             portfolio: Arc::default(),
         }
     }
 
-    /// The portfolio with its roll-ups, reloaded only when the data changed.
-    pub async fn portfolio(&self) -> Result<Arc<Portfolio>, AppError> {
-        Ok(self.portfolio.get(&self.pool).await?)
+    /// The portfolio this audience may see, with its roll-ups; reloaded only when the
+    /// data changed.
+    pub async fn portfolio(&self, audience: Audience) -> Result<Arc<Portfolio>, AppError> {
+        Ok(self.portfolio.get(&self.pool, audience).await?)
     }
 }
 
-/// Every route of the application. Each page module owns its handlers.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route, grouped by its access rule; the rule is declared with the group.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    // Dashboards: signed-in readers, or everyone when PUBLIC_READ is on.
+    let read = Router::new()
         .route("/", get(pages::overview::show))
         .route("/programmes/{slug}", get(pages::item::show))
         .route("/result-areas", get(pages::result_areas::show))
         .route("/api/v1/programmes", get(pages::api::programmes))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_read));
+
+    // Staff and admins: drafts' history and the change log of an item.
+    let staff = Router::new()
+        .route("/programmes/{slug}/history", get(pages::item::history))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_staff));
+
+    // Admins: every editing form, accounts, rates and the audit trail.
+    let admin = admin::routes()
+        .route_layer(from_fn(auth::verify_csrf_token))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+
+    // Anyone signed in.
+    let signed_in = Router::new()
+        .route("/logout", post(pages::login::logout))
+        .route_layer(from_fn(auth::verify_csrf_token))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in));
+
+    // Everyone.
+    let open = Router::new()
+        .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/static/style.css", get(assets::stylesheet))
+        .route("/static/style.css", get(assets::stylesheet));
+
+    Router::new()
+        .merge(read)
+        .merge(staff)
+        .merge(admin)
+        .merge(signed_in)
+        .merge(open)
         .fallback(error::not_found)
 }
 
 /// Wraps the routes in the middleware every response passes through (outermost last).
-pub fn with_middleware(router: Router) -> Router {
+pub fn with_middleware(router: Router, state: &AppState) -> Router {
     router
+        .layer(from_fn_with_state(state.clone(), auth::load_session))
+        .layer(security::cross_origin_check())
+        .layer(security::headers(state.settings.cookie_secure))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

@@ -25,7 +25,7 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
             return Err(e);
         }
     };
-    let app = crate::app(AppState::new(database.pool.clone()));
+    let app = crate::app(AppState::new(database.pool.clone(), settings.web.clone()));
     tracing::info!(
         "serving on http://{} (ready {} ms after start)",
         settings.listen_addr,

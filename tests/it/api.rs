@@ -12,7 +12,7 @@ fn find<'a>(items: &'a [Value], slug: &str) -> &'a Value {
 
 #[tokio::test]
 async fn lists_every_programme_initiative_and_component() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let body = app.get_json("/api/v1/programmes").await;
     let items = body["items"].as_array().expect("items array");
     let count = |kind: &str| items.iter().filter(|i| i["kind"] == kind).count();
@@ -37,7 +37,7 @@ async fn lists_every_programme_initiative_and_component() {
 
 #[tokio::test]
 async fn guinea_bissau_has_the_reported_gap_and_coverage() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let body = app.get_json("/api/v1/programmes").await;
     let gb = find(body["items"].as_array().unwrap(), "guinea-bissau");
     assert_eq!(gb["kind"], "programme");
@@ -57,7 +57,7 @@ async fn guinea_bissau_has_the_reported_gap_and_coverage() {
 
 #[tokio::test]
 async fn unknown_budgets_are_null_never_zero() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let body = app.get_json("/api/v1/programmes").await;
     let treatment = find(
         body["items"].as_array().unwrap(),
@@ -71,7 +71,7 @@ async fn unknown_budgets_are_null_never_zero() {
 
 #[tokio::test]
 async fn euro_commitment_converts_at_the_monthly_rate() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let rate: rust_decimal::Decimal = sqlx::query_scalar(
         "SELECT usd_per_unit FROM exchange_rates WHERE currency = 'EUR' AND month = '2008-02-01'",
     )
@@ -99,7 +99,7 @@ async fn euro_commitment_converts_at_the_monthly_rate() {
 
 #[tokio::test]
 async fn parents_roll_up_and_flag_lower_bounds() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let body = app.get_json("/api/v1/programmes").await;
     let items = body["items"].as_array().unwrap();
     let rainbow = find(items, "rainbow-strategy");

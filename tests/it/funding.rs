@@ -23,10 +23,10 @@ async fn item(app: &TestApp, slug: &str) -> Value {
 
 #[tokio::test]
 async fn firm_counts_committed_and_paid_and_pledged_counts_all() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     exec(
         &app,
-        "INSERT INTO items (slug, title, kind, status) VALUES ('test-prog', 'Test programme', 'programme', 'ongoing');
+        "INSERT INTO items (slug, title, kind, status, published) VALUES ('test-prog', 'Test programme', 'programme', 'ongoing', true);
          INSERT INTO budgets (item_id, amount, currency, as_of)
               SELECT id, 1000, 'USD', '2008-02-07' FROM items WHERE slug = 'test-prog';
          INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
@@ -46,10 +46,10 @@ async fn firm_counts_committed_and_paid_and_pledged_counts_all() {
 
 #[tokio::test]
 async fn over_pledged_items_have_no_negative_gap() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     exec(
         &app,
-        "INSERT INTO items (slug, title, kind, status) VALUES ('rich', 'Rich programme', 'programme', 'ongoing');
+        "INSERT INTO items (slug, title, kind, status, published) VALUES ('rich', 'Rich programme', 'programme', 'ongoing', true);
          INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 100, 'USD', '2008-02-07' FROM items WHERE slug = 'rich';
          INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
               SELECT i.id, o.id, 150, 'USD', 'paid', '2008-02-07' FROM items i, organisations o
@@ -63,12 +63,12 @@ async fn over_pledged_items_have_no_negative_gap() {
 
 #[tokio::test]
 async fn amounts_use_the_rate_of_their_month_or_the_latest_earlier_one() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     exec(
         &app,
         "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES
               ('GBP', '2008-01-01', 2.0, 'test'), ('GBP', '2008-03-01', 1.5, 'test');
-         INSERT INTO items (slug, title, kind, status) VALUES ('gbp', 'Sterling programme', 'programme', 'ongoing');
+         INSERT INTO items (slug, title, kind, status, published) VALUES ('gbp', 'Sterling programme', 'programme', 'ongoing', true);
          INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 100, 'GBP', '2008-02-15' FROM items WHERE slug = 'gbp';
          INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
               SELECT i.id, o.id, 10, 'GBP', 'pledged', '2008-03-31' FROM items i, organisations o
@@ -85,10 +85,10 @@ async fn amounts_use_the_rate_of_their_month_or_the_latest_earlier_one() {
 
 #[tokio::test]
 async fn amounts_without_any_rate_are_left_out_and_said_so() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     exec(
         &app,
-        "INSERT INTO items (slug, title, kind, status) VALUES ('yen', 'Yen programme', 'programme', 'ongoing');
+        "INSERT INTO items (slug, title, kind, status, published) VALUES ('yen', 'Yen programme', 'programme', 'ongoing', true);
          INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 100, 'USD', '2008-02-07' FROM items WHERE slug = 'yen';
          INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
               SELECT i.id, o.id, 5000, 'JPY', 'pledged', '2008-02-07' FROM items i, organisations o
@@ -106,7 +106,7 @@ async fn amounts_without_any_rate_are_left_out_and_said_so() {
 
 #[tokio::test]
 async fn the_database_refuses_bad_money() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     for bad in [
         "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, -1, 'USD', '2008-01-01' FROM items LIMIT 1",
         "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'XXX', '2008-01-01' FROM items LIMIT 1",
@@ -114,8 +114,8 @@ async fn the_database_refuses_bad_money() {
         "INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
               SELECT i.id, o.id, 1, 'USD', 'promised', '2008-01-01' FROM items i, organisations o LIMIT 1",
         "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ('EUR', '2008-02-15', 1, 'x')",
-        "INSERT INTO items (slug, title, kind, status) VALUES ('Bad Slug', 'x', 'programme', 'ongoing')",
-        "INSERT INTO items (slug, title, kind, status) VALUES ('orphan', 'x', 'component', 'ongoing')",
+        "INSERT INTO items (slug, title, kind, status, published) VALUES ('Bad Slug', 'x', 'programme', 'ongoing', true)",
+        "INSERT INTO items (slug, title, kind, status, published) VALUES ('orphan', 'x', 'component', 'ongoing', true)",
     ] {
         let result = sqlx::query(sqlx::AssertSqlSafe(bad)).execute(&app.db.pool).await;
         assert!(result.is_err(), "refused: {bad}");
@@ -124,7 +124,7 @@ async fn the_database_refuses_bad_money() {
 
 #[tokio::test]
 async fn figures_follow_changes_made_after_they_were_first_shown() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     assert_eq!(item(&app, "guinea-bissau").await["gap_usd"], "12000000.00");
     exec(
         &app,

@@ -1,7 +1,9 @@
 //! Test harness: one embedded PostgreSQL per test process, a template database migrated
 //! and seeded once, and per test a copy of it with the app served on a random port.
 
+use portfolio_tracker::config::WebSettings;
 use portfolio_tracker::db::{self, EmbeddedServer};
+use portfolio_tracker::domain::auth::Role;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use std::net::SocketAddr;
@@ -17,6 +19,10 @@ struct Cluster {
 
 static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+static NEXT_USER: AtomicU32 = AtomicU32::new(0);
+
+/// Every test account's password.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The cluster lives under target/ so `cargo clean` removes it; a run reuses it.
 fn data_dir() -> PathBuf {
@@ -109,14 +115,71 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The app as deployed for an office: every page needs a sign-in.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(WebSettings::default()).await
+    }
+
+    /// A public transparency site: anonymous visitors read what a viewer reads.
+    pub async fn spawn_public() -> TestApp {
+        Self::spawn_with(WebSettings {
+            public_read: true,
+            ..WebSettings::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(settings: WebSettings) -> TestApp {
         let db = fresh_db().await;
-        let addr = serve(db.pool.clone()).await;
+        let addr = serve_with(db.pool.clone(), settings).await;
         TestApp {
             addr,
             db,
             client: client(),
         }
+    }
+
+    /// Creates an account with this role and signs it in.
+    pub async fn signed_in(&self, role: Role) -> Session {
+        let email = format!(
+            "{}-{}@example.org",
+            role.as_str(),
+            NEXT_USER.fetch_add(1, Ordering::SeqCst)
+        );
+        self.create_user(&email, role).await;
+        self.sign_in(&email, PASSWORD)
+            .await
+            .unwrap_or_else(|r| panic!("sign-in works, got {}", r.status()))
+    }
+
+    pub async fn create_user(&self, email: &str, role: Role) {
+        let hash = portfolio_tracker::domain::auth::hash_password(PASSWORD).expect("hash");
+        portfolio_tracker::store::users::insert(&self.db.pool, email, "", role, &hash)
+            .await
+            .expect("create user");
+    }
+
+    /// Posts the sign-in form; the session on success, the response otherwise.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Session, reqwest::Response> {
+        let response = self
+            .client
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", password), ("next", "/")])
+            .send()
+            .await
+            .expect("request");
+        if response.status().as_u16() != 303 {
+            return Err(response);
+        }
+        let cookie = session_cookie(&response).expect("a session cookie");
+        let mut session = Session {
+            app_url: format!("http://{}", self.addr),
+            cookie,
+            csrf: String::new(),
+            client: client(),
+        };
+        session.csrf = session.csrf_token().await;
+        Ok(session)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -156,15 +219,31 @@ pub fn client() -> reqwest::Client {
 
 /// Serves the app over `pool` on 127.0.0.1 with a random port.
 pub async fn serve(pool: PgPool) -> SocketAddr {
+    serve_with(pool, WebSettings::default()).await
+}
+
+pub async fn serve_with(pool: PgPool, settings: WebSettings) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
     let addr = listener.local_addr().expect("local address");
-    let app = portfolio_tracker::app(portfolio_tracker::AppState::new(pool));
+    let app = portfolio_tracker::app(portfolio_tracker::AppState::new(pool, settings));
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
     addr
+}
+
+/// `pt_session=...` from a response's Set-Cookie headers.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pt_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
 }
 
 /// A pool whose database can never be reached: a socket directory that does not exist.
@@ -176,4 +255,60 @@ pub fn unreachable_pool() -> PgPool {
     db::pool_options()
         .acquire_timeout(std::time::Duration::from_millis(500))
         .connect_lazy_with(options)
+}
+
+/// A signed-in browser: sends the session cookie, and the CSRF token with forms.
+pub struct Session {
+    pub app_url: String,
+    pub cookie: String,
+    pub csrf: String,
+    pub client: reqwest::Client,
+}
+
+impl Session {
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.app_url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("request");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
+    /// POSTs a form with the session's CSRF token added: status, Location header, body.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("_csrf", &self.csrf));
+        let r = self
+            .client
+            .post(format!("{}{path}", self.app_url))
+            .header("cookie", &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        (status, location, r.text().await.expect("body"))
+    }
+
+    /// The token the layout puts in the sign-out form.
+    async fn csrf_token(&self) -> String {
+        let (_, body) = self.get("/login").await;
+        extract_csrf(&body).unwrap_or_default()
+    }
+}
+
+/// The value of the first `_csrf` hidden field in a page.
+pub fn extract_csrf(html: &str) -> Option<String> {
+    let start = html.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
 }

@@ -1,10 +1,11 @@
 //! Probes, and behaviour when the database is gone.
 
-use crate::harness::{TestApp, client, serve, unreachable_pool};
+use crate::harness::{TestApp, client, serve_with, unreachable_pool};
+use portfolio_tracker::config::WebSettings;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_when_the_database_is_up() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     assert_eq!(app.get("/healthz").await.0, 200);
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, 200);
@@ -13,7 +14,11 @@ async fn healthz_and_readyz_answer_when_the_database_is_up() {
 
 #[tokio::test]
 async fn readyz_is_503_and_pages_fail_politely_when_the_database_is_unreachable() {
-    let addr = serve(unreachable_pool()).await;
+    let public = WebSettings {
+        public_read: true,
+        ..WebSettings::default()
+    };
+    let addr = serve_with(unreachable_pool(), public).await;
     let http = client();
     let get = |path: &'static str| {
         let http = http.clone();
@@ -44,6 +49,9 @@ async fn readyz_is_503_and_pages_fail_politely_when_the_database_is_unreachable(
 #[tokio::test]
 async fn router_builds_without_a_database() {
     // Building the router must not panic (axum 0.8 rejects old `/:param` routes at build time).
-    let app = portfolio_tracker::app(portfolio_tracker::AppState::new(unreachable_pool()));
+    let app = portfolio_tracker::app(portfolio_tracker::AppState::new(
+        unreachable_pool(),
+        Default::default(),
+    ));
     drop(app);
 }

@@ -4,7 +4,7 @@ use crate::harness::TestApp;
 
 #[tokio::test]
 async fn overview_lists_the_whole_portfolio_with_totals() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/").await;
     assert_eq!(status, 200);
     for title in [
@@ -35,7 +35,7 @@ async fn overview_lists_the_whole_portfolio_with_totals() {
 
 #[tokio::test]
 async fn overview_sorts_by_gap_largest_first() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/?sort=gap").await;
     assert_eq!(status, 200);
     let rainbow = body.find("The Rainbow Strategy").expect("rainbow listed");
@@ -51,7 +51,7 @@ async fn overview_sorts_by_gap_largest_first() {
 
 #[tokio::test]
 async fn bad_query_parameters_get_a_400_page() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/?sort=bogus").await;
     assert_eq!(status, 400);
     assert!(body.contains("Unknown sort"));
@@ -62,7 +62,7 @@ async fn bad_query_parameters_get_a_400_page() {
 
 #[tokio::test]
 async fn programme_page_shows_budget_contributions_alignment_and_sources() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/programmes/guinea-bissau").await;
     assert_eq!(status, 200);
     for expected in [
@@ -85,7 +85,7 @@ async fn programme_page_shows_budget_contributions_alignment_and_sources() {
 
 #[tokio::test]
 async fn converted_amounts_show_their_original_currency() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/programmes/victim-empowerment-south-africa").await;
     assert_eq!(status, 200);
     assert!(body.contains("EUR 18,000,000"), "original amount");
@@ -99,7 +99,7 @@ async fn converted_amounts_show_their_original_currency() {
 
 #[tokio::test]
 async fn unknown_budget_is_shown_as_unknown() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/programmes/forensic-science").await;
     assert_eq!(status, 200);
     assert!(body.contains("budget not stated"));
@@ -110,7 +110,7 @@ async fn unknown_budget_is_shown_as_unknown() {
 
 #[tokio::test]
 async fn component_page_links_back_to_its_parent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app
         .get("/programmes/rainbow-turkmen-border-initiative")
         .await;
@@ -125,7 +125,7 @@ async fn component_page_links_back_to_its_parent() {
 
 #[tokio::test]
 async fn result_areas_page_marks_the_areas_nobody_serves() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let (status, body) = app.get("/result-areas").await;
     assert_eq!(status, 200);
     for code in [
@@ -146,7 +146,7 @@ async fn result_areas_page_marks_the_areas_nobody_serves() {
 
 #[tokio::test]
 async fn unknown_pages_are_a_real_404() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     for path in [
         "/programmes/no-such-programme",
         "/no/such/page",
@@ -163,7 +163,7 @@ async fn unknown_pages_are_a_real_404() {
 
 #[tokio::test]
 async fn stylesheet_is_served() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_public().await;
     let response = app
         .client
         .get(app.url("/static/style.css"))

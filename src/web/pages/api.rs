@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
+use crate::domain::auth::Audience;
 use crate::domain::money::two_places;
 use crate::store;
 use crate::web::{AppError, AppState};
@@ -33,8 +34,11 @@ pub struct ProgrammeJson {
     pub url: String,
 }
 
-pub async fn programmes(State(state): State<AppState>) -> Result<Json<ProgrammeList>, AppError> {
-    let portfolio = state.portfolio().await?;
+pub async fn programmes(
+    State(state): State<AppState>,
+    audience: Audience,
+) -> Result<Json<ProgrammeList>, AppError> {
+    let portfolio = state.portfolio(audience).await?;
     let ids: Vec<i64> = portfolio.items.iter().map(|i| i.id).collect();
     let mut codes = store::items::result_area_codes(&state.pool, &ids).await?;
     let order = portfolio.roots.iter().flat_map(|&r| {

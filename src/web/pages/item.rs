@@ -4,11 +4,16 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
 
+use crate::domain::auth::Audience;
+use crate::domain::portfolio::Portfolio;
 use crate::domain::slug;
 use crate::domain::vocab::{ContributionStatus, OrgRole, TITLE_NOT_GIVEN, label_of};
 use crate::store;
+use crate::store::audit;
+use crate::web::auth::Nav;
 use crate::web::view::{self, FundingView, kind_label, status_label};
 use crate::web::{AppError, AppState};
+use std::sync::Arc;
 
 use super::render;
 
@@ -55,6 +60,11 @@ pub struct MoneyRow {
 #[derive(Template)]
 #[template(path = "item.html")]
 pub struct ItemPage {
+    pub nav: Nav,
+    pub published: bool,
+    /// Shown to staff and admins only.
+    pub internal_notes: Option<String>,
+    pub item_id: i64,
     pub slug: String,
     pub title: String,
     pub kind: String,
@@ -77,19 +87,32 @@ pub struct ItemPage {
     pub contributions: Vec<MoneyRow>,
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-) -> Result<Html<String>, AppError> {
-    if !slug::is_valid(&slug) {
+/// The item behind `slug` if this audience may see it: drafts (and anything under a
+/// draft) do not exist for viewers.
+async fn visible_item(
+    state: &AppState,
+    audience: Audience,
+    slug: &str,
+) -> Result<(store::items::Item, Arc<Portfolio>, usize), AppError> {
+    if !slug::is_valid(slug) {
         return Err(AppError::NotFound);
     }
-    let pool = &state.pool;
-    let item = store::items::by_slug(pool, &slug)
+    let item = store::items::by_slug(&state.pool, slug)
         .await?
         .ok_or(AppError::NotFound)?;
-    let portfolio = state.portfolio().await?;
+    let portfolio = state.portfolio(audience).await?;
     let index = portfolio.index_of(item.id).ok_or(AppError::NotFound)?;
+    Ok((item, portfolio, index))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    audience: Audience,
+    nav: Nav,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let (item, portfolio, index) = visible_item(&state, audience, &slug).await?;
+    let pool = &state.pool;
 
     let mut crumbs: Vec<Crumb> = portfolio
         .ancestors(index)
@@ -119,6 +142,10 @@ pub async fn show(
 
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
     render(&ItemPage {
+        nav,
+        published: item.published,
+        internal_notes: (audience == Audience::Internal).then(|| item.internal_notes.clone()),
+        item_id: item.id,
         kind: kind_label(&item.kind),
         status: status_label(&item.status),
         status_note: text(&item.status_note),
@@ -200,5 +227,56 @@ pub async fn show(
         title: item.title,
         summary: item.summary,
         description: item.description,
+    })
+}
+
+pub struct HistoryEntry {
+    pub at: String,
+    pub who: String,
+    pub action: String,
+    pub what: String,
+    pub summary: String,
+    pub changes: Vec<(String, String, String)>,
+}
+
+impl From<audit::Row> for HistoryEntry {
+    fn from(row: audit::Row) -> Self {
+        HistoryEntry {
+            at: row.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            who: row.actor_email.clone().unwrap_or_else(|| "system".into()),
+            action: row.action.replace('_', " "),
+            what: match row.entity_id {
+                Some(id) => format!("{} #{id}", row.entity),
+                None => row.entity.clone(),
+            },
+            changes: audit::diff(row.before.as_ref(), row.after.as_ref()),
+            summary: row.summary,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "history.html")]
+pub struct HistoryPage {
+    pub nav: Nav,
+    pub slug: String,
+    pub title: String,
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// `/programmes/{slug}/history`: every recorded change to the item and its money.
+pub async fn history(
+    State(state): State<AppState>,
+    audience: Audience,
+    nav: Nav,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let (item, _, _) = visible_item(&state, audience, &slug).await?;
+    let entries = audit::for_item(&state.pool, item.id).await?;
+    render(&HistoryPage {
+        nav,
+        slug: item.slug,
+        title: item.title,
+        entries: entries.into_iter().map(HistoryEntry::from).collect(),
     })
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod item;
+pub mod login;
 pub mod overview;
 pub mod result_areas;
 

@@ -6,8 +6,10 @@ use axum::response::Html;
 use serde::Deserialize;
 use std::cmp::Ordering;
 
+use crate::domain::auth::Audience;
 use crate::domain::portfolio::Portfolio;
 use crate::store;
+use crate::web::auth::Nav;
 use crate::web::view::{FundingView, kind_label, status_label};
 use crate::web::{AppError, AppState};
 
@@ -104,6 +106,7 @@ pub struct SortLink {
 #[derive(Template)]
 #[template(path = "overview.html")]
 pub struct OverviewPage {
+    pub nav: Nav,
     pub total: FundingView,
     pub programme_count: usize,
     pub initiative_count: usize,
@@ -117,11 +120,13 @@ pub struct OverviewPage {
 
 pub async fn show(
     State(state): State<AppState>,
+    audience: Audience,
+    nav: Nav,
     Query(params): Query<Params>,
 ) -> Result<Html<String>, AppError> {
     let sort = Sort::parse(params.sort.as_deref())?;
     let page = parse_page(params.page.as_deref())?;
-    let portfolio = state.portfolio().await?;
+    let portfolio = state.portfolio(audience).await?;
 
     let mut roots = portfolio.roots.clone();
     roots.sort_by(|&a, &b| compare(&portfolio, sort, a, b));
@@ -166,6 +171,7 @@ pub async fn show(
         .collect();
     let count = |kind: &str| portfolio.items.iter().filter(|it| it.kind == kind).count();
     render(&OverviewPage {
+        nav,
         total: FundingView::from(&portfolio.total()),
         programme_count: count("programme"),
         initiative_count: count("initiative"),

@@ -5,8 +5,10 @@ use axum::extract::State;
 use axum::response::Html;
 use std::collections::HashMap;
 
+use crate::domain::auth::Audience;
 use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::store;
+use crate::web::auth::Nav;
 use crate::web::view::FundingView;
 use crate::web::{AppError, AppState};
 
@@ -36,16 +38,21 @@ pub struct ThemeSection {
 #[derive(Template)]
 #[template(path = "result_areas.html")]
 pub struct ResultAreasPage {
+    pub nav: Nav,
     pub themes: Vec<ThemeSection>,
     pub unserved: Vec<String>,
 }
 
-pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    audience: Audience,
+    nav: Nav,
+) -> Result<Html<String>, AppError> {
     let pool = &state.pool;
     let themes = store::strategy::themes(pool).await?;
     let areas = store::strategy::result_areas(pool).await?;
     let pairs = store::strategy::alignment_pairs(pool).await?;
-    let portfolio = state.portfolio().await?;
+    let portfolio = state.portfolio(audience).await?;
 
     let mut items_by_area: HashMap<i64, Vec<i64>> = HashMap::new();
     for (area, item) in pairs {
@@ -60,7 +67,8 @@ pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppErro
                 .filter(|a| a.theme_code == theme.code)
                 .map(|area| {
                     let mut ids = items_by_area.remove(&area.id).unwrap_or_default();
-                    // report order, as on the overview
+                    // only items this reader may see, in report order as on the overview
+                    ids.retain(|id| portfolio.index_of(*id).is_some());
                     ids.sort_by_key(|id| portfolio.index_of(*id));
                     if ids.is_empty() {
                         unserved.push(area.code.clone());
@@ -94,6 +102,7 @@ pub async fn show(State(state): State<AppState>) -> Result<Html<String>, AppErro
         })
         .collect();
     render(&ResultAreasPage {
+        nav,
         themes: sections,
         unserved,
     })

@@ -1,0 +1,120 @@
+//! Organisations: donors, governments, UN entities, banks, regional bodies.
+
+use sqlx::{PgExecutor, PgPool};
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Organisation {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub acronym: Option<String>,
+    pub kind: String,
+    pub source_paras: Option<String>,
+    pub version: i32,
+    #[serde(skip)]
+    pub archived: bool,
+    #[serde(skip)]
+    pub contributions: i64,
+}
+
+/// The fields a person edits.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrganisationFields {
+    pub slug: String,
+    pub name: String,
+    pub acronym: Option<String>,
+    pub kind: String,
+    pub source_paras: Option<String>,
+}
+
+const SELECT: &str = "SELECT o.id, o.slug, o.name, o.acronym, o.kind, o.source_paras, o.version,
+        o.archived_at IS NOT NULL AS archived,
+        (SELECT count(*) FROM contributions c WHERE c.org_id = o.id) AS contributions
+   FROM organisations o";
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Organisation>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} ORDER BY o.archived_at IS NOT NULL, o.name"
+    )))
+    .fetch_all(pool)
+    .await
+}
+
+/// Organisations that can be chosen in forms (not archived).
+pub async fn choices(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as("SELECT id, name FROM organisations WHERE archived_at IS NULL ORDER BY name")
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Organisation>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE o.id = $1")))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, f: &OrganisationFields) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO organisations (slug, name, acronym, kind, source_paras) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id",
+    )
+    .bind(&f.slug)
+    .bind(&f.name)
+    .bind(&f.acronym)
+    .bind(&f.kind)
+    .bind(&f.source_paras)
+    .fetch_one(db)
+    .await
+}
+
+/// Saves if `version` is still current. False when someone saved in between.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    version: i32,
+    f: &OrganisationFields,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE organisations SET slug = $3, name = $4, acronym = $5, kind = $6, source_paras = $7,
+                version = version + 1
+          WHERE id = $1 AND version = $2",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(&f.slug)
+    .bind(&f.name)
+    .bind(&f.acronym)
+    .bind(&f.kind)
+    .bind(&f.source_paras)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Archives (`archived` true) or restores. False when nothing changed.
+pub async fn set_archived(db: impl PgExecutor<'_>, id: i64, archived: bool) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE organisations SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1
+          WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+    )
+    .bind(id)
+    .bind(archived)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes an organisation and its links to items; the caller first makes sure it has no
+/// contributions (the foreign key refuses otherwise).
+pub async fn delete(db: &mut sqlx::PgConnection, id: i64) -> sqlx::Result<bool> {
+    sqlx::query("DELETE FROM item_organisations WHERE org_id = $1")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    let done = sqlx::query("DELETE FROM organisations WHERE id = $1")
+        .bind(id)
+        .execute(&mut *db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

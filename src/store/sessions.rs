@@ -1,0 +1,130 @@
+//! Server-side sessions. The cookie carries a random token; the table keeps its SHA-256,
+//! the user, a CSRF token, and the two expiry clocks (idle and absolute).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+/// A session ends after this long without a request.
+pub const IDLE_MINUTES: i64 = 30;
+/// And after this long in any case.
+pub const ABSOLUTE_HOURS: i64 = 12;
+
+/// The signed-in person behind a request.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub csrf_token: String,
+}
+
+/// 256 random bits, URL-safe: 43 characters.
+pub fn random_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Only well-formed tokens reach the database.
+pub fn looks_like_token(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Starts a session for `user_id`, ending `previous` (the session id is rotated at
+/// sign-in). Returns the new cookie token.
+pub async fn create(pool: &PgPool, user_id: i64, previous: Option<&str>) -> anyhow::Result<String> {
+    let token = random_token()?;
+    let csrf = random_token()?;
+    let mut tx = pool.begin().await?;
+    if let Some(previous) = previous.filter(|p| looks_like_token(p)) {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(digest(previous))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(hours => $4))",
+    )
+    .bind(digest(&token))
+    .bind(user_id)
+    .bind(csrf)
+    .bind(ABSOLUTE_HOURS as i32)
+    .execute(&mut *tx)
+    .await?;
+    // Expired sessions of anyone are swept at each sign-in.
+    sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= now() - make_interval(mins => $1)",
+    )
+    .bind(IDLE_MINUTES as i32)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// The live session's user, touching its idle clock. None when the token is unknown,
+/// expired (either clock) or the account is disabled.
+pub async fn lookup(pool: &PgPool, token: &str) -> sqlx::Result<Option<SessionUser>> {
+    if !looks_like_token(token) {
+        return Ok(None);
+    }
+    sqlx::query_as(
+        "WITH s AS (
+             UPDATE sessions SET last_seen_at = now()
+              WHERE id_hash = $1 AND expires_at > now()
+                AND last_seen_at > now() - make_interval(mins => $2)
+             RETURNING user_id, csrf_token)
+         SELECT u.id, u.email, u.display_name, u.role, s.csrf_token
+           FROM s JOIN users u ON u.id = s.user_id
+          WHERE u.disabled_at IS NULL",
+    )
+    .bind(digest(token))
+    .bind(IDLE_MINUTES as i32)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn delete(pool: &PgPool, token: &str) -> sqlx::Result<()> {
+    if looks_like_token(token) {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(digest(token))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ends every session of a user: on disable, role change or password reset.
+pub async fn delete_for_user(db: impl sqlx::PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_ne!(a, b);
+        assert!(looks_like_token(&a));
+        assert!(!looks_like_token("short"));
+        assert!(!looks_like_token(&format!("{}!", &a[..42])));
+    }
+}

@@ -1,0 +1,164 @@
+//! Accounts and sign-in throttling.
+
+use crate::domain::auth::Role;
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Viewer)
+    }
+}
+
+const COLUMNS: &str = "id, email, display_name, role, disabled_at, version, created_at";
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users ORDER BY email"
+    )))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE email = $1"
+    )))
+    .bind(email)
+    .fetch_optional(db)
+    .await
+}
+
+/// The stored hash of an enabled account, for sign-in.
+pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<(i64, String)>> {
+    sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL")
+        .bind(email)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: &str,
+) -> sqlx::Result<User> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO users (email, display_name, role, password_hash) VALUES ($1, $2, $3, $4)
+         RETURNING {COLUMNS}"
+    )))
+    .bind(email)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .fetch_one(db)
+    .await
+}
+
+/// Changes role, name and enabled state if `version` is still current; None when stale.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    version: i32,
+    display_name: &str,
+    role: Role,
+    disabled: bool,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE users SET display_name = $3, role = $4,
+                disabled_at = CASE WHEN $5 THEN coalesce(disabled_at, now()) ELSE NULL END,
+                version = version + 1
+          WHERE id = $1 AND version = $2
+         RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(version)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(disabled)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    password_hash: &str,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Failed attempts allowed before an address is locked.
+pub const MAX_FAILURES: i32 = 5;
+/// How long a locked address stays locked.
+pub const LOCK_MINUTES: i32 = 15;
+
+/// When sign-in for `email` is refused until, if it is locked now.
+pub async fn locked_until(pool: &PgPool, email: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT locked_until FROM login_throttle WHERE email = $1 AND locked_until > now()",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await
+    .map(Option::flatten)
+}
+
+/// Counts a failure; the fifth in a row locks the address for 15 minutes (and starts the
+/// count afresh for when the lock ends). Returns the lock's end when this failure locked it.
+pub async fn record_failure(pool: &PgPool, email: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let failures: i32 = sqlx::query_scalar(
+        "INSERT INTO login_throttle (email, failures) VALUES ($1, 1)
+         ON CONFLICT (email) DO UPDATE SET failures = login_throttle.failures + 1
+         RETURNING failures",
+    )
+    .bind(email)
+    .fetch_one(pool)
+    .await?;
+    if failures < MAX_FAILURES {
+        return Ok(None);
+    }
+    sqlx::query_scalar(
+        "UPDATE login_throttle SET failures = 0, locked_until = now() + make_interval(mins => $2)
+          WHERE email = $1 RETURNING locked_until",
+    )
+    .bind(email)
+    .bind(LOCK_MINUTES)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn clear_failures(pool: &PgPool, email: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM login_throttle WHERE email = $1")
+        .bind(email)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! Admin pages: every editing form, accounts, exchange rates and the audit trail. All of
+//! them sit behind the admin guard and the CSRF token check declared in `web::routes`.
+
+pub mod audit;
+pub mod edit;
+pub mod organisations;
+pub mod users;
+
+use askama::Template;
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+
+use crate::web::auth::Nav;
+use crate::web::pages::render;
+use crate::web::{AppError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(home))
+        .merge(organisations::routes())
+        .merge(users::routes())
+        .merge(audit::routes())
+}
+
+#[derive(Template)]
+#[template(path = "admin/home.html")]
+pub struct HomePage {
+    pub nav: Nav,
+}
+
+pub async fn home(nav: Nav) -> Result<Html<String>, AppError> {
+    render(&HomePage { nav })
+}

@@ -1,0 +1,295 @@
+//! Who is asking: the session behind a request, what they may see, and the per-route
+//! access rules. Each route group declares its rule where it is declared (see
+//! `web::router`); handlers never re-check roles.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use subtle::ConstantTimeEq;
+
+use crate::domain::auth::{Audience, Role};
+use crate::store::sessions::{self, SessionUser};
+use crate::web::{AppError, AppState};
+
+/// The signed-in person, put into request extensions by [`load_session`].
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub csrf_token: String,
+}
+
+impl From<SessionUser> for CurrentUser {
+    fn from(s: SessionUser) -> Self {
+        CurrentUser {
+            id: s.id,
+            role: Role::parse(&s.role).unwrap_or(Role::Viewer),
+            email: s.email,
+            display_name: s.display_name,
+            csrf_token: s.csrf_token,
+        }
+    }
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> crate::store::audit::Actor {
+        crate::store::audit::Actor {
+            id: Some(self.id),
+            email: self.email.clone(),
+        }
+    }
+}
+
+/// The session cookie's name; `__Host-` binds it to this exact origin over HTTPS.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-pt_session"
+    } else {
+        "pt_session"
+    }
+}
+
+pub fn session_cookie(secure: bool, token: String) -> Cookie<'static> {
+    Cookie::build((cookie_name(secure), token))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::hours(sessions::ABSOLUTE_HOURS))
+        .build()
+}
+
+/// A cookie that tells the browser to forget the session.
+pub fn removal_cookie(secure: bool) -> Cookie<'static> {
+    let mut cookie = session_cookie(secure, String::new());
+    cookie.make_removal();
+    cookie
+}
+
+/// Looks up the session cookie, if any, and records the user in the request.
+pub async fn load_session(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(cookie) = jar.get(cookie_name(state.settings.cookie_secure)) {
+        match sessions::lookup(&state.pool, cookie.value()).await {
+            Ok(Some(user)) => {
+                req.extensions_mut().insert(CurrentUser::from(user));
+            }
+            Ok(None) => {}
+            Err(e) => return AppError::from(e).into_response(),
+        }
+    }
+    next.run(req).await
+}
+
+/// The rule a route group declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Dashboards: any signed-in role, or anyone when PUBLIC_READ is on.
+    Read,
+    /// At least this role.
+    Role(Role),
+}
+
+fn check(access: Access, state: &AppState, req: &Request) -> Result<(), Response> {
+    let user = req.extensions().get::<CurrentUser>();
+    let allowed = match (access, user) {
+        (Access::Read, None) => state.settings.public_read,
+        (Access::Read, Some(_)) => true,
+        (Access::Role(need), Some(u)) => u.role >= need,
+        (Access::Role(_), None) => false,
+    };
+    match (allowed, user) {
+        (true, _) => Ok(()),
+        (false, Some(_)) => Err(AppError::Forbidden.into_response()),
+        (false, None) => Err(sign_in_first(req)),
+    }
+}
+
+/// Anonymous: browsers go to the sign-in page and come back; API clients get a 401.
+fn sign_in_first(req: &Request) -> Response {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    if path.starts_with("/api/") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Cookie")],
+            "sign in first\n",
+        )
+            .into_response();
+    }
+    let next = if req.method() == Method::GET {
+        path
+    } else {
+        "/"
+    };
+    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    Redirect::to(&format!("/login?next={encoded}")).into_response()
+}
+
+pub async fn require_read(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    guard(Access::Read, state, req, next).await
+}
+
+pub async fn require_staff(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    guard(Access::Role(Role::Staff), state, req, next).await
+}
+
+pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    guard(Access::Role(Role::Admin), state, req, next).await
+}
+
+pub async fn require_signed_in(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    guard(Access::Role(Role::Viewer), state, req, next).await
+}
+
+async fn guard(access: Access, state: AppState, req: Request, next: Next) -> Response {
+    match check(access, &state, &req) {
+        Ok(()) => next.run(req).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// Largest form body accepted; the form pages are far smaller.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// Synchronizer-token check for signed-in, state-changing requests: the form's `_csrf`
+/// field must equal the session's token. (The Origin / Sec-Fetch-Site check of
+/// `tower_http::csrf` runs first for every request.)
+pub async fn verify_csrf_token(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let Some(expected) = req
+        .extensions()
+        .get::<CurrentUser>()
+        .map(|u| u.csrf_token.clone())
+    else {
+        return AppError::Forbidden.into_response();
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return AppError::BadRequest("The form is too large.".into()).into_response();
+    };
+    let sent = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.into_owned());
+    let valid = sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())));
+    if !valid {
+        return AppError::CsrfRejected.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// What the reader may see, from their role. Handlers take it as an argument.
+impl<S: Send + Sync> FromRequestParts<S> for Audience {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Audience::of(
+            parts.extensions.get::<CurrentUser>().map(|u| u.role),
+        ))
+    }
+}
+
+/// The signed-in user, for handlers behind a signed-in guard.
+pub struct SignedIn(pub CurrentUser);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .map(SignedIn)
+            .ok_or(AppError::Forbidden)
+    }
+}
+
+/// What the shared layout shows about the reader: who they are, what they can reach,
+/// and the token every form carries.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub email: String,
+    pub role_label: String,
+    pub signed_in: bool,
+    pub is_staff: bool,
+    pub is_admin: bool,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn for_user(user: Option<&CurrentUser>) -> Nav {
+        match user {
+            None => Nav::default(),
+            Some(u) => Nav {
+                email: u.email.clone(),
+                role_label: u.role.label().to_string(),
+                signed_in: true,
+                is_staff: u.role >= Role::Staff,
+                is_admin: u.role >= Role::Admin,
+                csrf: u.csrf_token.clone(),
+            },
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Nav {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Nav::for_user(parts.extensions.get::<CurrentUser>()))
+    }
+}
+
+/// Only paths on this site are followed after sign-in: `/x`, not `//evil.example` or
+/// `https://evil.example` or `/\evil`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            p.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_accepts_local_paths() {
+        assert_eq!(safe_next(Some("/programmes/x?y=1")), "/programmes/x?y=1");
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}
