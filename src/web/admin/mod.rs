@@ -3,7 +3,11 @@
 
 pub mod audit;
 pub mod edit;
+pub mod items;
+pub mod money;
 pub mod organisations;
+pub mod rates;
+pub mod strategy;
 pub mod users;
 
 use askama::Template;
@@ -18,7 +22,11 @@ use crate::web::{AppError, AppState};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(home))
+        .merge(items::routes())
+        .merge(money::routes())
         .merge(organisations::routes())
+        .merge(strategy::routes())
+        .merge(rates::routes())
         .merge(users::routes())
         .merge(audit::routes())
 }
