@@ -23,6 +23,13 @@ impl User {
 
 const COLUMNS: &str = "id, email, display_name, role, disabled_at, version, created_at";
 
+/// True before the first account is created.
+pub async fn none_exist(pool: &PgPool) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM users)")
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<User>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM users ORDER BY email"

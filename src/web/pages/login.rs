@@ -27,6 +27,8 @@ pub struct LoginPage {
     pub email: String,
     pub next: String,
     pub error: String,
+    /// No account exists yet: say how to create the first admin.
+    pub first_run: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,12 +36,18 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-pub async fn form(nav: Nav, Query(query): Query<LoginQuery>) -> Result<Html<String>, AppError> {
+pub async fn form(
+    State(state): State<AppState>,
+    nav: Nav,
+    Query(query): Query<LoginQuery>,
+) -> Result<Html<String>, AppError> {
+    let first_run = users::none_exist(&state.pool).await?;
     let page = LoginPage {
         nav,
         email: String::new(),
         next: safe_next(query.next.as_deref()),
         error: String::new(),
+        first_run,
     };
     Ok(Html(page.render()?))
 }
@@ -65,6 +73,7 @@ pub async fn submit(
             email: input.email.trim().to_string(),
             next: next.clone(),
             error,
+            first_run: false,
         };
         Ok((status, Html(page.render()?)).into_response())
     };
