@@ -1,6 +1,7 @@
 //! Pure types and rules: no IO. Everything here is unit-tested.
 
 pub mod auth;
+pub mod filters;
 pub mod forms;
 pub mod funding;
 pub mod money;

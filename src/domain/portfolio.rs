@@ -1,7 +1,9 @@
 //! The portfolio as a tree: items, their parents and children, and each item's
 //! rolled-up funding. Built from rows the store loads; no IO here.
 
+use crate::domain::filters::{Filters, FundingState};
 use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 
 /// One item as the dashboards list it.
@@ -15,7 +17,23 @@ pub struct ItemSummary {
     pub status: String,
     pub report_section: Option<String>,
     pub published: bool,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
     pub own: OwnFigures,
+    pub facets: Facets,
+}
+
+/// What dashboards group and filter an item by, besides its own fields.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    /// Result-area codes the item itself is aligned to.
+    pub result_areas: Vec<String>,
+    /// Their theme codes.
+    pub themes: Vec<String>,
+    /// Slugs of organisations that fund it or take part in it.
+    pub organisations: Vec<String>,
+    /// Names of its countries and regions.
+    pub places: Vec<String>,
 }
 
 /// Items in display order with their roll-ups. Index-based: `children[i]` lists the
@@ -113,6 +131,45 @@ impl Portfolio {
         )
     }
 
+    /// The item's period, or its nearest ancestor's when it states none.
+    pub fn effective_dates(&self, index: usize) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        std::iter::once(index)
+            .chain(self.ancestors(index))
+            .map(|i| (self.items[i].start_date, self.items[i].end_date))
+            .find(|(s, e)| s.is_some() || e.is_some())
+            .unwrap_or((None, None))
+    }
+
+    /// Items that pass every filter, in display order (parents before their components).
+    pub fn matching(&self, filters: &Filters) -> Vec<usize> {
+        self.roots
+            .iter()
+            .flat_map(|&r| {
+                std::iter::once(r).chain(self.descendants(r).into_iter().map(|(i, _)| i))
+            })
+            .filter(|&i| self.passes(i, filters))
+            .collect()
+    }
+
+    fn passes(&self, i: usize, f: &Filters) -> bool {
+        let item = &self.items[i];
+        let has = |list: &[String], wanted: &Option<String>| {
+            wanted.as_ref().is_none_or(|w| list.contains(w))
+        };
+        f.kind.is_none_or(|k| item.kind == k.as_str())
+            && f.status.is_none_or(|s| item.status == s.as_str())
+            && has(&item.facets.result_areas, &f.result_area)
+            && has(&item.facets.themes, &f.theme)
+            && has(&item.facets.organisations, &f.organisation)
+            && has(&item.facets.places, &f.place)
+            && f.biennium.is_none_or(|b| {
+                let (start, end) = self.effective_dates(i);
+                b.overlaps(start, end)
+            })
+            && f.funding
+                .is_none_or(|state| FundingState::of(&self.funding(i)) == state)
+    }
+
     /// Parent, grandparent, ... of item `index`.
     pub fn ancestors(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
         let mut next = self.items[index].parent_id.and_then(|p| self.index_of(p));
@@ -165,6 +222,9 @@ mod tests {
             status: "ongoing".into(),
             report_section: None,
             published: id != 11,
+            start_date: None,
+            end_date: None,
+            facets: Facets::default(),
             own: OwnFigures {
                 budget_usd: budget,
                 ..OwnFigures::default()

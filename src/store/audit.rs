@@ -119,6 +119,17 @@ pub async fn for_item(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Row>> {
     .await
 }
 
+/// The latest changes to the portfolio (sign-ins left out), for the overview.
+pub async fn recent_changes(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Row>> {
+    sqlx::query_as(
+        "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
+           FROM audit_log WHERE entity NOT IN ('session', 'user') ORDER BY at DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Distinct actors and entities, for the filter menus.
 pub async fn facets(pool: &PgPool) -> sqlx::Result<(Vec<String>, Vec<String>)> {
     let actors = sqlx::query_scalar(

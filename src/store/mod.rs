@@ -1,6 +1,7 @@
 //! SQL, one module per aggregate. Functions take a pool and return domain types.
 
 pub mod audit;
+pub mod dashboards;
 pub mod items;
 pub mod organisations;
 pub mod portfolio;

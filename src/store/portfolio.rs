@@ -2,9 +2,10 @@
 
 use crate::domain::auth::Audience;
 use crate::domain::funding::OwnFigures;
-use crate::domain::portfolio::{ItemSummary, Portfolio};
+use crate::domain::portfolio::{Facets, ItemSummary, Portfolio};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -18,6 +19,8 @@ struct Row {
     status: String,
     report_section: Option<String>,
     published: bool,
+    start_date: Option<chrono::NaiveDate>,
+    end_date: Option<chrono::NaiveDate>,
     budget_usd: Option<Decimal>,
     pledged_usd: Decimal,
     firm_usd: Decimal,
@@ -39,6 +42,7 @@ c AS (
            count(*) FILTER (WHERE amount_usd IS NULL) AS unconverted
       FROM contributions_usd GROUP BY item_id)
 SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section, i.published,
+       i.start_date, i.end_date,
        b.usd AS budget_usd,
        coalesce(c.pledged, 0) AS pledged_usd,
        coalesce(c.firm, 0) AS firm_usd,
@@ -98,10 +102,54 @@ impl PortfolioCache {
     }
 }
 
-/// Every item that is not archived, with its own figures, straight from the database.
+/// Every item that is not archived, with its own figures and facets, straight from the
+/// database: four queries whatever the portfolio's size.
 pub async fn load(pool: &PgPool) -> sqlx::Result<Vec<ItemSummary>> {
     let rows: Vec<Row> = sqlx::query_as(LOAD).fetch_all(pool).await?;
-    Ok(rows.into_iter().map(ItemSummary::from).collect())
+    let mut items: Vec<ItemSummary> = rows.into_iter().map(ItemSummary::from).collect();
+    let index: HashMap<i64, usize> = items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
+    let facet = |item_id: i64| index.get(&item_id).copied();
+
+    let areas: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT a.item_id, ra.code, ra.theme_code FROM alignments a
+           JOIN result_areas ra ON ra.id = a.result_area_id
+          WHERE ra.archived_at IS NULL ORDER BY string_to_array(ra.code, '.')::int[]",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (item_id, code, theme) in areas {
+        if let Some(i) = facet(item_id) {
+            let f = &mut items[i].facets;
+            f.result_areas.push(code);
+            if !f.themes.contains(&theme) {
+                f.themes.push(theme);
+            }
+        }
+    }
+    let organisations: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT c.item_id, o.slug FROM contributions c JOIN organisations o ON o.id = c.org_id
+          WHERE c.archived_at IS NULL
+         UNION
+         SELECT io.item_id, o.slug FROM item_organisations io JOIN organisations o ON o.id = io.org_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (item_id, slug) in organisations {
+        if let Some(i) = facet(item_id) {
+            items[i].facets.organisations.push(slug);
+        }
+    }
+    let places: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT ip.item_id, p.name FROM item_places ip JOIN places p ON p.id = ip.place_id ORDER BY p.name",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (item_id, name) in places {
+        if let Some(i) = facet(item_id) {
+            items[i].facets.places.push(name);
+        }
+    }
+    Ok(items)
 }
 
 impl From<Row> for ItemSummary {
@@ -115,6 +163,9 @@ impl From<Row> for ItemSummary {
             status: r.status,
             report_section: r.report_section,
             published: r.published,
+            start_date: r.start_date,
+            end_date: r.end_date,
+            facets: Facets::default(),
             own: OwnFigures {
                 budget_usd: r.budget_usd,
                 pledged_usd: r.pledged_usd,

@@ -40,3 +40,16 @@ pub async fn alignment_pairs(pool: &PgPool) -> sqlx::Result<Vec<(i64, i64)>> {
         .fetch_all(pool)
         .await
 }
+
+/// The items aligned to one result area, with the paragraph that says so.
+pub async fn alignments_of(
+    pool: &PgPool,
+    result_area_id: i64,
+) -> sqlx::Result<Vec<(i64, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT item_id, source_para FROM alignments WHERE result_area_id = $1 ORDER BY item_id",
+    )
+    .bind(result_area_id)
+    .fetch_all(pool)
+    .await
+}

@@ -4,6 +4,7 @@
 pub mod admin;
 mod assets;
 pub mod auth;
+pub mod charts;
 mod error;
 pub mod forms;
 mod health;
@@ -62,6 +63,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/programmes/{slug}", get(pages::item::show))
         .route("/result-areas", get(pages::result_areas::show))
         .route("/api/v1/programmes", get(pages::api::programmes))
+        .route("/funding", get(pages::funding::show))
+        .route("/funding.csv", get(pages::funding::csv))
+        .route("/result-areas/{code}", get(pages::result_areas::detail))
+        .route("/organisations/{slug}", get(pages::organisation::show))
+        .route("/places/{name}", get(pages::place::show))
+        .route("/search", get(pages::search::show))
         .route_layer(from_fn_with_state(state.clone(), auth::require_read));
 
     // Staff and admins: drafts' history and the change log of an item.

@@ -1,9 +1,10 @@
 //! Turns domain figures into the words and numbers people read. Templates only print
 //! what these functions prepare.
 
+use crate::domain::filters::FundingState;
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, group_thousands, percent};
-use crate::domain::vocab::{ItemKind, ItemStatus, label_of};
+use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind, label_of};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
@@ -108,12 +109,8 @@ impl From<&Funding> for FundingView {
 
 /// A word for the funding state that does not rely on colour.
 fn funding_state(f: &Funding) -> (&'static str, &'static str) {
-    match (f.budget_usd, f.gap_usd) {
-        (None, _) => ("Budget not stated", "state-unknown"),
-        _ if f.is_fully_funded() => ("Fully funded", "state-funded"),
-        (Some(_), Some(_)) if f.pledged_usd.is_zero() => ("Unfunded", "state-unfunded"),
-        _ => ("Gap", "state-gap"),
-    }
+    let state = FundingState::of(f);
+    (state.label(), state.class())
 }
 
 fn coverage_bar(coverage: Option<Decimal>, label: &str) -> CoverageBar {
@@ -131,6 +128,10 @@ fn coverage_bar(coverage: Option<Decimal>, label: &str) -> CoverageBar {
 
 pub fn kind_label(kind: &str) -> String {
     label_of(ItemKind::parse, kind)
+}
+
+pub fn org_kind_label(kind: &str) -> String {
+    label_of(OrgKind::parse, kind)
 }
 
 pub fn status_label(status: &str) -> String {

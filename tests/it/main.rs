@@ -6,6 +6,7 @@ mod harness;
 
 mod api;
 mod cli;
+mod dashboards;
 mod funding;
 mod health;
 mod pages;

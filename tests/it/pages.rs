@@ -36,8 +36,9 @@ async fn overview_lists_the_whole_portfolio_with_totals() {
 #[tokio::test]
 async fn overview_sorts_by_gap_largest_first() {
     let app = TestApp::spawn_public().await;
-    let (status, body) = app.get("/?sort=gap").await;
+    let (status, page) = app.get("/?sort=gap").await;
     assert_eq!(status, 200);
+    let body = &page[page.find("id=\"items-heading\"").expect("the table")..];
     let rainbow = body.find("The Rainbow Strategy").expect("rainbow listed");
     let gb = body
         .find("West Africa: Guinea-Bissau")

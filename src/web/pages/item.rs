@@ -30,6 +30,11 @@ pub struct ComponentRow {
     pub funding: FundingView,
 }
 
+pub struct PlaceLink {
+    pub name: String,
+    pub href: String,
+}
+
 pub struct AlignmentRow {
     pub code: String,
     pub title: String,
@@ -39,6 +44,7 @@ pub struct AlignmentRow {
 }
 
 pub struct OrgRow {
+    pub slug: String,
     pub role: String,
     pub name: String,
     pub source_para: String,
@@ -46,6 +52,7 @@ pub struct OrgRow {
 
 pub struct MoneyRow {
     pub who: String,
+    pub who_slug: String,
     pub status: String,
     pub original: String,
     pub usd: String,
@@ -74,7 +81,7 @@ pub struct ItemPage {
     pub description: String,
     pub period: String,
     pub dates: String,
-    pub places: String,
+    pub places: Vec<PlaceLink>,
     pub source_paras: String,
     pub report_section: String,
     pub crumbs: Vec<Crumb>,
@@ -158,9 +165,14 @@ pub async fn show(
         },
         places: places
             .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+            .map(|p| PlaceLink {
+                href: format!(
+                    "/places/{}",
+                    form_urlencoded::byte_serialize(p.name.as_bytes()).collect::<String>()
+                ),
+                name: p.name.clone(),
+            })
+            .collect(),
         source_paras: text(&item.source_paras),
         report_section: text(&item.report_section),
         funding: FundingView::from(&portfolio.funding(index)),
@@ -180,6 +192,7 @@ pub async fn show(
         organisations: organisations
             .into_iter()
             .map(|o| OrgRow {
+                slug: o.slug.clone(),
                 role: label_of(OrgRole::parse, &o.role),
                 name: match o.acronym {
                     Some(acronym) if !o.name.contains(&acronym) => {
@@ -194,6 +207,7 @@ pub async fn show(
             .into_iter()
             .map(|b| MoneyRow {
                 who: String::new(),
+                who_slug: String::new(),
                 status: String::new(),
                 original: view::amount(b.amount, &b.currency, b.approximate),
                 usd: view::optional_usd(b.amount_usd),
@@ -208,6 +222,7 @@ pub async fn show(
         contributions: contributions
             .into_iter()
             .map(|c| MoneyRow {
+                who_slug: c.org_slug.clone(),
                 who: c.org_name,
                 status: label_of(ContributionStatus::parse, &c.status),
                 original: view::amount(c.amount, &c.currency, c.approximate),

@@ -9,7 +9,10 @@ use std::cmp::Ordering;
 use crate::domain::auth::Audience;
 use crate::domain::portfolio::Portfolio;
 use crate::store;
+use crate::store::audit;
 use crate::web::auth::Nav;
+use crate::web::charts::{StackedBar, pipeline_bar};
+use crate::web::pages::item::HistoryEntry;
 use crate::web::view::{FundingView, kind_label, status_label};
 use crate::web::{AppError, AppState};
 
@@ -103,10 +106,20 @@ pub struct SortLink {
     pub current: bool,
 }
 
+pub struct GapRow {
+    pub slug: String,
+    pub title: String,
+    pub gap: String,
+    pub coverage: String,
+}
+
 #[derive(Template)]
 #[template(path = "overview.html")]
 pub struct OverviewPage {
     pub nav: Nav,
+    pub largest_gaps: Vec<GapRow>,
+    pub pipeline: StackedBar,
+    pub recent: Vec<HistoryEntry>,
     pub total: FundingView,
     pub programme_count: usize,
     pub initiative_count: usize,
@@ -170,7 +183,25 @@ pub async fn show(
         })
         .collect();
     let count = |kind: &str| portfolio.items.iter().filter(|it| it.kind == kind).count();
+    let total = portfolio.total();
+    let recent = if audience == Audience::Internal {
+        audit::recent_changes(&state.pool, 8)
+            .await?
+            .into_iter()
+            .map(HistoryEntry::from)
+            .collect()
+    } else {
+        Vec::new()
+    };
     render(&OverviewPage {
+        largest_gaps: largest_gaps(&portfolio, 5),
+        pipeline: pipeline_bar(
+            total.paid_usd,
+            total.firm_usd,
+            total.pledged_usd,
+            total.pledged_usd,
+        ),
+        recent,
         nav,
         total: FundingView::from(&portfolio.total()),
         programme_count: count("programme"),
@@ -189,6 +220,38 @@ pub async fn show(
         page,
         pages,
     })
+}
+
+/// The items (of any kind, components included) with the largest known gaps.
+fn largest_gaps(p: &Portfolio, n: usize) -> Vec<GapRow> {
+    let mut with_gap: Vec<usize> = (0..p.items.len())
+        .filter(|&i| {
+            p.funding(i)
+                .gap_usd
+                .is_some_and(|g| g > rust_decimal::Decimal::ZERO)
+        })
+        // a parent's gap is its components' gaps: list the parts, not the sums
+        .filter(|&i| p.children[i].is_empty())
+        .collect();
+    with_gap.sort_by(|&a, &b| {
+        p.funding(b)
+            .gap_usd
+            .cmp(&p.funding(a).gap_usd)
+            .then(a.cmp(&b))
+    });
+    with_gap
+        .into_iter()
+        .take(n)
+        .map(|i| {
+            let f = FundingView::from(&p.funding(i));
+            GapRow {
+                slug: p.items[i].slug.clone(),
+                title: p.items[i].title.clone(),
+                gap: f.gap,
+                coverage: f.coverage,
+            }
+        })
+        .collect()
 }
 
 /// Orders top-level items; unknown figures always sort last, ties keep report order.

@@ -107,3 +107,65 @@ pub async fn show(
         unserved,
     })
 }
+
+pub struct AreaItemRow {
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub source_para: String,
+    pub funding: FundingView,
+}
+
+#[derive(Template)]
+#[template(path = "result_area.html")]
+pub struct ResultAreaPage {
+    pub nav: Nav,
+    pub code: String,
+    pub title: String,
+    pub title_known: bool,
+    pub source_para: String,
+    pub total: FundingView,
+    pub rows: Vec<AreaItemRow>,
+}
+
+/// `/result-areas/{code}`: the items serving one result area and their gaps.
+pub async fn detail(
+    State(state): State<AppState>,
+    audience: Audience,
+    nav: Nav,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> Result<Html<String>, AppError> {
+    let area = store::strategy::result_areas(&state.pool)
+        .await?
+        .into_iter()
+        .find(|a| a.code == code)
+        .ok_or(AppError::NotFound)?;
+    let portfolio = state.portfolio(audience).await?;
+    let aligned = store::strategy::alignments_of(&state.pool, area.id).await?;
+    let rows: Vec<(usize, Option<String>)> = aligned
+        .into_iter()
+        .filter_map(|(id, para)| portfolio.index_of(id).map(|i| (i, para)))
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|(i, _)| portfolio.items[*i].id).collect();
+    render(&ResultAreaPage {
+        nav,
+        title_known: area.title.is_some(),
+        title: area
+            .title
+            .clone()
+            .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+        source_para: area.source_para.clone().unwrap_or_default(),
+        total: FundingView::from(&portfolio.combined(&ids)),
+        rows: rows
+            .into_iter()
+            .map(|(i, para)| AreaItemRow {
+                slug: portfolio.items[i].slug.clone(),
+                title: portfolio.items[i].title.clone(),
+                kind: crate::web::view::kind_label(&portfolio.items[i].kind),
+                source_para: para.unwrap_or_default(),
+                funding: FundingView::from(&portfolio.funding(i)),
+            })
+            .collect(),
+        code: area.code,
+    })
+}
