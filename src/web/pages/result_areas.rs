@@ -1,14 +1,18 @@
 //! `/result-areas`: the strategy alignment matrix, by theme.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Html;
 use std::collections::HashMap;
 
 use crate::domain::auth::Audience;
+use crate::domain::filters::FundingState;
+use crate::domain::money::percent;
+use crate::domain::portfolio::Portfolio;
 use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::store;
 use crate::web::auth::Nav;
+use crate::web::pages::overview::parse_page;
 use crate::web::view::FundingView;
 use crate::web::{AppError, AppState};
 
@@ -19,7 +23,25 @@ pub struct ItemLink {
     pub title: String,
 }
 
+/// One cell of the area × programme matrix.
+pub struct Cell {
+    pub aligned: bool,
+    /// Words, so the state never rests on the shading alone.
+    pub label: String,
+    pub class: &'static str,
+}
+
+/// A programme or initiative heading a matrix column.
+pub struct Column {
+    pub short: String,
+    pub slug: String,
+    pub title: String,
+}
+
+const COLUMNS_PER_PAGE: usize = 20;
+
 pub struct AreaRow {
+    pub cells: Vec<Cell>,
     pub code: String,
     pub title: String,
     pub title_known: bool,
@@ -39,20 +61,89 @@ pub struct ThemeSection {
 #[template(path = "result_areas.html")]
 pub struct ResultAreasPage {
     pub nav: Nav,
+    pub columns: Vec<Column>,
+    pub page: usize,
+    pub pages: usize,
     pub themes: Vec<ThemeSection>,
     pub unserved: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Params {
+    page: String,
+}
+
+/// The matrix cell of `area` for the programme at `root`: aligned if the programme or any
+/// of its components serves the area, shaded and labelled by the programme's funding.
+fn cell(portfolio: &Portfolio, root: usize, area: &str) -> Cell {
+    let serves = std::iter::once(root)
+        .chain(portfolio.descendants(root).into_iter().map(|(i, _)| i))
+        .any(|i| {
+            portfolio.items[i]
+                .facets
+                .result_areas
+                .iter()
+                .any(|c| c == area)
+        });
+    if !serves {
+        return Cell {
+            aligned: false,
+            label: String::new(),
+            class: "",
+        };
+    }
+    let funding = portfolio.funding(root);
+    let state = FundingState::of(&funding);
+    let label = match funding.coverage {
+        Some(c) => format!("{} covered", percent(c)),
+        None => state.label().to_string(),
+    };
+    Cell {
+        aligned: true,
+        label,
+        class: state.class(),
+    }
 }
 
 pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
+    Query(params): Query<Params>,
 ) -> Result<Html<String>, AppError> {
+    let page = parse_page(Some(&params.page))?;
     let pool = &state.pool;
     let themes = store::strategy::themes(pool).await?;
     let areas = store::strategy::result_areas(pool).await?;
     let pairs = store::strategy::alignment_pairs(pool).await?;
     let portfolio = state.portfolio(audience).await?;
+
+    let pages = portfolio.roots.len().div_ceil(COLUMNS_PER_PAGE).max(1);
+    if page > pages {
+        return Err(AppError::NotFound);
+    }
+    let roots: Vec<usize> = portfolio
+        .roots
+        .iter()
+        .copied()
+        .skip((page - 1) * COLUMNS_PER_PAGE)
+        .take(COLUMNS_PER_PAGE)
+        .collect();
+    let columns = roots
+        .iter()
+        .map(|&r| {
+            let item = &portfolio.items[r];
+            Column {
+                short: item
+                    .report_section
+                    .clone()
+                    .unwrap_or_else(|| item.title.chars().take(12).collect()),
+                slug: item.slug.clone(),
+                title: item.title.clone(),
+            }
+        })
+        .collect();
 
     let mut items_by_area: HashMap<i64, Vec<i64>> = HashMap::new();
     for (area, item) in pairs {
@@ -74,6 +165,10 @@ pub async fn show(
                         unserved.push(area.code.clone());
                     }
                     AreaRow {
+                        cells: roots
+                            .iter()
+                            .map(|&r| cell(&portfolio, r, &area.code))
+                            .collect(),
                         code: area.code.clone(),
                         title_known: area.title.is_some(),
                         title: area
@@ -103,6 +198,9 @@ pub async fn show(
         .collect();
     render(&ResultAreasPage {
         nav,
+        columns,
+        page,
+        pages,
         themes: sections,
         unserved,
     })
