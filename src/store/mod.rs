@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod items;
+pub mod money;
 pub mod organisations;
 pub mod portfolio;
 pub mod seed;
