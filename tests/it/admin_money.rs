@@ -350,6 +350,13 @@ async fn money_forms_refuse_bad_input_and_keep_what_was_typed() {
     assert_eq!(status, 422, "an organisation that cannot be chosen");
     assert!(body.contains("choose the organisation"));
 
+    let mut fields = pledge_form(&org, "5", "0");
+    fields[8] = ("note", "a\0b");
+    let (status, _, _) = admin
+        .post(&format!("/admin/items/{item}/contributions"), &fields)
+        .await;
+    assert_eq!(status, 400, "a NUL byte is the request's fault, not a 500");
+
     assert_eq!(count().await, rows, "nothing was saved");
 }
 
@@ -417,6 +424,10 @@ async fn a_stale_version_is_a_conflict_that_overwrites_nothing() {
         .await;
     assert_eq!(status, 409);
     assert!(body.contains("Donors at the Lisbon conference"));
+    assert!(
+        body.contains("Amount <strong>(differs)</strong></th><td>7,000,000</td><td>8,000,000</td>"),
+        "amounts compared as amounts"
+    );
     assert_eq!(amount_of(pool, "contributions", cid).await, dec("7000000"));
 }
 

@@ -120,6 +120,12 @@ fn yes_no(ticked: bool) -> String {
     if ticked { "yes" } else { "no" }.to_string()
 }
 
+/// An amount as typed, written the way the saved one is shown, so that "7000000" and
+/// "7,000,000" do not count as a difference in a conflict.
+fn comparable_amount(typed: &str) -> String {
+    parse_amount(typed).map_or_else(|_| typed.to_string(), group_thousands)
+}
+
 fn iso(date: Option<NaiveDate>) -> String {
     date.map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
@@ -391,7 +397,7 @@ impl From<&Budget> for BudgetForm {
 impl FormValues for BudgetForm {
     fn values(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("Amount", self.amount.clone()),
+            ("Amount", comparable_amount(&self.amount)),
             ("Currency", self.currency.clone()),
             ("Approximate", yes_no(self.is_approximate())),
             ("Period", self.period.clone()),
@@ -702,7 +708,7 @@ impl FormValues for Labelled<'_> {
             .map_or_else(|| f.organisation.clone(), |(_, name)| name.clone());
         vec![
             ("Organisation", organisation),
-            ("Amount", f.amount.clone()),
+            ("Amount", comparable_amount(&f.amount)),
             ("Currency", f.currency.clone()),
             ("Status", label_of(ContributionStatus::parse, &f.status)),
             ("Pledged on", f.pledged_on.clone()),
@@ -903,14 +909,13 @@ pub async fn update_contribution(
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
     let version = edit::parse_version(&form.version)?;
-    let mut tx = state.pool.begin().await?;
-    let before = store::contribution(&mut *tx, id)
+    let current = store::contribution(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let item = store::item(&mut *tx, before.item_id)
+    let item = store::item(&state.pool, current.item_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let choices = Choices::load(&state, Some(&before)).await?;
+    let choices = Choices::load(&state, Some(&current)).await?;
     let fields = match form.validate(&choices.currencies, &choices.orgs) {
         Ok(fields) => fields,
         Err(errors) => {
@@ -918,6 +923,10 @@ pub async fn update_contribution(
             return edit::unprocessable(&ContributionPage { errors, ..page });
         }
     };
+    let mut tx = state.pool.begin().await?;
+    let before = store::contribution(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let saved = match store::update_contribution(&mut *tx, id, version, &fields).await {
         Ok(saved) => saved,
         Err(e) => {
@@ -1072,4 +1081,62 @@ async fn set_archived(
         if archived { "archived" } else { "restored" }
     );
     edit::see_other(&money_page_url(item_id, &done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(amount: &str, currency: &str, as_of: &str) -> BudgetForm {
+        BudgetForm {
+            amount: amount.into(),
+            currency: currency.into(),
+            as_of: as_of.into(),
+            version: "1".into(),
+            ..BudgetForm::default()
+        }
+    }
+
+    fn known() -> Vec<String> {
+        vec!["USD".into(), "EUR".into()]
+    }
+
+    #[test]
+    fn a_valid_budget_form_becomes_fields() {
+        let fields = form("19,000,000.50", " eur ", "2008-02-07")
+            .validate(&known())
+            .expect("valid");
+        assert_eq!(fields.amount, Decimal::new(1_900_000_050, 2));
+        assert_eq!(fields.currency, "EUR");
+        assert_eq!(fields.period, None);
+        assert!(!fields.approximate);
+    }
+
+    #[test]
+    fn every_field_gets_its_own_message() {
+        let errors = form("-5", "XXX", "")
+            .validate(&known())
+            .expect_err("invalid");
+        assert_eq!(errors.get("amount"), Some("amounts cannot be negative"));
+        assert_eq!(errors.get("currency"), Some("unknown currency code XXX"));
+        assert!(
+            errors
+                .get("as_of")
+                .is_some_and(|m| m.contains("exchange rate"))
+        );
+        let errors = form("1", "USD", "1066-10-14")
+            .validate(&known())
+            .expect_err("invalid");
+        assert_eq!(
+            errors.get("as_of"),
+            Some("use a year between 1900 and 2100")
+        );
+    }
+
+    #[test]
+    fn conflicts_compare_amounts_not_spellings() {
+        assert_eq!(comparable_amount("7000000"), "7,000,000");
+        assert_eq!(comparable_amount("7,000,000.00"), "7,000,000");
+        assert_eq!(comparable_amount("abc"), "abc");
+    }
 }
