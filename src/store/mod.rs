@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod dashboards;
 pub mod items;
+pub mod money;
 pub mod organisations;
 pub mod portfolio;
 pub mod seed;

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin_money;
 mod api;
 mod cli;
 mod dashboards;
