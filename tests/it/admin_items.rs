@@ -533,6 +533,16 @@ async fn the_list_filters_and_refuses_unknown_values() {
         assert_eq!(status, 400, "{query}");
         assert!(body.contains(message), "{query}: {message}");
     }
+    // The seeded portfolio and the draft make more than one page of 50.
+    let (_, body) = admin.get("/admin/items?archived=no").await;
+    assert!(body.contains("Page 1 of 2"));
+    assert!(
+        body.contains("archived=no&#38;q=&amp;page=2"),
+        "the pager keeps the filters"
+    );
+    let (status, body) = admin.get("/admin/items?archived=no&page=2").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Page 2 of 2"));
     assert_eq!(admin.get("/admin/items?page=9").await.0, 404);
     assert_eq!(admin.get("/admin/items/abc/edit").await.0, 404);
     assert_eq!(admin.get("/admin/items/999999/edit").await.0, 404);
