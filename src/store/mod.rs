@@ -1,5 +1,6 @@
 //! SQL, one module per aggregate. Functions take a pool and return domain types.
 
+pub mod admin_items;
 pub mod audit;
 pub mod dashboards;
 pub mod items;

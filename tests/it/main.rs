@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin_items;
 mod admin_money;
 mod api;
 mod cli;

@@ -1,0 +1,477 @@
+//! Items as the admin pages edit them: every item including drafts and archived ones,
+//! the versioned save, places kept in step with a comma-separated list, strategy
+//! alignments, and the snapshot the audit trail records.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+/// One row of the admin list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListRow {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub parent_title: Option<String>,
+    pub parent_archived: bool,
+    pub status: String,
+    pub published: bool,
+    pub archived: bool,
+}
+
+/// The list's filters; None means "any".
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub published: Option<bool>,
+    pub archived: Option<bool>,
+    pub text: Option<String>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// A page of items matching `filter` and the number of all matches. Components sit under
+/// their parent; archived items come last.
+pub async fn list(
+    pool: &PgPool,
+    filter: &ListFilter,
+    page: i64,
+) -> sqlx::Result<(Vec<ListRow>, i64)> {
+    const WHERE: &str = "WHERE ($1::text IS NULL OR i.kind = $1)
+                           AND ($2::text IS NULL OR i.status = $2)
+                           AND ($3::bool IS NULL OR i.published = $3)
+                           AND ($4::bool IS NULL OR (i.archived_at IS NOT NULL) = $4)
+                           AND ($5::text IS NULL OR i.title ILIKE $5 ESCAPE '\\' OR i.slug ILIKE $5 ESCAPE '\\')";
+    let pattern = filter.text.as_deref().map(like_pattern);
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM items i {WHERE}"
+    )))
+    .bind(&filter.kind)
+    .bind(&filter.status)
+    .bind(filter.published)
+    .bind(filter.archived)
+    .bind(&pattern)
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.id, i.slug, i.title, i.kind, p.title AS parent_title,
+                coalesce(p.archived_at IS NOT NULL, false) AS parent_archived, i.status, i.published,
+                i.archived_at IS NOT NULL AS archived
+           FROM items i LEFT JOIN items p ON p.id = i.parent_id
+           {WHERE}
+          ORDER BY i.archived_at IS NOT NULL, coalesce(p.report_section, i.report_section) NULLS LAST,
+                   coalesce(i.parent_id, i.id), i.parent_id IS NOT NULL, i.id
+          LIMIT $6 OFFSET $7"
+    )))
+    .bind(&filter.kind)
+    .bind(&filter.status)
+    .bind(filter.published)
+    .bind(filter.archived)
+    .bind(&pattern)
+    .bind(PAGE_SIZE)
+    .bind((page.max(1) - 1) * PAGE_SIZE)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// `%text%` for ILIKE, with the pattern characters in `text` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// One item with everything its edit form shows.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AdminItem {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub parent_slug: Option<String>,
+    pub report_section: Option<String>,
+    pub status: String,
+    pub status_note: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub period: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    /// Its countries and regions, comma-separated.
+    pub places: String,
+    pub source_paras: Option<String>,
+    pub published: bool,
+    pub internal_notes: String,
+    pub archived: bool,
+    pub version: i32,
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<AdminItem>> {
+    sqlx::query_as(
+        "SELECT i.id, i.slug, i.title, i.kind, i.parent_id, p.slug AS parent_slug, i.report_section,
+                i.status, i.status_note, i.summary, i.description, i.period, i.start_date,
+                i.end_date,
+                coalesce((SELECT string_agg(pl.name, ', ' ORDER BY pl.kind DESC, pl.name)
+                            FROM item_places ip JOIN places pl ON pl.id = ip.place_id
+                           WHERE ip.item_id = i.id), '') AS places,
+                i.source_paras, i.published, i.internal_notes,
+                i.archived_at IS NOT NULL AS archived, i.version
+           FROM items i LEFT JOIN items p ON p.id = i.parent_id
+          WHERE i.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The editable fields of an item, as validated from a form.
+#[derive(Debug, Clone)]
+pub struct ItemFields {
+    pub title: String,
+    pub slug: String,
+    pub kind: String,
+    pub parent_id: Option<i64>,
+    pub report_section: Option<String>,
+    pub status: String,
+    pub status_note: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub period: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub places: Vec<String>,
+    pub source_paras: Option<String>,
+    pub published: bool,
+    pub internal_notes: String,
+}
+
+/// What the audit trail records of an item: its editable fields as people read them
+/// (the parent by slug, dates as ISO text, places as one list).
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemSnapshot {
+    pub title: String,
+    pub slug: String,
+    pub kind: String,
+    pub parent: Option<String>,
+    pub report_section: Option<String>,
+    pub status: String,
+    pub status_note: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub period: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub countries_and_regions: String,
+    pub source_paras: Option<String>,
+    pub published: bool,
+    pub internal_notes: String,
+}
+
+impl From<&AdminItem> for ItemSnapshot {
+    fn from(i: &AdminItem) -> Self {
+        ItemSnapshot {
+            title: i.title.clone(),
+            slug: i.slug.clone(),
+            kind: i.kind.clone(),
+            parent: i.parent_slug.clone(),
+            report_section: i.report_section.clone(),
+            status: i.status.clone(),
+            status_note: i.status_note.clone(),
+            summary: i.summary.clone(),
+            description: i.description.clone(),
+            period: i.period.clone(),
+            start_date: i.start_date.map(|d| d.to_string()),
+            end_date: i.end_date.map(|d| d.to_string()),
+            countries_and_regions: i.places.clone(),
+            source_paras: i.source_paras.clone(),
+            published: i.published,
+            internal_notes: i.internal_notes.clone(),
+        }
+    }
+}
+
+pub async fn insert(db: &mut PgConnection, f: &ItemFields) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO items (title, slug, kind, parent_id, report_section, status, status_note,
+                            summary, description, period, start_date, end_date, source_paras,
+                            published, internal_notes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         RETURNING id",
+    )
+    .bind(&f.title)
+    .bind(&f.slug)
+    .bind(&f.kind)
+    .bind(f.parent_id)
+    .bind(&f.report_section)
+    .bind(&f.status)
+    .bind(&f.status_note)
+    .bind(&f.summary)
+    .bind(&f.description)
+    .bind(&f.period)
+    .bind(f.start_date)
+    .bind(f.end_date)
+    .bind(&f.source_paras)
+    .bind(f.published)
+    .bind(&f.internal_notes)
+    .fetch_one(&mut *db)
+    .await?;
+    sync_places(db, id, &f.places).await?;
+    Ok(id)
+}
+
+/// Saves if `version` is still current. False when someone saved in between.
+pub async fn update(
+    db: &mut PgConnection,
+    id: i64,
+    version: i32,
+    f: &ItemFields,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE items SET title = $3, slug = $4, kind = $5, parent_id = $6, report_section = $7,
+                status = $8, status_note = $9, summary = $10, description = $11, period = $12,
+                start_date = $13, end_date = $14, source_paras = $15, published = $16,
+                internal_notes = $17, version = version + 1, updated_at = now()
+          WHERE id = $1 AND version = $2",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(&f.title)
+    .bind(&f.slug)
+    .bind(&f.kind)
+    .bind(f.parent_id)
+    .bind(&f.report_section)
+    .bind(&f.status)
+    .bind(&f.status_note)
+    .bind(&f.summary)
+    .bind(&f.description)
+    .bind(&f.period)
+    .bind(f.start_date)
+    .bind(f.end_date)
+    .bind(&f.source_paras)
+    .bind(f.published)
+    .bind(&f.internal_notes)
+    .execute(&mut *db)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sync_places(db, id, &f.places).await?;
+    Ok(true)
+}
+
+/// Links the item to exactly these places. A name matches an existing place whatever its
+/// case; a name that matches none becomes a new place of kind country.
+async fn sync_places(db: &mut PgConnection, item_id: i64, names: &[String]) -> sqlx::Result<()> {
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        ids.push(place_id(db, name).await?);
+    }
+    sqlx::query("DELETE FROM item_places WHERE item_id = $1 AND NOT (place_id = ANY($2))")
+        .bind(item_id)
+        .bind(&ids)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "INSERT INTO item_places (item_id, place_id) SELECT $1, unnest($2::bigint[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(item_id)
+    .bind(&ids)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+async fn place_id(db: &mut PgConnection, name: &str) -> sqlx::Result<i64> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM places WHERE lower(name) = lower($1) ORDER BY name = $1 DESC, id LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *db)
+    .await?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    // ON CONFLICT covers a concurrent insert of the same name: the UPDATE is a no-op that
+    // still returns the row's id.
+    sqlx::query_scalar(
+        "INSERT INTO places (name, kind) VALUES ($1, 'country')
+         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+    )
+    .bind(name)
+    .fetch_one(&mut *db)
+    .await
+}
+
+/// Archives (`archived` true) or restores. False when nothing changed.
+pub async fn set_archived(db: impl PgExecutor<'_>, id: i64, archived: bool) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE items SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1,
+                updated_at = now()
+          WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+    )
+    .bind(id)
+    .bind(archived)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether making `parent_id` the parent of `item_id` would close a loop: the parent is
+/// the item itself or one of its descendants.
+pub async fn would_cycle(
+    db: impl PgExecutor<'_>,
+    item_id: i64,
+    parent_id: i64,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE below (id) AS (
+             SELECT $1::bigint
+             UNION
+             SELECT i.id FROM items i JOIN below b ON i.parent_id = b.id)
+         SELECT EXISTS (SELECT 1 FROM below WHERE id = $2)",
+    )
+    .bind(item_id)
+    .bind(parent_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Whether the item exists and is not archived: whether it can be chosen as a parent.
+pub async fn is_active(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM items WHERE id = $1 AND archived_at IS NULL)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// A possible parent in the form's menu.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParentChoice {
+    pub id: i64,
+    pub title: String,
+    pub kind: String,
+    pub archived: bool,
+}
+
+/// Items that can be chosen as the parent of `item_id` (None for a new item): not
+/// archived, and neither the item nor one of its descendants. `keep` (the saved and the
+/// typed parent) are listed even when archived, so that saving changes nothing by accident.
+pub async fn parent_choices(
+    pool: &PgPool,
+    item_id: Option<i64>,
+    keep: &[i64],
+) -> sqlx::Result<Vec<ParentChoice>> {
+    sqlx::query_as(
+        "WITH RECURSIVE below (id) AS (
+             SELECT id FROM items WHERE id = $1
+             UNION
+             SELECT i.id FROM items i JOIN below b ON i.parent_id = b.id)
+         SELECT id, title, kind, archived_at IS NOT NULL AS archived FROM items
+          WHERE (archived_at IS NULL OR id = ANY($2)) AND id NOT IN (SELECT id FROM below)
+          ORDER BY kind = 'component', lower(title), id",
+    )
+    .bind(item_id)
+    .bind(keep)
+    .fetch_all(pool)
+    .await
+}
+
+/// One strategy alignment of an item.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+pub struct AlignmentRow {
+    #[serde(skip)]
+    pub result_area_id: i64,
+    pub result_area: String,
+    pub title: Option<String>,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+    #[serde(skip)]
+    pub area_archived: bool,
+}
+
+const ALIGNMENT: &str = "SELECT a.result_area_id, ra.code AS result_area, ra.title, a.source_para,
+        a.note, ra.archived_at IS NOT NULL AS area_archived
+   FROM alignments a JOIN result_areas ra ON ra.id = a.result_area_id";
+
+/// The item's alignments in strategy order, archived result areas included (marked) so
+/// they can be removed.
+pub async fn alignments(db: impl PgExecutor<'_>, item_id: i64) -> sqlx::Result<Vec<AlignmentRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ALIGNMENT} WHERE a.item_id = $1 ORDER BY string_to_array(ra.code, '.')::int[]"
+    )))
+    .bind(item_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn alignment(
+    db: impl PgExecutor<'_>,
+    item_id: i64,
+    result_area_id: i64,
+) -> sqlx::Result<Option<AlignmentRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ALIGNMENT} WHERE a.item_id = $1 AND a.result_area_id = $2"
+    )))
+    .bind(item_id)
+    .bind(result_area_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Adds an alignment with a result area that is not archived. False when the result area
+/// is archived or gone; a duplicate is the primary key's unique violation.
+pub async fn add_alignment(
+    db: impl PgExecutor<'_>,
+    item_id: i64,
+    result_area_id: i64,
+    source_para: Option<&str>,
+    note: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO alignments (item_id, result_area_id, source_para, note)
+         SELECT $1, id, $3, $4 FROM result_areas WHERE id = $2 AND archived_at IS NULL",
+    )
+    .bind(item_id)
+    .bind(result_area_id)
+    .bind(source_para)
+    .bind(note)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn remove_alignment(
+    db: impl PgExecutor<'_>,
+    item_id: i64,
+    result_area_id: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM alignments WHERE item_id = $1 AND result_area_id = $2")
+        .bind(item_id)
+        .bind(result_area_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn search_text_is_taken_literally() {
+        assert_eq!(like_pattern("guinea"), "%guinea%");
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}
