@@ -1,9 +1,11 @@
 //! SQL, one module per aggregate. Functions take a pool and return domain types.
 
+pub mod admin_strategy;
 pub mod audit;
 pub mod items;
 pub mod organisations;
 pub mod portfolio;
+pub mod rates;
 pub mod seed;
 pub mod sessions;
 pub mod strategy;

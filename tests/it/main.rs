@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin_strategy;
 mod api;
 mod cli;
 mod funding;
