@@ -1,12 +1,14 @@
 //! SQL, one module per aggregate. Functions take a pool and return domain types.
 
 pub mod admin_items;
+pub mod admin_strategy;
 pub mod audit;
 pub mod dashboards;
 pub mod items;
 pub mod money;
 pub mod organisations;
 pub mod portfolio;
+pub mod rates;
 pub mod seed;
 pub mod sessions;
 pub mod strategy;

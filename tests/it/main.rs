@@ -6,6 +6,7 @@ mod harness;
 
 mod admin_items;
 mod admin_money;
+mod admin_strategy;
 mod api;
 mod cli;
 mod dashboards;

@@ -1,0 +1,117 @@
+//! Monthly exchange rates to US dollars. Changing one converts every amount of that
+//! currency and month at once: the `*_usd` views read the table, and its trigger bumps
+//! the portfolio revision so cached figures reload.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::{PgExecutor, PgPool};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Rate {
+    pub currency: String,
+    pub month: NaiveDate,
+    pub usd_per_unit: Decimal,
+    pub source: String,
+    pub version: i32,
+}
+
+/// The fields a person edits; `month` is the first day of the month.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RateFields {
+    pub currency: String,
+    pub month: NaiveDate,
+    pub usd_per_unit: Decimal,
+    pub source: String,
+}
+
+impl From<&Rate> for RateFields {
+    fn from(r: &Rate) -> Self {
+        RateFields {
+            currency: r.currency.clone(),
+            month: r.month,
+            usd_per_unit: r.usd_per_unit.normalize(),
+            source: r.source.clone(),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT currency::text AS currency, month, usd_per_unit, source, version
+   FROM exchange_rates";
+
+/// Rates newest month first; of one currency when given.
+pub async fn list(pool: &PgPool, currency: Option<&str>) -> sqlx::Result<Vec<Rate>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE ($1::text IS NULL OR currency = $1) ORDER BY month DESC, currency"
+    )))
+    .bind(currency)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn by_key(
+    db: impl PgExecutor<'_>,
+    currency: &str,
+    month: NaiveDate,
+) -> sqlx::Result<Option<Rate>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE currency = $1 AND month = $2"
+    )))
+    .bind(currency)
+    .bind(month)
+    .fetch_optional(db)
+    .await
+}
+
+/// Currencies a rate can be given for: every ISO code but USD itself.
+pub async fn currencies(pool: &PgPool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT code::text FROM currencies WHERE code <> 'USD' ORDER BY code")
+        .fetch_all(pool)
+        .await
+}
+
+/// Currencies that have at least one rate, for the list's filter.
+pub async fn currencies_with_rates(pool: &PgPool) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("SELECT DISTINCT currency::text FROM exchange_rates ORDER BY 1")
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, f: &RateFields) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&f.currency)
+    .bind(f.month)
+    .bind(f.usd_per_unit)
+    .bind(&f.source)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Saves over the rate (`currency`, `month`) if `version` is still current; the
+/// currency and month may change too, to correct a rate entered under the wrong ones.
+/// False when someone saved in between.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    currency: &str,
+    month: NaiveDate,
+    version: i32,
+    f: &RateFields,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE exchange_rates SET currency = $4, month = $5, usd_per_unit = $6, source = $7,
+                version = version + 1
+          WHERE currency = $1 AND month = $2 AND version = $3",
+    )
+    .bind(currency)
+    .bind(month)
+    .bind(version)
+    .bind(&f.currency)
+    .bind(f.month)
+    .bind(f.usd_per_unit)
+    .bind(&f.source)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
