@@ -409,7 +409,7 @@ const ALIGNMENT: &str = "SELECT a.result_area_id, ra.code AS result_area, ra.tit
 /// they can be removed.
 pub async fn alignments(db: impl PgExecutor<'_>, item_id: i64) -> sqlx::Result<Vec<AlignmentRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ALIGNMENT} WHERE a.item_id = $1 ORDER BY string_to_array(ra.code, '.')::int[]"
+        "{ALIGNMENT} WHERE a.item_id = $1 ORDER BY string_to_array(ra.code, '.')::numeric[]"
     )))
     .bind(item_id)
     .fetch_all(db)

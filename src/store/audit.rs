@@ -154,7 +154,11 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<(String, Strin
     keys.into_iter()
         .filter(|k| !matches!(k.as_str(), "version" | "updated_at"))
         .filter_map(|k| {
-            let (old, new) = (b.get(k), a.get(k));
+            // a missing field and a null one both mean "no value"
+            let (old, new) = (
+                b.get(k).filter(|v| !v.is_null()),
+                a.get(k).filter(|v| !v.is_null()),
+            );
             (old != new).then(|| (k.clone(), show(old), show(new)))
         })
         .collect()

@@ -180,7 +180,7 @@ pub async fn filter_values(pool: &PgPool) -> sqlx::Result<FilterValues> {
             .await?,
         result_areas: sqlx::query_as(
             "SELECT code, title FROM result_areas WHERE archived_at IS NULL
-              ORDER BY string_to_array(code, '.')::int[]",
+              ORDER BY string_to_array(code, '.')::numeric[]",
         )
         .fetch_all(pool)
         .await?,

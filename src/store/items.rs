@@ -124,7 +124,7 @@ pub async fn alignments(pool: &PgPool, item_ids: &[i64]) -> sqlx::Result<Vec<Ali
         "SELECT a.item_id, ra.code, ra.title, a.source_para, a.note
            FROM alignments a JOIN result_areas ra ON ra.id = a.result_area_id
           WHERE a.item_id = ANY($1) AND ra.archived_at IS NULL
-          ORDER BY a.item_id, string_to_array(ra.code, '.')::int[]",
+          ORDER BY a.item_id, string_to_array(ra.code, '.')::numeric[]",
     )
     .bind(item_ids)
     .fetch_all(pool)

@@ -113,7 +113,7 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<Vec<ItemSummary>> {
     let areas: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT a.item_id, ra.code, ra.theme_code FROM alignments a
            JOIN result_areas ra ON ra.id = a.result_area_id
-          WHERE ra.archived_at IS NULL ORDER BY string_to_array(ra.code, '.')::int[]",
+          WHERE ra.archived_at IS NULL ORDER BY string_to_array(ra.code, '.')::numeric[]",
     )
     .fetch_all(pool)
     .await?;

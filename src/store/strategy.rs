@@ -28,7 +28,7 @@ pub async fn result_areas(pool: &PgPool) -> sqlx::Result<Vec<ResultArea>> {
     sqlx::query_as(
         "SELECT id, code, theme_code, title, source_para FROM result_areas
           WHERE archived_at IS NULL
-          ORDER BY string_to_array(code, '.')::int[]",
+          ORDER BY string_to_array(code, '.')::numeric[]",
     )
     .fetch_all(pool)
     .await

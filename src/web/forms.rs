@@ -31,3 +31,50 @@ fn rejected(rejection: FormRejection) -> AppError {
         rejection.body_text()
     ))
 }
+
+/// `axum::extract::Query`, with a malformed query string (a repeated key, a value of the
+/// wrong shape) answered by the site's 400 page instead of the framework's plain text.
+pub struct HtmlQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for HtmlQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(HtmlQuery(value)),
+            Err(rejection) => Err(AppError::BadRequest(format!(
+                "The address has a parameter that cannot be read: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// `axum::extract::Path`: a path segment that cannot be read (bad UTF-8, say) names no
+/// page, so it is a 404 like any other unknown address.
+pub struct HtmlPath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for HtmlPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(HtmlPath(value)),
+            Err(_) => Err(AppError::NotFound),
+        }
+    }
+}

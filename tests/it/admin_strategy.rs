@@ -86,7 +86,7 @@ async fn a_title_given_through_the_form_replaces_the_unknown_one() {
 
     let (_, page) = admin.get("/result-areas").await;
     assert!(page.contains(
-        "<strong>3.4</strong> <span class=\"muted\">(title not given in the source)</span>"
+        "<strong>3.4</strong></a> <span class=\"muted\">(title not given in the source)</span>"
     ));
     let (status, list) = admin.get("/admin/result-areas").await;
     assert_eq!(status, 200);
@@ -106,7 +106,7 @@ async fn a_title_given_through_the_form_replaces_the_unknown_one() {
         Some("Drug demand reduction")
     );
     let (_, page) = admin.get("/result-areas").await;
-    assert!(page.contains("<strong>3.4</strong> Drug demand reduction"));
+    assert!(page.contains("<strong>3.4</strong></a> Drug demand reduction"));
 
     // Emptying the title makes it unknown again: NULL, never an empty string.
     let (status, _, _) = save_area(&admin, id, "3.4", "   ", "2").await;

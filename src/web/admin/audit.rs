@@ -1,8 +1,9 @@
 //! Admin: the global audit trail, filterable by person, record type and date.
 
+use crate::web::forms::HtmlQuery;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use chrono::NaiveDate;
@@ -62,7 +63,7 @@ fn date(value: &str, name: &str) -> Result<Option<NaiveDate>, AppError> {
 pub async fn show(
     State(state): State<AppState>,
     nav: Nav,
-    Query(p): Query<Params>,
+    HtmlQuery(p): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&p.page))?;
     let (actors, entities) = audit::facets(&state.pool).await?;

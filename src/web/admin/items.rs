@@ -3,9 +3,10 @@
 //! save whose 409 shows both sides, archive and restore, the audit row in the same
 //! transaction) and adds the parent (with a cycle check), places and alignments.
 
+use crate::web::forms::HtmlPath;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
@@ -769,7 +770,7 @@ pub async fn create(
 pub async fn edit_form(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, AppError> {
     let id = edit::parse_id(&id)?;
@@ -787,7 +788,7 @@ pub async fn update(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<ItemForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -859,7 +860,7 @@ async fn stale(pool: &PgPool, nav: Nav, id: i64, form: ItemForm) -> Result<Respo
 pub async fn archive(
     state: State<AppState>,
     user: SignedIn,
-    id: Path<String>,
+    id: HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(state, user, id, true).await
 }
@@ -867,7 +868,7 @@ pub async fn archive(
 pub async fn restore(
     state: State<AppState>,
     user: SignedIn,
-    id: Path<String>,
+    id: HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(state, user, id, false).await
 }
@@ -875,7 +876,7 @@ pub async fn restore(
 async fn set_archived(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     archived: bool,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -931,7 +932,7 @@ pub async fn add_alignment(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(align): HtmlForm<AlignForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -988,7 +989,7 @@ pub async fn add_alignment(
 pub async fn remove_alignment(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path((id, area_id)): Path<(String, String)>,
+    HtmlPath((id, area_id)): HtmlPath<(String, String)>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
     let area_id = edit::parse_id(&area_id)?;

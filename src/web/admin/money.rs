@@ -4,9 +4,10 @@
 //! item's History tab shows them. The dashboards follow at once: the portfolio cache
 //! reloads when the revision triggers fire.
 
+use crate::web::forms::HtmlPath;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, NaiveDate};
@@ -327,7 +328,7 @@ fn unconverted(budgets: &[Budget], contributions: &[Contribution]) -> Vec<String
 pub async fn show(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Html<String>, AppError> {
     let item = item_or_404(&state, &id).await?;
@@ -452,7 +453,7 @@ impl BudgetPage {
 pub async fn new_budget(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let item = item_or_404(&state, &id).await?;
     let form = BudgetForm {
@@ -468,7 +469,7 @@ pub async fn create_budget(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<BudgetForm>,
 ) -> Result<Response, AppError> {
     let item = item_or_404(&state, &id).await?;
@@ -510,7 +511,7 @@ pub async fn create_budget(
 pub async fn edit_budget(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let id = edit::parse_id(&id)?;
     let budget = store::budget(&state.pool, id)
@@ -528,7 +529,7 @@ pub async fn update_budget(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<BudgetForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -592,7 +593,7 @@ pub async fn update_budget(
 pub async fn archive_budget(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(&state, &user, &id, Money::Budget, true).await
 }
@@ -600,7 +601,7 @@ pub async fn archive_budget(
 pub async fn restore_budget(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(&state, &user, &id, Money::Budget, false).await
 }
@@ -822,7 +823,7 @@ impl Choices {
 pub async fn new_contribution(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let item = item_or_404(&state, &id).await?;
     let form = ContributionForm {
@@ -839,7 +840,7 @@ pub async fn create_contribution(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<ContributionForm>,
 ) -> Result<Response, AppError> {
     let item = item_or_404(&state, &id).await?;
@@ -886,7 +887,7 @@ pub async fn create_contribution(
 pub async fn edit_contribution(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let id = edit::parse_id(&id)?;
     let contribution = store::contribution(&state.pool, id)
@@ -904,7 +905,7 @@ pub async fn update_contribution(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<ContributionForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -1001,7 +1002,7 @@ async fn audit_contribution_update(
 pub async fn archive_contribution(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(&state, &user, &id, Money::Contribution, true).await
 }
@@ -1009,7 +1010,7 @@ pub async fn archive_contribution(
 pub async fn restore_contribution(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(&state, &user, &id, Money::Contribution, false).await
 }

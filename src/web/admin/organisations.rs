@@ -3,9 +3,10 @@
 //! when someone saved first; archive and restore; every change audited in the same
 //! transaction.
 
+use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -173,7 +174,7 @@ pub fn notice_text(done: Option<&str>) -> String {
 pub async fn list(
     State(state): State<AppState>,
     nav: Nav,
-    Query(notice): Query<Notice>,
+    HtmlQuery(notice): HtmlQuery<Notice>,
 ) -> Result<Html<String>, AppError> {
     let organisations = store::list(&state.pool).await?;
     render(&ListPage {
@@ -242,7 +243,7 @@ pub async fn create(
 pub async fn edit_form(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let id = edit::parse_id(&id)?;
     let org = store::by_id(&state.pool, id)
@@ -260,7 +261,7 @@ pub async fn update(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<OrgForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -334,7 +335,7 @@ impl From<&Organisation> for OrganisationFields {
 pub async fn archive(
     state: State<AppState>,
     user: SignedIn,
-    id: Path<String>,
+    id: HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(state, user, id, true).await
 }
@@ -342,7 +343,7 @@ pub async fn archive(
 pub async fn restore(
     state: State<AppState>,
     user: SignedIn,
-    id: Path<String>,
+    id: HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(state, user, id, false).await
 }
@@ -350,7 +351,7 @@ pub async fn restore(
 async fn set_archived(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     archived: bool,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -398,7 +399,7 @@ pub async fn delete(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
     let mut tx = state.pool.begin().await?;

@@ -3,9 +3,10 @@
 //! organisations pattern: versioned saves, 409 with both sides, archive and restore,
 //! every change audited in the same transaction.
 
+use crate::web::forms::HtmlPath;
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -332,7 +333,7 @@ pub async fn create(
 pub async fn edit_form(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let id = edit::parse_id(&id)?;
     let area = store::area(&state.pool, id)
@@ -351,7 +352,7 @@ pub async fn update(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<AreaForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -409,7 +410,7 @@ pub async fn update(
 pub async fn archive(
     state: State<AppState>,
     user: SignedIn,
-    id: Path<String>,
+    id: HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(state, user, id, true).await
 }
@@ -417,7 +418,7 @@ pub async fn archive(
 pub async fn restore(
     state: State<AppState>,
     user: SignedIn,
-    id: Path<String>,
+    id: HtmlPath<String>,
 ) -> Result<Response, AppError> {
     set_archived(state, user, id, false).await
 }
@@ -427,7 +428,7 @@ pub async fn restore(
 async fn set_archived(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     archived: bool,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -507,7 +508,7 @@ impl ThemePage {
 pub async fn theme_form(
     State(state): State<AppState>,
     nav: Nav,
-    Path(code): Path<String>,
+    HtmlPath(code): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let code = parse_theme_code(&code)?;
     let theme = store::theme(&state.pool, &code)
@@ -520,7 +521,7 @@ pub async fn update_theme(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    Path(code): Path<String>,
+    HtmlPath(code): HtmlPath<String>,
     HtmlForm(form): HtmlForm<ThemeForm>,
 ) -> Result<Response, AppError> {
     let code = parse_theme_code(&code)?;

@@ -1,9 +1,10 @@
 //! Admin: accounts. Create (with a first password the admin hands over), change role,
 //! disable (which ends the person's sessions at once), reset a password.
 
+use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -135,7 +136,7 @@ pub struct ListPage {
 pub async fn list(
     State(state): State<AppState>,
     nav: Nav,
-    Query(notice): Query<Notice>,
+    HtmlQuery(notice): HtmlQuery<Notice>,
 ) -> Result<Html<String>, AppError> {
     let users = store::list(&state.pool).await?;
     render(&ListPage {
@@ -235,7 +236,7 @@ pub async fn create(
 pub async fn edit_form(
     State(state): State<AppState>,
     nav: Nav,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let id = edit::parse_id(&id)?;
     let user = store::by_id(&state.pool, id)
@@ -248,7 +249,7 @@ pub async fn update(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(admin): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(form): HtmlForm<UserForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;
@@ -336,7 +337,7 @@ pub async fn reset_password(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(admin): SignedIn,
-    Path(id): Path<String>,
+    HtmlPath(id): HtmlPath<String>,
     HtmlForm(input): HtmlForm<PasswordForm>,
 ) -> Result<Response, AppError> {
     let id = edit::parse_id(&id)?;

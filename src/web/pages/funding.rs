@@ -2,8 +2,9 @@
 //! country or region and by biennium — under bookmarkable filters, with the unfunded and
 //! "seeking funding" items ranked by gap, and a CSV of every table.
 
+use crate::web::forms::HtmlQuery;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use rust_decimal::Decimal;
@@ -534,7 +535,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Query(params): Query<Params>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&params.page))?;
     let v = view(&state, audience, &params).await?;
@@ -625,7 +626,7 @@ pub fn query_string(filters: &Filters, extra: &[(&str, &str)]) -> String {
 pub async fn csv(
     State(state): State<AppState>,
     audience: Audience,
-    Query(params): Query<Params>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Response, AppError> {
     let v = view(&state, audience, &params).await?;
     let table = if params.table.is_empty() {

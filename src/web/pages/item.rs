@@ -1,7 +1,8 @@
 //! `/programmes/{slug}`: everything about one programme, initiative or component.
 
+use crate::web::forms::HtmlPath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Html;
 
 use crate::domain::auth::Audience;
@@ -116,7 +117,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Path(slug): Path<String>,
+    HtmlPath(slug): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let (item, portfolio, index) = visible_item(&state, audience, &slug).await?;
     let pool = &state.pool;
@@ -284,7 +285,7 @@ pub async fn history(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Path(slug): Path<String>,
+    HtmlPath(slug): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let (item, _, _) = visible_item(&state, audience, &slug).await?;
     let entries = audit::for_item(&state.pool, item.id).await?;

@@ -1,7 +1,8 @@
 //! Sign-in and sign-out.
 
+use crate::web::forms::HtmlQuery;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
@@ -39,7 +40,7 @@ pub struct LoginQuery {
 pub async fn form(
     State(state): State<AppState>,
     nav: Nav,
-    Query(query): Query<LoginQuery>,
+    HtmlQuery(query): HtmlQuery<LoginQuery>,
 ) -> Result<Html<String>, AppError> {
     let first_run = users::none_exist(&state.pool).await?;
     let page = LoginPage {

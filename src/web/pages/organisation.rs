@@ -1,8 +1,9 @@
 //! `/organisations/{slug}`: a donor's or partner's contributions by item, status and
 //! currency, and the items it takes part in.
 
+use crate::web::forms::HtmlPath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Html;
 
 use crate::domain::auth::Audience;
@@ -57,7 +58,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Path(org_slug): Path<String>,
+    HtmlPath(org_slug): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     if !slug::is_valid(&org_slug) {
         return Err(AppError::NotFound);

@@ -1,7 +1,8 @@
 //! `/`: headline totals and every programme and initiative with its components.
 
+use crate::web::forms::HtmlQuery;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 use serde::Deserialize;
 use std::cmp::Ordering;
@@ -135,7 +136,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Query(params): Query<Params>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let sort = Sort::parse(params.sort.as_deref())?;
     let page = parse_page(params.page.as_deref())?;

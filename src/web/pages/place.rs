@@ -1,7 +1,8 @@
 //! `/places/{name}`: the items in one country or region, with their funding.
 
+use crate::web::forms::HtmlPath;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Html;
 
 use crate::domain::auth::Audience;
@@ -34,7 +35,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Path(name): Path<String>,
+    HtmlPath(name): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM places WHERE name = $1)")
         .bind(&name)

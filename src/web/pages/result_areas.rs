@@ -1,7 +1,8 @@
 //! `/result-areas`: the strategy alignment matrix, by theme.
 
+use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 use std::collections::HashMap;
 
@@ -110,7 +111,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Query(params): Query<Params>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&params.page))?;
     let pool = &state.pool;
@@ -231,7 +232,7 @@ pub async fn detail(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    axum::extract::Path(code): axum::extract::Path<String>,
+    HtmlPath(code): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
     let area = store::strategy::result_areas(&state.pool)
         .await?

@@ -1,8 +1,9 @@
 //! `/search?q=`: programmes, organisations and countries whose names contain the text,
 //! grouped by type.
 
+use crate::web::forms::HtmlQuery;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 use serde::Deserialize;
 
@@ -42,7 +43,7 @@ pub async fn show(
     State(state): State<AppState>,
     audience: Audience,
     nav: Nav,
-    Query(params): Query<Params>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let q = params.q.trim().to_string();
     if q.chars().count() > MAX_QUERY_CHARS {
