@@ -4,9 +4,13 @@
 
 mod harness;
 
+mod admin_orgs;
 mod api;
+mod auth;
 mod cli;
 mod funding;
 mod health;
+mod matrix;
 mod pages;
 mod seed;
+mod visibility;
