@@ -18,7 +18,7 @@ use std::path::Path;
 enum Expect {
     /// Exactly this status.
     Is(u16),
-    /// 303 to the sign-in page.
+    /// 303 to the sign-in page, with `next` leading back (see [`sign_in_location`]).
     Login,
     /// Whatever the handler legitimately answers (303, 400, 404, 409, 422, ...), but never
     /// a server error and never an access refusal: the request reached the handler.
@@ -72,74 +72,40 @@ const NEW_PASSWORD: Form = &[("password", "a brand new password")];
 /// (method, path with placeholders, form fields for a POST, expected statuses).
 /// Rows run in this order (POST /logout last, see `run_matrix`); an admin's POST really
 /// happens, so later rows see its effect.
+#[rustfmt::skip]
 const ROWS: &[(&str, &str, Form, Expectations)] = &[
     // Dashboards.
-    ("GET", "/", NO_FORM, READ),
-    ("GET", "/programmes/{slug}", NO_FORM, READ),
-    ("GET", "/result-areas", NO_FORM, READ),
-    ("GET", "/api/v1/programmes", NO_FORM, API),
-    ("GET", "/programmes/{slug}/history", NO_FORM, STAFF),
+    ("GET",  "/",                                      NO_FORM,      READ),
+    ("GET",  "/programmes/{slug}",                     NO_FORM,      READ),
+    ("GET",  "/result-areas",                          NO_FORM,      READ),
+    ("GET",  "/api/v1/programmes",                     NO_FORM,      API),
+    ("GET",  "/programmes/{slug}/history",             NO_FORM,      STAFF),
     // Administration.
-    ("GET", "/admin", NO_FORM, ADMIN_GET),
-    ("GET", "/admin/audit", NO_FORM, ADMIN_GET),
-    ("GET", "/admin/organisations", NO_FORM, ADMIN_GET),
-    ("GET", "/admin/organisations/new", NO_FORM, ADMIN_GET),
-    ("GET", "/admin/organisations/{org}/edit", NO_FORM, ADMIN_GET),
-    ("POST", "/admin/organisations", NO_FORM, ADMIN_POST),
-    ("POST", "/admin/organisations", NEW_ORG, admin_post(303)),
-    (
-        "POST",
-        "/admin/organisations/{org}",
-        EDIT_ORG,
-        admin_post(303),
-    ),
-    (
-        "POST",
-        "/admin/organisations/{org}/archive",
-        NO_FORM,
-        admin_post(303),
-    ),
-    (
-        "POST",
-        "/admin/organisations/{org}/restore",
-        NO_FORM,
-        admin_post(303),
-    ),
-    (
-        "POST",
-        "/admin/organisations/{org}/delete",
-        NO_FORM,
-        admin_post(409),
-    ),
-    (
-        "POST",
-        "/admin/organisations/{free_org}/delete",
-        NO_FORM,
-        admin_post(303),
-    ),
-    ("GET", "/admin/users", NO_FORM, ADMIN_GET),
-    ("GET", "/admin/users/new", NO_FORM, ADMIN_GET),
-    ("GET", "/admin/users/{user}/edit", NO_FORM, ADMIN_GET),
-    ("POST", "/admin/users", NEW_USER, admin_post(303)),
-    ("POST", "/admin/users/{user}", EDIT_USER, admin_post(303)),
-    (
-        "POST",
-        "/admin/users/{user}/password",
-        NEW_PASSWORD,
-        admin_post(303),
-    ),
+    ("GET",  "/admin",                                 NO_FORM,      ADMIN_GET),
+    ("GET",  "/admin/audit",                           NO_FORM,      ADMIN_GET),
+    ("GET",  "/admin/organisations",                   NO_FORM,      ADMIN_GET),
+    ("GET",  "/admin/organisations/new",               NO_FORM,      ADMIN_GET),
+    ("GET",  "/admin/organisations/{org}/edit",        NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/organisations",                   NO_FORM,      ADMIN_POST),
+    ("POST", "/admin/organisations",                   NEW_ORG,      admin_post(303)),
+    ("POST", "/admin/organisations/{org}",             EDIT_ORG,     admin_post(303)),
+    ("POST", "/admin/organisations/{org}/archive",     NO_FORM,      admin_post(303)),
+    ("POST", "/admin/organisations/{org}/restore",     NO_FORM,      admin_post(303)),
+    ("POST", "/admin/organisations/{org}/delete",      NO_FORM,      admin_post(409)),
+    ("POST", "/admin/organisations/{free_org}/delete", NO_FORM,      admin_post(303)),
+    ("GET",  "/admin/users",                           NO_FORM,      ADMIN_GET),
+    ("GET",  "/admin/users/new",                       NO_FORM,      ADMIN_GET),
+    ("GET",  "/admin/users/{user}/edit",               NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/users",                           NEW_USER,     admin_post(303)),
+    ("POST", "/admin/users/{user}",                    EDIT_USER,    admin_post(303)),
+    ("POST", "/admin/users/{user}/password",           NEW_PASSWORD, admin_post(303)),
     // Anyone.
-    ("GET", "/login", NO_FORM, OPEN),
-    (
-        "POST",
-        "/login",
-        NO_FORM,
-        [Is(422), Is(422), Is(422), Is(422)],
-    ),
-    ("GET", "/healthz", NO_FORM, OPEN),
-    ("GET", "/readyz", NO_FORM, OPEN),
-    ("GET", "/static/style.css", NO_FORM, OPEN),
-    ("POST", "/logout", NO_FORM, SIGNED_IN_POST),
+    ("GET",  "/login",                                 NO_FORM,      OPEN),
+    ("POST", "/login",                                 NO_FORM,      [Is(422), Is(422), Is(422), Is(422)]),
+    ("GET",  "/healthz",                               NO_FORM,      OPEN),
+    ("GET",  "/readyz",                                NO_FORM,      OPEN),
+    ("GET",  "/static/style.css",                      NO_FORM,      OPEN),
+    ("POST", "/logout",                                NO_FORM,      SIGNED_IN_POST),
 ];
 
 const TARGET_USER: &str = "matrix-target@example.org";
@@ -297,10 +263,18 @@ async fn send(
     (status, crate::harness::location(&response))
 }
 
-fn check(expect: Expect, status: u16, location: &str) -> bool {
+/// Where an anonymous request is sent: back to the page after sign-in for a GET, to the
+/// overview for anything else.
+fn sign_in_location(method: &str, path: &str) -> String {
+    let next = if method == "GET" { path } else { "/" };
+    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("/login?next={encoded}")
+}
+
+fn check(expect: Expect, method: &str, path: &str, status: u16, location: &str) -> bool {
     match expect {
         Is(wanted) => status == wanted,
-        Login => status == 303 && location.starts_with("/login"),
+        Login => status == 303 && location == sign_in_location(method, path),
         Handled => !matches!(status, 401 | 403 | 500..=599),
     }
 }
@@ -330,7 +304,7 @@ async fn every_route_answers_each_role_as_declared() {
             .collect();
         for ((role, session), expect) in roles.iter().zip(expected) {
             let (status, location) = send(&app, *session, method, &concrete, &fields).await;
-            if !check(expect, status, &location) {
+            if !check(expect, method, &concrete, status, &location) {
                 failures.push(format!(
                     "{method} {concrete} as {role}: got {status} (Location {location:?}), expected {expect:?}"
                 ));
