@@ -141,15 +141,7 @@ impl TestApp {
 
     /// Creates an account with this role and signs it in.
     pub async fn signed_in(&self, role: Role) -> Session {
-        let email = format!(
-            "{}-{}@example.org",
-            role.as_str(),
-            NEXT_USER.fetch_add(1, Ordering::SeqCst)
-        );
-        self.create_user(&email, role).await;
-        self.sign_in(&email, PASSWORD)
-            .await
-            .unwrap_or_else(|r| panic!("sign-in works, got {}", r.status()))
+        self.signed_in_with_email(role).await.1
     }
 
     pub async fn create_user(&self, email: &str, role: Role) {
@@ -311,4 +303,112 @@ pub fn extract_csrf(html: &str) -> Option<String> {
     let start = html.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].to_string())
+}
+
+/// Every `Set-Cookie` header of a response, whole (name, value and attributes).
+pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A response's `Location` header, or "" when there is none.
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+impl TestApp {
+    /// Creates an account with this role, signs it in, and says which email it got.
+    pub async fn signed_in_with_email(&self, role: Role) -> (String, Session) {
+        let email = format!(
+            "{}-{}@example.org",
+            role.as_str(),
+            NEXT_USER.fetch_add(1, Ordering::SeqCst)
+        );
+        self.create_user(&email, role).await;
+        let session = self
+            .sign_in(&email, PASSWORD)
+            .await
+            .unwrap_or_else(|r| panic!("sign-in works, got {}", r.status()));
+        (email, session)
+    }
+
+    /// Posts the sign-in form as it is, with an optional cookie and extra headers: the
+    /// raw response.
+    pub async fn post_login(
+        &self,
+        fields: &[(&str, &str)],
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url("/login")).form(fields);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// A browser holding this cookie (e.g. `pt_session=...`), with its CSRF token.
+    pub async fn session_for(&self, cookie: String) -> Session {
+        let mut session = Session {
+            app_url: format!("http://{}", self.addr),
+            cookie,
+            csrf: String::new(),
+            client: client(),
+        };
+        session.csrf = session.csrf_token().await;
+        session
+    }
+
+    /// The id of the account with this email.
+    pub async fn user_id(&self, email: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&self.db.pool)
+            .await
+            .expect("the account exists")
+    }
+}
+
+impl Session {
+    /// GET with the session cookie: the raw response (headers included).
+    pub async fn get_response(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.app_url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POSTs exactly these fields (no CSRF token added) with extra headers: the raw
+    /// response.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.app_url))
+            .header("cookie", &self.cookie)
+            .form(fields);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request")
+    }
 }

@@ -6,11 +6,15 @@ mod harness;
 
 mod admin_items;
 mod admin_money;
+mod admin_orgs;
 mod admin_strategy;
 mod api;
+mod auth;
 mod cli;
 mod dashboards;
 mod funding;
 mod health;
+mod matrix;
 mod pages;
 mod seed;
+mod visibility;

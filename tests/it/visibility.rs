@@ -1,0 +1,203 @@
+//! Drafts and internal notes: viewers (and anonymous public readers) never receive them;
+//! staff and admins do.
+
+use crate::harness::{Session, TestApp};
+use portfolio_tracker::domain::auth::Role;
+
+const SMART_TITLE: &str = "Global Synthetics Monitoring";
+
+async fn execute(app: &TestApp, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&app.db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// SMART becomes a draft with internal notes; Guinea-Bissau stays published but gets a
+/// note of its own.
+async fn app_with_a_draft() -> TestApp {
+    let app = TestApp::spawn().await;
+    execute(
+        &app,
+        "UPDATE items SET published = false, internal_notes = 'SECRET-NOTE' WHERE slug = 'smart'",
+    )
+    .await;
+    execute(
+        &app,
+        "UPDATE items SET internal_notes = 'OTHER-SECRET' WHERE slug = 'guinea-bissau'",
+    )
+    .await;
+    app
+}
+
+fn assert_no_secrets(body: &str, what: &str) {
+    for secret in ["SECRET-NOTE", "OTHER-SECRET"] {
+        assert!(!body.contains(secret), "{what} leaks {secret}");
+    }
+}
+
+/// What a viewer must never receive, checked on every page a viewer can open.
+async fn assert_viewer_sees_no_draft(get: impl AsyncFn(&str) -> (u16, String)) {
+    for path in ["/", "/?sort=gap", "/result-areas"] {
+        let (status, body) = get(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_no_secrets(&body, path);
+        assert!(!body.contains(SMART_TITLE), "{path} lists the draft");
+        assert!(
+            !body.contains("/programmes/smart\""),
+            "{path} links to the draft"
+        );
+    }
+    let (status, body) = get("/programmes/smart").await;
+    assert_eq!(status, 404, "the draft does not exist for a viewer");
+    assert_no_secrets(&body, "/programmes/smart");
+    assert!(!body.contains(SMART_TITLE));
+
+    let (status, body) = get("/programmes/guinea-bissau").await;
+    assert_eq!(status, 200);
+    assert_no_secrets(&body, "/programmes/guinea-bissau");
+    assert!(!body.contains("Internal notes"));
+
+    let (status, body) = get("/api/v1/programmes").await;
+    assert_eq!(status, 200);
+    assert_no_secrets(&body, "the API");
+    assert!(!body.contains(SMART_TITLE));
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let slugs: Vec<&str> = json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["slug"].as_str())
+        .collect();
+    assert!(slugs.contains(&"guinea-bissau"));
+    assert!(!slugs.contains(&"smart"), "the API lists the draft");
+}
+
+#[tokio::test]
+async fn a_viewer_never_receives_drafts_or_internal_notes() {
+    let app = app_with_a_draft().await;
+    let viewer = app.signed_in(Role::Viewer).await;
+    assert_viewer_sees_no_draft(async |path: &str| viewer.get(path).await).await;
+    for path in [
+        "/programmes/guinea-bissau/history",
+        "/programmes/smart/history",
+    ] {
+        let (status, body) = viewer.get(path).await;
+        assert_eq!(status, 403, "{path}");
+        assert_no_secrets(&body, path);
+    }
+}
+
+#[tokio::test]
+async fn anonymous_public_readers_see_what_a_viewer_sees() {
+    let app = TestApp::spawn_public().await;
+    execute(
+        &app,
+        "UPDATE items SET published = false, internal_notes = 'SECRET-NOTE' WHERE slug = 'smart'",
+    )
+    .await;
+    execute(
+        &app,
+        "UPDATE items SET internal_notes = 'OTHER-SECRET' WHERE slug = 'guinea-bissau'",
+    )
+    .await;
+    assert_viewer_sees_no_draft(async |path: &str| app.get(path).await).await;
+}
+
+async fn assert_sees_draft_and_notes(session: &Session, role: &str) {
+    let (status, body) = session.get("/programmes/smart").await;
+    assert_eq!(status, 200, "{role}: the draft");
+    assert!(body.contains("Draft"), "{role}: marked as a draft");
+    assert!(body.contains("SECRET-NOTE"), "{role}: its internal notes");
+    let (status, body) = session.get("/programmes/guinea-bissau").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("OTHER-SECRET"),
+        "{role}: notes of a published item"
+    );
+    assert!(!body.contains("Draft: not published"), "{role}: published");
+    let (_, overview) = session.get("/").await;
+    assert!(
+        overview.contains(SMART_TITLE),
+        "{role}: the draft is listed"
+    );
+    let (_, areas) = session.get("/result-areas").await;
+    assert!(areas.contains("/programmes/smart\""), "{role}");
+    let (_, api) = session.get("/api/v1/programmes").await;
+    assert!(api.contains("\"smart\""), "{role}: the draft in the API");
+    let (status, _) = session.get("/programmes/smart/history").await;
+    assert_eq!(status, 200, "{role}: the draft's history");
+}
+
+#[tokio::test]
+async fn staff_and_admins_see_drafts_and_internal_notes() {
+    let app = app_with_a_draft().await;
+    let staff = app.signed_in(Role::Staff).await;
+    assert_sees_draft_and_notes(&staff, "staff").await;
+    let admin = app.signed_in(Role::Admin).await;
+    assert_sees_draft_and_notes(&admin, "admin").await;
+}
+
+/// The number in the first figure (the budget) of the overview's headline.
+fn headline_budget(overview: &str) -> u64 {
+    let start = overview
+        .find("<dl class=\"headline\">")
+        .expect("headline figures");
+    let dd = overview[start..].find("<dd>").expect("a figure") + start + 4;
+    let end = overview[dd..].find("</dd>").expect("end of figure") + dd;
+    let text = &overview[dd..end];
+    let digits: String = text
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("a number in {text:?}"))
+}
+
+#[tokio::test]
+async fn a_draft_parent_hides_its_components_from_viewers() {
+    let app = TestApp::spawn().await;
+    let viewer = app.signed_in(Role::Viewer).await;
+    let staff = app.signed_in(Role::Staff).await;
+    let before = headline_budget(&viewer.get("/").await.1);
+    assert_eq!(viewer.get("/programmes/rainbow-green-paper").await.0, 200);
+
+    execute(
+        &app,
+        "UPDATE items SET published = false WHERE slug = 'rainbow-strategy'",
+    )
+    .await;
+
+    for path in [
+        "/programmes/rainbow-strategy",
+        "/programmes/rainbow-green-paper",
+        "/programmes/rainbow-turkmen-border-initiative",
+    ] {
+        assert_eq!(viewer.get(path).await.0, 404, "viewer: {path}");
+        assert_eq!(staff.get(path).await.0, 200, "staff: {path}");
+    }
+    let (_, overview) = viewer.get("/").await;
+    assert!(!overview.contains("The Rainbow Strategy"));
+    let after = headline_budget(&overview);
+    assert!(
+        after < before,
+        "the viewer's totals drop without the draft: {before} -> {after}"
+    );
+    let staff_total = headline_budget(&staff.get("/").await.1);
+    assert_eq!(staff_total, before, "staff totals still include it");
+
+    let (_, api) = viewer.get("/api/v1/programmes").await;
+    assert!(
+        !api.contains("rainbow-"),
+        "no component of the draft in the API"
+    );
+    let (_, areas) = viewer.get("/result-areas").await;
+    assert!(
+        !areas.contains("/programmes/rainbow-"),
+        "nor on the result areas"
+    );
+}
