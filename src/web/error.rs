@@ -13,6 +13,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("forbidden")]
     Forbidden,
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("cross-site request refused")]
     CsrfRejected,
     #[error("the database is not available")]
@@ -61,6 +63,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,6 +83,10 @@ impl IntoResponse for AppError {
             AppError::Forbidden => (
                 "Not allowed",
                 "Your account does not have access to this page. Ask an administrator if you need it.".to_string(),
+            ),
+            AppError::MethodNotAllowed => (
+                "Not available this way",
+                "This address exists, but not for this kind of request. Use the links and buttons on the pages.".to_string(),
             ),
             AppError::CsrfRejected => (
                 "Request refused",
@@ -122,6 +129,11 @@ fn error_page(status: StatusCode, heading: &'static str, message: String) -> Res
 /// The fallback for every unknown path.
 pub async fn not_found() -> AppError {
     AppError::NotFound
+}
+
+/// A known address asked with a method it does not answer (e.g. GET /logout).
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 /// A panicking handler still answers with the error page, not a dropped connection.

@@ -101,6 +101,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(signed_in)
         .merge(open)
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
 }
 
 /// Wraps the routes in the middleware every response passes through (outermost last).
@@ -108,11 +109,12 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
     router
         .layer(from_fn_with_state(state.clone(), auth::load_session))
         .layer(security::cross_origin_check())
-        .layer(security::headers(state.settings.cookie_secure))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        // outside the panic and timeout answers, so they carry the headers too
+        .layer(security::headers(state.settings.cookie_secure))
         .layer(TraceLayer::new_for_http())
 }

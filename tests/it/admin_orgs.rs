@@ -461,7 +461,6 @@ async fn the_audit_table_is_append_only() {
 }
 
 #[tokio::test]
-#[ignore = "bug: source_paras has no length limit; 10,000 characters are stored without a field message"]
 async fn over_long_source_paragraphs_get_a_field_message() {
     let app = TestApp::spawn().await;
     let admin = app.signed_in(Role::Admin).await;

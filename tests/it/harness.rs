@@ -210,10 +210,6 @@ pub fn client() -> reqwest::Client {
 }
 
 /// Serves the app over `pool` on 127.0.0.1 with a random port.
-pub async fn serve(pool: PgPool) -> SocketAddr {
-    serve_with(pool, WebSettings::default()).await
-}
-
 pub async fn serve_with(pool: PgPool, settings: WebSettings) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -95,6 +95,12 @@ impl OrgForm {
         if self.acronym.trim().chars().count() > 30 {
             errors.add("acronym", "an acronym has at most 30 characters");
         }
+        if self.source_paras.trim().chars().count() > 300 {
+            errors.add(
+                "source_paras",
+                "source paragraphs have at most 300 characters",
+            );
+        }
         let kind = OrgKind::parse(&self.kind);
         if kind.is_none() {
             errors.add("kind", "choose what kind of body it is");

@@ -84,6 +84,15 @@ pub async fn submit(
             "Enter your email address and your password.".into(),
         );
     }
+    if auth::email_problem(&email).is_some() {
+        // No account can have this address: answer as for a wrong password, at the same
+        // cost, without recording it (an absurd address must not reach the throttle table).
+        verify(input.password.clone(), None).await?;
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Wrong email address or password.".into(),
+        );
+    }
     if let Some(until) = users::locked_until(&state.pool, &email).await? {
         return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(until));
     }
@@ -147,7 +156,7 @@ fn entry(action: &'static str, user_id: Option<i64>) -> Entry<'static> {
 
 fn locked_message(until: DateTime<Utc>) -> String {
     format!(
-        "Too many failed sign-in attempts for this address. Sign-in is locked until {} UTC; try again then, or ask an administrator to reset your password.",
+        "Too many failed sign-in attempts for this address: sign-in is locked for 15 minutes, until {} UTC. Try again then, or ask an administrator to reset your password.",
         until.format("%H:%M")
     )
 }
