@@ -67,6 +67,11 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const SKIP_PREFIXES = ['/logout', '/static', '/api'];
+// Downloads, not pages.
+const SKIP_SUFFIXES = ['.csv'];
+// Filter and sort links make many addresses of one page: check a few of each, so the
+// crawl reaches every page rather than every combination.
+const MAX_VARIANTS_PER_PATH = Number(process.env.PT_MAX_VARIANTS || 4);
 
 const started = Date.now();
 const log = (...args) => console.log(...args);
@@ -220,6 +225,7 @@ function shouldFollow(u, origin) {
     return false;
   }
   if (url.origin !== origin) return false;
+  if (SKIP_SUFFIXES.some((sfx) => url.pathname.endsWith(sfx))) return false;
   return !SKIP_PREFIXES.some((p) => url.pathname === p || url.pathname.startsWith(`${p}/`));
 }
 
@@ -363,6 +369,7 @@ async function checkPage(page, role, label, response) {
 async function crawl(page, role, base, starts) {
   const origin = new URL(base).origin;
   const seen = new Set();
+  const variants = new Map();
   const queue = starts.map((s) => new URL(s, base).href);
   let count = 0;
   while (queue.length && count < MAX_PAGES) {
@@ -370,6 +377,10 @@ async function crawl(page, role, base, starts) {
     const k = keyOf(target);
     if (seen.has(k)) continue;
     seen.add(k);
+    const pathOnly = new URL(target).pathname;
+    const visited = variants.get(pathOnly) || 0;
+    if (visited >= MAX_VARIANTS_PER_PATH) continue;
+    variants.set(pathOnly, visited + 1);
     let response;
     try {
       response = await page.goto(target, { waitUntil: 'load', timeout: 30_000 });
