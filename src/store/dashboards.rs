@@ -194,3 +194,37 @@ pub async fn filter_values(pool: &PgPool) -> sqlx::Result<FilterValues> {
             .await?,
     })
 }
+
+/// A contribution with its organisation's name, for CSV exports.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContributionLine {
+    pub item_id: i64,
+    pub org_name: String,
+    pub amount: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub pledged_on: Option<NaiveDate>,
+    pub approximate: bool,
+    pub self_financing: bool,
+    pub source_para: Option<String>,
+    pub rate_month: Option<NaiveDate>,
+    pub amount_usd: Option<Decimal>,
+}
+
+pub async fn contributions_to(
+    pool: &PgPool,
+    item_ids: &[i64],
+    org_slug: Option<&str>,
+) -> sqlx::Result<Vec<ContributionLine>> {
+    sqlx::query_as(
+        "SELECT c.item_id, o.name AS org_name, c.amount, c.currency::text AS currency, c.status, c.pledged_on,
+                c.approximate, c.self_financing, c.source_para, c.rate_month, c.amount_usd
+           FROM contributions_usd c JOIN organisations o ON o.id = c.org_id
+          WHERE c.item_id = ANY($1) AND ($2::text IS NULL OR o.slug = $2)
+          ORDER BY o.name, c.as_of, c.id",
+    )
+    .bind(item_ids)
+    .bind(org_slug)
+    .fetch_all(pool)
+    .await
+}

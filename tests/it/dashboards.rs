@@ -137,3 +137,38 @@ async fn overview_answers_the_largest_gaps_at_a_glance() {
     assert!(green < gb);
     assert!(body.contains("Funding pipeline"));
 }
+
+#[tokio::test]
+async fn every_table_has_a_csv_of_its_rows() {
+    let app = TestApp::spawn_public().await;
+    let csv = |path: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.client.get(app.url(path)).send().await.expect("request");
+            assert_eq!(r.status().as_u16(), 200, "{path}");
+            r.text().await.expect("body")
+        }
+    };
+    let all = csv("/funding.csv?table=items").await;
+    let rows = all.split("\r\n").filter(|l| !l.is_empty()).count() - 1;
+    let items: i64 = sqlx::query_scalar("SELECT count(*) FROM items")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        rows as i64, items,
+        "the overview's table: every item, components included"
+    );
+    let eu = csv("/funding.csv?table=contributions&organisation=european-union").await;
+    assert!(eu.contains(
+        "European Union,Victim Empowerment Programme of South Africa,Committed,18000000.00,EUR"
+    ));
+    assert!(
+        !eu.contains("Canada"),
+        "only that organisation's contributions"
+    );
+    let (_, page) = app.get("/organisations/european-union").await;
+    assert!(page.contains("/funding.csv?table=contributions&amp;organisation=european-union"));
+    let place = csv("/funding.csv?table=items&place=Guinea-Bissau").await;
+    assert!(place.contains("West Africa: Guinea-Bissau"));
+}

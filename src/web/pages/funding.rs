@@ -642,41 +642,10 @@ pub async fn csv(
             .map_err(|e| AppError::Internal(e.into()))
     };
     match table {
-        "programmes" => {
-            let ids = ids(&v.portfolio, &v.rows);
-            let (budgets, contributions) = dashboards::original_amounts(&state.pool, &ids).await?;
-            let originals = |list: &[(i64, Decimal, String)], id: i64| {
-                list.iter()
-                    .filter(|(i, _, _)| *i == id)
-                    .map(|(_, a, c)| format_money(*a, c))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            write(
-                &mut out,
-                FUNDING_HEADER
-                    .iter()
-                    .map(|s| s.to_string())
-                    .chain([
-                        "Stated budgets (original currency)".to_string(),
-                        "Contributions (original currency)".to_string(),
-                    ])
-                    .collect(),
-            )?;
-            for &i in &v.rows {
-                let item = &v.portfolio.items[i];
-                let mut record = vec![
-                    item.title.clone(),
-                    kind_label(&item.kind),
-                    status_label(&item.status),
-                    item.facets.result_areas.join(", "),
-                ];
-                record.extend(funding_cells(&v.portfolio.funding(i)));
-                record.push(originals(&budgets, item.id));
-                record.push(originals(&contributions, item.id));
-                write(&mut out, record)?;
-            }
-        }
+        "programmes" => write_items(&mut out, &state, &v, &v.rows).await?,
+        // Every kind, components included, in the order the overview lists them.
+        "items" => write_items(&mut out, &state, &v, &v.portfolio.matching(&v.filters)).await?,
+        "contributions" => write_contributions(&mut out, &state, &v).await?,
         "donors" => {
             write(
                 &mut out,
@@ -729,7 +698,7 @@ pub async fn csv(
         }
         other => {
             return Err(AppError::BadRequest(format!(
-                "Unknown table “{other}”. Use one of: programmes, donors, result-areas, places, bienniums."
+                "Unknown table “{other}”. Use one of: programmes, items, contributions, donors, result-areas, places, bienniums."
             )));
         }
     }
@@ -745,6 +714,119 @@ pub async fn csv(
         bytes,
     )
         .into_response())
+}
+
+fn csv_error(e: csv::Error) -> AppError {
+    AppError::Internal(anyhow::anyhow!("writing CSV: {e}"))
+}
+
+/// One line per item: figures in USD, and the item's own stated amounts in their
+/// original currencies.
+async fn write_items(
+    out: &mut csv::Writer<Vec<u8>>,
+    state: &AppState,
+    v: &View,
+    rows: &[usize],
+) -> Result<(), AppError> {
+    let ids = ids(&v.portfolio, rows);
+    let (budgets, contributions) = dashboards::original_amounts(&state.pool, &ids).await?;
+    let originals = |list: &[(i64, Decimal, String)], id: i64| {
+        list.iter()
+            .filter(|(i, _, _)| *i == id)
+            .map(|(_, a, c)| format_money(*a, c))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut header: Vec<&str> = FUNDING_HEADER.to_vec();
+    header.extend([
+        "Part of",
+        "Stated budgets (original currency)",
+        "Contributions (original currency)",
+    ]);
+    out.write_record(&header).map_err(csv_error)?;
+    for &i in rows {
+        let item = &v.portfolio.items[i];
+        let parent = item
+            .parent_id
+            .and_then(|p| v.portfolio.index_of(p))
+            .map(|p| v.portfolio.items[p].title.clone())
+            .unwrap_or_default();
+        let mut record = vec![
+            item.title.clone(),
+            kind_label(&item.kind),
+            status_label(&item.status),
+            item.facets.result_areas.join(", "),
+        ];
+        record.extend(funding_cells(&v.portfolio.funding(i)));
+        record.extend([
+            parent,
+            originals(&budgets, item.id),
+            originals(&contributions, item.id),
+        ]);
+        out.write_record(&record).map_err(csv_error)?;
+    }
+    Ok(())
+}
+
+/// One line per contribution to the items in view (and their components); with an
+/// organisation filter, that organisation's contributions only.
+async fn write_contributions(
+    out: &mut csv::Writer<Vec<u8>>,
+    state: &AppState,
+    v: &View,
+) -> Result<(), AppError> {
+    let item_ids = with_descendants(&v.portfolio, &v.portfolio.matching(&v.filters));
+    out.write_record([
+        "Organisation",
+        "Item",
+        "Status",
+        "Amount",
+        "Currency",
+        "Amount (USD)",
+        "Rate month",
+        "Pledged on",
+        "Self-financing",
+        "Approximate",
+        "Source",
+    ])
+    .map_err(csv_error)?;
+    for c in dashboards::contributions_to(&state.pool, &item_ids, v.filters.organisation.as_deref())
+        .await?
+    {
+        let title = v
+            .portfolio
+            .index_of(c.item_id)
+            .map(|i| v.portfolio.items[i].title.clone())
+            .unwrap_or_default();
+        out.write_record([
+            c.org_name,
+            title,
+            crate::domain::vocab::label_of(
+                crate::domain::vocab::ContributionStatus::parse,
+                &c.status,
+            ),
+            two_places(c.amount),
+            c.currency,
+            c.amount_usd.map(two_places).unwrap_or_default(),
+            c.rate_month
+                .map(|m| m.format("%Y-%m").to_string())
+                .unwrap_or_default(),
+            c.pledged_on.map(|d| d.to_string()).unwrap_or_default(),
+            if c.self_financing {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+            if c.approximate {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+            c.source_para.unwrap_or_default(),
+        ])
+        .map_err(csv_error)?;
+    }
+    Ok(())
 }
 
 const FUNDING_HEADER: [&str; 12] = [

@@ -45,6 +45,7 @@ pub struct RoleRow {
 #[template(path = "organisation.html")]
 pub struct OrganisationPage {
     pub nav: Nav,
+    pub slug: String,
     pub name: String,
     pub kind: String,
     pub source_paras: String,
@@ -109,6 +110,7 @@ pub async fn show(
         .collect();
     render(&OrganisationPage {
         nav,
+        slug: org.slug.clone(),
         name: match &org.acronym {
             Some(a) if !org.name.contains(a.as_str()) => format!("{} ({a})", org.name),
             _ => org.name.clone(),
