@@ -180,7 +180,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_tracing(serving: bool) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let default = if serving { "info,sqlx=warn,tower_http=info" } else { "warn" };
+    let default = if serving {
+        "info,sqlx=warn,tower_http=info"
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -291,7 +291,8 @@ pub struct FundingPage {
     pub pages: usize,
     pub sorts: Vec<SortLink>,
     pub sort: &'static str,
-    pub query: String,
+    /// The filters as `a=b&` (empty without filters), to prefix sort, page and table.
+    pub query_prefix: String,
     pub donors: Vec<DonorRow>,
     pub areas: Vec<GroupRow>,
     pub places: Vec<GroupRow>,
@@ -605,7 +606,11 @@ pub async fn show(
             .collect(),
         generated: chrono::Utc::now().format("%d %B %Y, %H:%M UTC").to_string(),
         controls,
-        query,
+        query_prefix: if query.is_empty() {
+            String::new()
+        } else {
+            format!("{query}&")
+        },
     })
 }
 
