@@ -130,6 +130,13 @@ pub fn kind_label(kind: &str) -> String {
     label_of(ItemKind::parse, kind)
 }
 
+/// The address of a country's or region's page. Names have spaces: a path segment needs
+/// `%20`, not the `+` of form encoding (which would not decode back to a space).
+pub fn place_href(name: &str) -> String {
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("/places/{}", encoded.replace('+', "%20"))
+}
+
 pub fn org_kind_label(kind: &str) -> String {
     label_of(OrgKind::parse, kind)
 }
@@ -201,6 +208,12 @@ mod tests {
         assert_eq!(v.gap, "USD 12,000,000");
         assert_eq!(v.coverage, "37 %");
         assert_eq!(v.bar.filled, "44.2");
+    }
+
+    #[test]
+    fn place_addresses_keep_spaces_and_plus_signs() {
+        assert_eq!(place_href("West Africa"), "/places/West%20Africa");
+        assert_eq!(place_href("A+B"), "/places/A%2BB");
     }
 
     #[test]

@@ -395,7 +395,11 @@ async function crawl(page, role, base, starts) {
       seen.add(finalKey);
     }
     count++;
-    await checkPage(page, role, finalKey !== k ? `from ${k}` : '', response);
+    const entry = await checkPage(page, role, finalKey !== k ? `from ${k}` : '', response);
+    // Every address the crawl reaches came from a link on the site: a 404 is a broken link.
+    if (response && response.status() === 404 && entry && entry.structure) {
+      entry.structure.push('broken link: a link on the site leads to a 404 page');
+    }
     const links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'), (a) => a.href));
     for (const href of links) {
       if (!shouldFollow(href, origin)) continue;

@@ -172,3 +172,13 @@ async fn every_table_has_a_csv_of_its_rows() {
     let place = csv("/funding.csv?table=items&place=Guinea-Bissau").await;
     assert!(place.contains("West Africa: Guinea-Bissau"));
 }
+
+#[tokio::test]
+async fn place_links_with_spaces_lead_to_their_page() {
+    let app = TestApp::spawn_public().await;
+    let (_, page) = app.get("/programmes/guinea-bissau").await;
+    assert!(page.contains("href=\"/places/West%20Africa\""));
+    let (status, body) = app.get("/places/West%20Africa").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("West Africa: Guinea-Bissau"));
+}

@@ -477,10 +477,7 @@ fn place_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
             .facets
             .places
             .iter()
-            .map(|name| {
-                let path: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
-                (name.clone(), format!("/places/{path}"))
-            })
+            .map(|name| (name.clone(), crate::web::view::place_href(name)))
             .collect()
     });
     grouped.sort_by(|a, b| a.0.cmp(&b.0));

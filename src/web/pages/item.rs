@@ -167,10 +167,7 @@ pub async fn show(
         places: places
             .iter()
             .map(|p| PlaceLink {
-                href: format!(
-                    "/places/{}",
-                    form_urlencoded::byte_serialize(p.name.as_bytes()).collect::<String>()
-                ),
+                href: crate::web::view::place_href(&p.name),
                 name: p.name.clone(),
             })
             .collect(),

@@ -85,10 +85,7 @@ pub async fn show(
         .await?
         .into_iter()
         .map(|(name, kind)| Hit {
-            href: format!(
-                "/places/{}",
-                form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
-            ),
+            href: crate::web::view::place_href(&name),
             label: name,
             detail: if kind == "region" {
                 "Region".into()
