@@ -4,6 +4,7 @@
 use crate::domain::filters::{Filters, FundingState};
 use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 
 /// One item as the dashboards list it.
@@ -34,6 +35,35 @@ pub struct Facets {
     pub organisations: Vec<String>,
     /// Names of its countries and regions.
     pub places: Vec<String>,
+    /// Its own contributions, summed per organisation.
+    pub gifts: Vec<Gift>,
+}
+
+/// What one organisation gives one item, in USD, by status.
+#[derive(Debug, Clone, Default)]
+pub struct Gift {
+    pub org_slug: String,
+    pub org_name: String,
+    pub org_kind: String,
+    pub pledged_usd: Decimal,
+    pub firm_usd: Decimal,
+    pub paid_usd: Decimal,
+    pub contributions: i64,
+    /// Original currencies, sorted.
+    pub currencies: Vec<String>,
+}
+
+/// An organisation's money over a set of items.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DonorTotal {
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub pledged_usd: Decimal,
+    pub firm_usd: Decimal,
+    pub paid_usd: Decimal,
+    pub contributions: i64,
+    pub currencies: Vec<String>,
 }
 
 /// Items in display order with their roll-ups. Index-based: `children[i]` lists the
@@ -170,6 +200,40 @@ impl Portfolio {
                 .is_none_or(|state| FundingState::of(&self.funding(i)) == state)
     }
 
+    /// Who gives to these items (each counted once, components not added: pass them in),
+    /// largest pledge first.
+    pub fn donors(&self, indices: &[usize]) -> Vec<DonorTotal> {
+        let mut by_org: HashMap<&str, DonorTotal> = HashMap::new();
+        for &i in indices {
+            for gift in &self.items[i].facets.gifts {
+                let total = by_org
+                    .entry(gift.org_slug.as_str())
+                    .or_insert_with(|| DonorTotal {
+                        slug: gift.org_slug.clone(),
+                        name: gift.org_name.clone(),
+                        kind: gift.org_kind.clone(),
+                        ..DonorTotal::default()
+                    });
+                total.pledged_usd += gift.pledged_usd;
+                total.firm_usd += gift.firm_usd;
+                total.paid_usd += gift.paid_usd;
+                total.contributions += gift.contributions;
+                total.currencies.extend(gift.currencies.iter().cloned());
+            }
+        }
+        let mut donors: Vec<DonorTotal> = by_org.into_values().collect();
+        for d in &mut donors {
+            d.currencies.sort();
+            d.currencies.dedup();
+        }
+        donors.sort_by(|a, b| {
+            b.pledged_usd
+                .cmp(&a.pledged_usd)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        donors
+    }
+
     /// Parent, grandparent, ... of item `index`.
     pub fn ancestors(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
         let mut next = self.items[index].parent_id.and_then(|p| self.index_of(p));
@@ -265,6 +329,29 @@ mod tests {
             "draft money is not shown"
         );
         assert_eq!(Portfolio::visible(&items, |_| true).items.len(), 4);
+    }
+
+    #[test]
+    fn donors_add_up_per_organisation() {
+        let gift = |slug: &str, pledged: Decimal, currency: &str| Gift {
+            org_slug: slug.into(),
+            org_name: slug.to_uppercase(),
+            pledged_usd: pledged,
+            contributions: 1,
+            currencies: vec![currency.into()],
+            ..Gift::default()
+        };
+        let mut items = vec![item(1, None, None), item(2, None, None)];
+        items[0].facets.gifts = vec![gift("eu", dec!(5), "EUR"), gift("ca", dec!(1), "USD")];
+        items[1].facets.gifts = vec![gift("eu", dec!(2), "USD")];
+        let p = Portfolio::new(items);
+        let donors = p.donors(&[0, 1]);
+        assert_eq!(donors[0].slug, "eu");
+        assert_eq!(donors[0].pledged_usd, dec!(7));
+        assert_eq!(donors[0].contributions, 2);
+        assert_eq!(donors[0].currencies, ["EUR", "USD"]);
+        assert_eq!(donors[1].slug, "ca");
+        assert_eq!(p.donors(&[1]).len(), 1);
     }
 
     #[test]

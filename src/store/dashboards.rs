@@ -5,40 +5,6 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-/// Money from one organisation to a set of items, by status, in USD.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DonorTotal {
-    pub slug: String,
-    pub name: String,
-    pub kind: String,
-    pub pledged_usd: Decimal,
-    pub firm_usd: Decimal,
-    pub paid_usd: Decimal,
-    pub contributions: i64,
-    pub currencies: Vec<String>,
-    pub unconverted: i64,
-}
-
-/// Who gives to these items, largest first.
-pub async fn donors(pool: &PgPool, item_ids: &[i64]) -> sqlx::Result<Vec<DonorTotal>> {
-    sqlx::query_as(
-        "SELECT o.slug, o.name, o.kind,
-                coalesce(sum(c.amount_usd), 0) AS pledged_usd,
-                coalesce(sum(c.amount_usd) FILTER (WHERE c.status IN ('committed', 'paid')), 0) AS firm_usd,
-                coalesce(sum(c.amount_usd) FILTER (WHERE c.status = 'paid'), 0) AS paid_usd,
-                count(*) AS contributions,
-                array_agg(DISTINCT c.currency::text ORDER BY c.currency::text) AS currencies,
-                count(*) FILTER (WHERE c.amount_usd IS NULL) AS unconverted
-           FROM contributions_usd c JOIN organisations o ON o.id = c.org_id
-          WHERE c.item_id = ANY($1)
-          GROUP BY o.id
-          ORDER BY pledged_usd DESC, o.name",
-    )
-    .bind(item_ids)
-    .fetch_all(pool)
-    .await
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Organisation {
     pub id: i64,
@@ -149,14 +115,16 @@ pub async fn original_amounts(
 ) -> sqlx::Result<(Vec<(i64, Decimal, String)>, Vec<(i64, Decimal, String)>)> {
     let budgets = sqlx::query_as(
         "SELECT item_id, amount, currency::text FROM budgets
-          WHERE item_id = ANY($1) AND archived_at IS NULL ORDER BY item_id, as_of, id",
+           JOIN unnest($1::bigint[]) AS wanted(id) ON wanted.id = item_id
+          WHERE archived_at IS NULL ORDER BY item_id, as_of, budgets.id",
     )
     .bind(item_ids)
     .fetch_all(pool)
     .await?;
     let contributions = sqlx::query_as(
         "SELECT item_id, amount, currency::text FROM contributions
-          WHERE item_id = ANY($1) AND archived_at IS NULL ORDER BY item_id, as_of, id",
+           JOIN unnest($1::bigint[]) AS wanted(id) ON wanted.id = item_id
+          WHERE archived_at IS NULL ORDER BY item_id, as_of, contributions.id",
     )
     .bind(item_ids)
     .fetch_all(pool)
@@ -219,8 +187,10 @@ pub async fn contributions_to(
     sqlx::query_as(
         "SELECT c.item_id, o.name AS org_name, c.amount, c.currency::text AS currency, c.status, c.pledged_on,
                 c.approximate, c.self_financing, c.source_para, c.rate_month, c.amount_usd
-           FROM contributions_usd c JOIN organisations o ON o.id = c.org_id
-          WHERE c.item_id = ANY($1) AND ($2::text IS NULL OR o.slug = $2)
+           FROM contributions_usd c
+           JOIN organisations o ON o.id = c.org_id
+           JOIN unnest($1::bigint[]) AS wanted(id) ON wanted.id = c.item_id
+          WHERE ($2::text IS NULL OR o.slug = $2)
           ORDER BY o.name, c.as_of, c.id",
     )
     .bind(item_ids)

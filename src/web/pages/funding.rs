@@ -376,15 +376,14 @@ fn item_row(p: &Portfolio, i: usize, scale: Decimal) -> ItemRow {
 }
 
 /// Items and their descendants, each once: the money under a set of rows.
-fn with_descendants(p: &Portfolio, rows: &[usize]) -> Vec<i64> {
-    let mut ids: Vec<i64> = rows
+fn with_descendants(p: &Portfolio, rows: &[usize]) -> Vec<usize> {
+    let mut all: Vec<usize> = rows
         .iter()
         .flat_map(|&r| std::iter::once(r).chain(p.descendants(r).into_iter().map(|(i, _)| i)))
-        .map(|i| p.items[i].id)
         .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+    all.sort_unstable();
+    all.dedup();
+    all
 }
 
 fn ids(p: &Portfolio, rows: &[usize]) -> Vec<i64> {
@@ -506,14 +505,14 @@ fn biennium_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
     })
 }
 
-async fn donor_rows(state: &AppState, v: &View) -> Result<Vec<DonorRow>, AppError> {
-    let donors = dashboards::donors(&state.pool, &with_descendants(&v.portfolio, &v.rows)).await?;
+fn donor_rows(v: &View) -> Vec<DonorRow> {
+    let donors = v.portfolio.donors(&with_descendants(&v.portfolio, &v.rows));
     let top = donors
         .iter()
         .map(|d| d.pledged_usd)
         .max()
         .unwrap_or_default();
-    Ok(donors
+    donors
         .into_iter()
         .map(|d| DonorRow {
             bar: crate::web::charts::pipeline_bar(d.paid_usd, d.firm_usd, d.pledged_usd, top),
@@ -526,7 +525,7 @@ async fn donor_rows(state: &AppState, v: &View) -> Result<Vec<DonorRow>, AppErro
             name: d.name,
             slug: d.slug,
         })
-        .collect())
+        .collect()
 }
 
 pub async fn show(
@@ -593,7 +592,7 @@ pub async fn show(
             .iter()
             .find(|(s, _, _)| *s == v.sort)
             .map_or("gap", |(_, k, _)| k),
-        donors: donor_rows(&state, &v).await?,
+        donors: donor_rows(&v),
         areas: group_rows(&v.portfolio, area_grouping(&v)),
         places: group_rows(&v.portfolio, place_grouping(&v)),
         bienniums: group_rows(&v.portfolio, biennium_grouping(&v)),
@@ -661,9 +660,7 @@ pub async fn csv(
                     "Paid (USD)".into(),
                 ],
             )?;
-            for d in
-                dashboards::donors(&state.pool, &with_descendants(&v.portfolio, &v.rows)).await?
-            {
+            for d in v.portfolio.donors(&with_descendants(&v.portfolio, &v.rows)) {
                 write(
                     &mut out,
                     vec![
@@ -732,12 +729,23 @@ async fn write_items(
 ) -> Result<(), AppError> {
     let ids = ids(&v.portfolio, rows);
     let (budgets, contributions) = dashboards::original_amounts(&state.pool, &ids).await?;
-    let originals = |list: &[(i64, Decimal, String)], id: i64| {
-        list.iter()
-            .filter(|(i, _, _)| *i == id)
-            .map(|(_, a, c)| format_money(*a, c))
-            .collect::<Vec<_>>()
-            .join("; ")
+    // Grouped once by item: a lookup per row, not a scan of every amount per row.
+    let by_item = |list: Vec<(i64, Decimal, String)>| {
+        let mut grouped: HashMap<i64, Vec<String>> = HashMap::new();
+        for (item, amount, currency) in list {
+            grouped
+                .entry(item)
+                .or_default()
+                .push(format_money(amount, &currency));
+        }
+        grouped
+    };
+    let (budgets, contributions) = (by_item(budgets), by_item(contributions));
+    let originals = |grouped: &HashMap<i64, Vec<String>>, id: i64| {
+        grouped
+            .get(&id)
+            .map(|amounts| amounts.join("; "))
+            .unwrap_or_default()
     };
     let mut header: Vec<&str> = FUNDING_HEADER.to_vec();
     header.extend([
@@ -777,7 +785,10 @@ async fn write_contributions(
     state: &AppState,
     v: &View,
 ) -> Result<(), AppError> {
-    let item_ids = with_descendants(&v.portfolio, &v.portfolio.matching(&v.filters));
+    let item_ids = ids(
+        &v.portfolio,
+        &with_descendants(&v.portfolio, &v.portfolio.matching(&v.filters)),
+    );
     out.write_record([
         "Organisation",
         "Item",
