@@ -23,6 +23,10 @@ async fn funding_status_ranks_gaps_and_lists_donors() {
     assert!(body.contains("Unfunded and seeking funding"));
     assert!(body.contains("2008-2009"), "by biennium");
     assert!(
+        body.contains("Theme 3: title not given in the source"),
+        "by theme"
+    );
+    assert!(
         body.contains("role=\"img\""),
         "charts have a text alternative"
     );

@@ -294,6 +294,7 @@ pub struct FundingPage {
     /// The filters as `a=b&` (empty without filters), to prefix sort, page and table.
     pub query_prefix: String,
     pub donors: Vec<DonorRow>,
+    pub themes: Vec<GroupRow>,
     pub areas: Vec<GroupRow>,
     pub places: Vec<GroupRow>,
     pub bienniums: Vec<GroupRow>,
@@ -430,6 +431,35 @@ fn group_rows(p: &Portfolio, grouped: Vec<(String, String, Vec<i64>)>) -> Vec<Gr
             funding: FundingView::from(&f),
         })
         .collect()
+}
+
+/// Rows grouped by strategy theme, in theme order.
+fn theme_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
+    let titles: HashMap<&str, &Option<String>> = v
+        .known
+        .themes
+        .iter()
+        .map(|(c, t)| (c.as_str(), t))
+        .collect();
+    let mut grouped = groups(&v.portfolio, &v.rows, |r| {
+        v.portfolio.items[r]
+            .facets
+            .themes
+            .iter()
+            .map(|code| {
+                let title = titles
+                    .get(code.as_str())
+                    .and_then(|t| t.as_deref())
+                    .unwrap_or(TITLE_NOT_GIVEN);
+                (
+                    format!("Theme {code}: {title}"),
+                    format!("/funding?theme={code}"),
+                )
+            })
+            .collect()
+    });
+    grouped.sort_by(|a, b| a.0.cmp(&b.0));
+    grouped
 }
 
 /// Rows grouped by result area, in strategy order.
@@ -593,6 +623,7 @@ pub async fn show(
             .find(|(s, _, _)| *s == v.sort)
             .map_or("gap", |(_, k, _)| k),
         donors: donor_rows(&v),
+        themes: group_rows(&v.portfolio, theme_grouping(&v)),
         areas: group_rows(&v.portfolio, area_grouping(&v)),
         places: group_rows(&v.portfolio, place_grouping(&v)),
         bienniums: group_rows(&v.portfolio, biennium_grouping(&v)),
@@ -675,13 +706,15 @@ pub async fn csv(
                 )?;
             }
         }
-        "result-areas" | "places" | "bienniums" => {
+        "themes" | "result-areas" | "places" | "bienniums" => {
             let rows = match table {
+                "themes" => grouped_funding(&v, theme_grouping(&v)),
                 "result-areas" => grouped_funding(&v, area_grouping(&v)),
                 "places" => grouped_funding(&v, place_grouping(&v)),
                 _ => grouped_funding(&v, biennium_grouping(&v)),
             };
             let first = match table {
+                "themes" => "Theme",
                 "result-areas" => "Result area",
                 "places" => "Country or region",
                 _ => "Biennium",
@@ -697,7 +730,7 @@ pub async fn csv(
         }
         other => {
             return Err(AppError::BadRequest(format!(
-                "Unknown table “{other}”. Use one of: programmes, items, contributions, donors, result-areas, places, bienniums."
+                "Unknown table “{other}”. Use one of: programmes, items, contributions, donors, themes, result-areas, places, bienniums."
             )));
         }
     }
