@@ -86,10 +86,10 @@ impl PortfolioCache {
             .fetch_one(pool)
             .await?;
         let mut current = self.current.lock().await;
-        if let Some((cached, views)) = current.as_ref() {
-            if *cached == revision {
-                return Ok(views.for_audience(audience));
-            }
+        if let Some((cached, views)) = current.as_ref()
+            && *cached == revision
+        {
+            return Ok(views.for_audience(audience));
         }
         let items = load(pool).await?;
         let views = Views {

@@ -236,10 +236,10 @@ fn check_references(files: &[(&str, SeedFile)]) -> anyhow::Result<()> {
             if !slugs.insert(item.slug.as_str()) {
                 bail!("{}: slug is defined twice", at());
             }
-            if let Some(parent) = &item.parent {
-                if !slugs.contains(parent.as_str()) {
-                    bail!("{}: parent {parent} is not defined before it", at());
-                }
+            if let Some(parent) = &item.parent
+                && !slugs.contains(parent.as_str())
+            {
+                bail!("{}: parent {parent} is not defined before it", at());
             }
             for link in &item.organisations {
                 if !orgs.contains(link.org.as_str()) {

@@ -100,7 +100,8 @@ pub enum Access {
     Role(Role),
 }
 
-fn check(access: Access, state: &AppState, req: &Request) -> Result<(), Response> {
+/// The answer that refuses this request, or None when `access` lets it through.
+fn refusal(access: Access, state: &AppState, req: &Request) -> Option<Response> {
     let user = req.extensions().get::<CurrentUser>();
     let allowed = match (access, user) {
         (Access::Read, None) => state.settings.public_read,
@@ -109,9 +110,9 @@ fn check(access: Access, state: &AppState, req: &Request) -> Result<(), Response
         (Access::Role(_), None) => false,
     };
     match (allowed, user) {
-        (true, _) => Ok(()),
-        (false, Some(_)) => Err(AppError::Forbidden.into_response()),
-        (false, None) => Err(sign_in_first(req)),
+        (true, _) => None,
+        (false, Some(_)) => Some(AppError::Forbidden.into_response()),
+        (false, None) => Some(sign_in_first(req)),
     }
 }
 
@@ -156,9 +157,9 @@ pub async fn require_signed_in(
 }
 
 async fn guard(access: Access, state: AppState, req: Request, next: Next) -> Response {
-    match check(access, &state, &req) {
-        Ok(()) => next.run(req).await,
-        Err(refusal) => refusal,
+    match refusal(access, &state, &req) {
+        None => next.run(req).await,
+        Some(answer) => answer,
     }
 }
 

@@ -79,25 +79,25 @@ fn check_known(filters: &Filters, known: &FilterValues) -> Result<(), AppError> 
             "There is no {what} “{value}”. Choose one from the filter menus."
         )))
     };
-    if let Some(t) = &filters.theme {
-        if !known.themes.iter().any(|(c, _)| c == t) {
-            return unknown("theme", t);
-        }
+    if let Some(t) = &filters.theme
+        && !known.themes.iter().any(|(c, _)| c == t)
+    {
+        return unknown("theme", t);
     }
-    if let Some(r) = &filters.result_area {
-        if !known.result_areas.iter().any(|(c, _)| c == r) {
-            return unknown("result area", r);
-        }
+    if let Some(r) = &filters.result_area
+        && !known.result_areas.iter().any(|(c, _)| c == r)
+    {
+        return unknown("result area", r);
     }
-    if let Some(o) = &filters.organisation {
-        if !known.organisations.iter().any(|(s, _)| s == o) {
-            return unknown("organisation", o);
-        }
+    if let Some(o) = &filters.organisation
+        && !known.organisations.iter().any(|(s, _)| s == o)
+    {
+        return unknown("organisation", o);
     }
-    if let Some(p) = &filters.place {
-        if !known.places.contains(p) {
-            return unknown("country or region", p);
-        }
+    if let Some(p) = &filters.place
+        && !known.places.contains(p)
+    {
+        return unknown("country or region", p);
     }
     Ok(())
 }
@@ -484,7 +484,7 @@ fn area_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
             })
             .collect()
     });
-    grouped.sort_by(|a, b| area_order(&a.0).cmp(&area_order(&b.0)));
+    grouped.sort_by_key(|a| area_order(&a.0));
     grouped
 }
 
