@@ -93,3 +93,46 @@ pub fn constraint_violation(error: &sqlx::Error) -> Option<String> {
         _ => None,
     }
 }
+
+/// The flag an archive or restore flips, recorded as the audit row's before and after so
+/// the History tab shows the change.
+#[derive(serde::Serialize)]
+pub struct ArchivedFlag {
+    archived: bool,
+}
+
+/// The audit entry of archiving (or restoring) a record: the same shape for every type.
+/// `what` names the record for people, e.g. "organisation Government of Canada".
+pub fn archive_entry(
+    entity: &'static str,
+    id: i64,
+    item_id: Option<i64>,
+    archived: bool,
+    what: &str,
+) -> crate::store::audit::Entry<'static> {
+    let (action, verb) = if archived {
+        ("archive", "Archived")
+    } else {
+        ("restore", "Restored")
+    };
+    let (before, after): (&'static ArchivedFlag, &'static ArchivedFlag) = if archived {
+        (
+            &ArchivedFlag { archived: false },
+            &ArchivedFlag { archived: true },
+        )
+    } else {
+        (
+            &ArchivedFlag { archived: true },
+            &ArchivedFlag { archived: false },
+        )
+    };
+    crate::store::audit::Entry {
+        action,
+        entity,
+        entity_id: Some(id),
+        item_id,
+        summary: format!("{verb} {what}"),
+        before: Some(before),
+        after: Some(after),
+    }
+}

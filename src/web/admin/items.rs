@@ -11,7 +11,6 @@ use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use serde::Deserialize;
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::forms::FieldErrors;
@@ -885,20 +884,8 @@ async fn set_archived(
         .await?
         .ok_or(AppError::NotFound)?;
     if store::set_archived(&mut *tx, id, archived).await? {
-        let (action, verb) = if archived {
-            ("archive", "Archived")
-        } else {
-            ("restore", "Restored")
-        };
-        let entry = Entry {
-            action,
-            entity: "item",
-            entity_id: Some(id),
-            item_id: Some(id),
-            summary: format!("{verb} {} “{}”", kind_word(&item.kind), item.title),
-            before: Some(&json!({ "archived": !archived })),
-            after: Some(&json!({ "archived": archived })),
-        };
+        let what = format!("{} “{}”", kind_word(&item.kind), item.title);
+        let entry = edit::archive_entry("item", id, Some(id), archived, &what);
         audit::record(&mut *tx, &user.actor(), entry).await?;
     }
     tx.commit().await?;

@@ -1018,12 +1018,6 @@ pub async fn restore_contribution(
 // ---------------------------------------------------------------------------------------
 // Archive and restore, for both
 
-/// The flag an archive / restore flips, as the audit record's before / after.
-#[derive(Serialize)]
-struct ArchivedFlag {
-    archived: bool,
-}
-
 async fn set_archived(
     state: &AppState,
     user: &crate::web::auth::CurrentUser,
@@ -1057,22 +1051,7 @@ async fn set_archived(
         }
     };
     if store::set_archived(&mut *tx, table, id, archived).await? {
-        let (action, verb) = if archived {
-            ("archive", "Archived")
-        } else {
-            ("restore", "Restored")
-        };
-        let entry = Entry {
-            action,
-            entity: table.entity(),
-            entity_id: Some(id),
-            item_id: Some(item_id),
-            summary: format!("{verb} {what}"),
-            before: Some(&ArchivedFlag {
-                archived: !archived,
-            }),
-            after: Some(&ArchivedFlag { archived }),
-        };
+        let entry = edit::archive_entry(table.entity(), id, Some(item_id), archived, &what);
         audit::record(&mut *tx, &user.actor(), entry).await?;
     }
     tx.commit().await?;

@@ -366,20 +366,8 @@ async fn set_archived(
         .await?
         .ok_or(AppError::NotFound)?;
     if store::set_archived(&mut *tx, id, archived).await? {
-        let (action, verb) = if archived {
-            ("archive", "Archived")
-        } else {
-            ("restore", "Restored")
-        };
-        let entry = Entry {
-            action,
-            entity: "organisation",
-            entity_id: Some(id),
-            item_id: None,
-            summary: format!("{verb} organisation {}", org.name),
-            before: None,
-            after: None,
-        };
+        let what = format!("organisation {}", org.name);
+        let entry = edit::archive_entry("organisation", id, None, archived, &what);
         audit::record(&mut *tx, &user.actor(), entry).await?;
     }
     tx.commit().await?;

@@ -435,20 +435,8 @@ async fn set_archived(
     let mut tx = state.pool.begin().await?;
     let area = store::area(&mut *tx, id).await?.ok_or(AppError::NotFound)?;
     if store::set_area_archived(&mut *tx, id, archived).await? {
-        let (action, verb) = if archived {
-            ("archive", "Archived")
-        } else {
-            ("restore", "Restored")
-        };
-        let entry = Entry {
-            action,
-            entity: "result_area",
-            entity_id: Some(id),
-            item_id: None,
-            summary: format!("{verb} result area {}", area.code),
-            before: None,
-            after: None,
-        };
+        let what = format!("result area {}", area.code);
+        let entry = edit::archive_entry("result_area", id, None, archived, &what);
         audit::record(&mut *tx, &user.actor(), entry).await?;
     }
     tx.commit().await?;
