@@ -16,7 +16,7 @@ use crate::domain::auth::Audience;
 use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, two_places};
-use crate::domain::portfolio::Portfolio;
+use crate::domain::portfolio::{Facets, Portfolio};
 use crate::domain::vocab::{ItemKind, ItemStatus, TITLE_NOT_GIVEN};
 use crate::store::dashboards::{self, FilterValues};
 use crate::web::auth::Nav;
@@ -433,67 +433,65 @@ fn group_rows(p: &Portfolio, grouped: Vec<(String, String, Vec<i64>)>) -> Vec<Gr
         .collect()
 }
 
-/// Rows grouped by strategy theme, in theme order.
+/// Rows grouped by a coded facet (themes, result areas), each group labelled with the
+/// code's title (or that the source gives none), in strategy order of the codes.
+fn coded_grouping(
+    v: &View,
+    codes: impl Fn(&Facets) -> &[String],
+    known: &[(String, Option<String>)],
+    label: impl Fn(&str, &str) -> (String, String),
+) -> Vec<(String, String, Vec<i64>)> {
+    let titles: HashMap<&str, &Option<String>> =
+        known.iter().map(|(c, t)| (c.as_str(), t)).collect();
+    let mut grouped = groups(&v.portfolio, &v.rows, |r| {
+        codes(&v.portfolio.items[r].facets)
+            .iter()
+            .map(|code| {
+                let title = titles
+                    .get(code.as_str())
+                    .and_then(|t| t.as_deref())
+                    .unwrap_or(TITLE_NOT_GIVEN);
+                label(code, title)
+            })
+            .collect()
+    });
+    grouped.sort_by_key(|g| area_order(&g.0));
+    grouped
+}
+
+/// Rows grouped by strategy theme.
 fn theme_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
-    let titles: HashMap<&str, &Option<String>> = v
-        .known
-        .themes
-        .iter()
-        .map(|(c, t)| (c.as_str(), t))
-        .collect();
-    let mut grouped = groups(&v.portfolio, &v.rows, |r| {
-        v.portfolio.items[r]
-            .facets
-            .themes
-            .iter()
-            .map(|code| {
-                let title = titles
-                    .get(code.as_str())
-                    .and_then(|t| t.as_deref())
-                    .unwrap_or(TITLE_NOT_GIVEN);
-                (
-                    format!("Theme {code}: {title}"),
-                    format!("/funding?theme={code}"),
-                )
-            })
-            .collect()
-    });
-    grouped.sort_by(|a, b| a.0.cmp(&b.0));
-    grouped
+    coded_grouping(
+        v,
+        |f| &f.themes,
+        &v.known.themes,
+        |code, title| {
+            (
+                format!("Theme {code}: {title}"),
+                format!("/funding?theme={code}"),
+            )
+        },
+    )
 }
 
-/// Rows grouped by result area, in strategy order.
+/// Rows grouped by result area.
 fn area_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
-    let titles: HashMap<&str, &Option<String>> = v
-        .known
-        .result_areas
-        .iter()
-        .map(|(c, t)| (c.as_str(), t))
-        .collect();
-    let mut grouped = groups(&v.portfolio, &v.rows, |r| {
-        v.portfolio.items[r]
-            .facets
-            .result_areas
-            .iter()
-            .map(|code| {
-                let title = titles
-                    .get(code.as_str())
-                    .and_then(|t| t.as_deref())
-                    .unwrap_or(TITLE_NOT_GIVEN);
-                (format!("{code} {title}"), format!("/result-areas/{code}"))
-            })
-            .collect()
-    });
-    grouped.sort_by_key(|a| area_order(&a.0));
-    grouped
+    coded_grouping(
+        v,
+        |f| &f.result_areas,
+        &v.known.result_areas,
+        |code, title| (format!("{code} {title}"), format!("/result-areas/{code}")),
+    )
 }
 
-/// "3.10 ..." sorts after "3.9 ...".
+/// The code's numbers in a group label: "3.10 ..." sorts after "3.9 ...", "Theme 2: ..."
+/// before "Theme 3: ...".
 fn area_order(label: &str) -> Vec<u32> {
     label
         .split_whitespace()
-        .next()
+        .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
         .unwrap_or("")
+        .trim_end_matches(':')
         .split('.')
         .filter_map(|n| n.parse().ok())
         .collect()
@@ -918,4 +916,19 @@ fn grouped_funding(
         .into_iter()
         .map(|(label, _, ids)| (label, ids.len(), v.portfolio.combined(&ids)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::area_order;
+
+    #[test]
+    fn group_labels_sort_by_their_code() {
+        assert!(area_order("3.9 Something") < area_order("3.10 Other"));
+        assert!(area_order("Theme 2: x") < area_order("Theme 10: y"));
+        assert_eq!(
+            area_order("Theme 3: title not given in the source"),
+            vec![3]
+        );
+    }
 }
