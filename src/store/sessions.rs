@@ -73,18 +73,22 @@ pub async fn create(pool: &PgPool, user_id: i64, previous: Option<&str>) -> anyh
     Ok(token)
 }
 
-/// The live session's user, touching its idle clock. None when the token is unknown,
-/// expired (either clock) or the account is disabled.
+/// The live session's user. None when the token is unknown, expired (either clock) or
+/// the account is disabled. The idle clock is touched at most once a minute, so reading
+/// pages (and the stylesheet) does not write a row per request.
 pub async fn lookup(pool: &PgPool, token: &str) -> sqlx::Result<Option<SessionUser>> {
     if !looks_like_token(token) {
         return Ok(None);
     }
     sqlx::query_as(
         "WITH s AS (
-             UPDATE sessions SET last_seen_at = now()
+             SELECT user_id, csrf_token FROM sessions
               WHERE id_hash = $1 AND expires_at > now()
-                AND last_seen_at > now() - make_interval(mins => $2)
-             RETURNING user_id, csrf_token)
+                AND last_seen_at > now() - make_interval(mins => $2)),
+         touch AS (
+             UPDATE sessions SET last_seen_at = now()
+              WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute'
+                AND EXISTS (SELECT 1 FROM s))
          SELECT u.id, u.email, u.display_name, u.role, s.csrf_token
            FROM s JOIN users u ON u.id = s.user_id
           WHERE u.disabled_at IS NULL",
