@@ -72,6 +72,8 @@ pub struct DonorTotal {
 pub struct Portfolio {
     pub items: Vec<ItemSummary>,
     pub rolled: Vec<Tally>,
+    /// `Funding::from(rolled[i])`, computed once: pages read it for every row and sort.
+    fundings: Vec<Funding>,
     pub children: Vec<Vec<usize>>,
     pub roots: Vec<usize>,
     by_id: HashMap<i64, usize>,
@@ -123,9 +125,11 @@ impl Portfolio {
         }
         let own: Vec<OwnFigures> = items.iter().map(|it| it.own.clone()).collect();
         let rolled = roll_up(&own, &parents);
+        let fundings = rolled.iter().copied().map(Funding::from).collect();
         Portfolio {
             items,
             rolled,
+            fundings,
             children,
             roots,
             by_id,
@@ -138,7 +142,12 @@ impl Portfolio {
 
     /// The item and everything under it.
     pub fn funding(&self, index: usize) -> Funding {
-        Funding::from(self.rolled[index])
+        self.fundings[index].clone()
+    }
+
+    /// The same figures, borrowed.
+    pub fn funding_ref(&self, index: usize) -> &Funding {
+        &self.fundings[index]
     }
 
     /// The whole portfolio: the sum of every top-level item.
@@ -150,12 +159,25 @@ impl Portfolio {
     /// item and one of its ancestors are in the set.
     pub fn combined(&self, ids: &[i64]) -> Funding {
         let chosen: Vec<usize> = ids.iter().filter_map(|id| self.index_of(*id)).collect();
-        let is_chosen = |i: usize| chosen.contains(&i);
+        self.combined_indices(&chosen)
+    }
+
+    /// [`Portfolio::combined`] over item indices; linear in the set and its depth.
+    pub fn combined_indices(&self, chosen: &[usize]) -> Funding {
+        let mut is_chosen = vec![false; self.items.len()];
+        for &i in chosen {
+            is_chosen[i] = true;
+        }
+        let mut counted = vec![false; self.items.len()];
         Funding::from(
             chosen
                 .iter()
                 .copied()
-                .filter(|&i| !self.ancestors(i).any(is_chosen))
+                .filter(|&i| {
+                    // once even when listed twice, and never under a chosen ancestor
+                    !std::mem::replace(&mut counted[i], true)
+                        && !self.ancestors(i).any(|a| is_chosen[a])
+                })
                 .map(|i| self.rolled[i])
                 .sum::<Tally>(),
         )
@@ -181,7 +203,8 @@ impl Portfolio {
             .collect()
     }
 
-    fn passes(&self, i: usize, f: &Filters) -> bool {
+    /// Whether item `i` passes every filter.
+    pub fn passes(&self, i: usize, f: &Filters) -> bool {
         let item = &self.items[i];
         let has = |list: &[String], wanted: &Option<String>| {
             wanted.as_ref().is_none_or(|w| list.contains(w))
@@ -197,7 +220,7 @@ impl Portfolio {
                 b.overlaps(start, end)
             })
             && f.funding
-                .is_none_or(|state| FundingState::of(&self.funding(i)) == state)
+                .is_none_or(|state| FundingState::of(self.funding_ref(i)) == state)
     }
 
     /// Who gives to these items (each counted once, components not added: pass them in),
@@ -360,5 +383,10 @@ mod tests {
         assert_eq!(p.combined(&[1, 2]).budget_usd, Some(dec!(3)));
         assert_eq!(p.combined(&[2]).budget_usd, Some(dec!(3)));
         assert_eq!(p.combined(&[]).budget_usd, None);
+        assert_eq!(
+            p.combined(&[2, 2]).budget_usd,
+            Some(dec!(3)),
+            "listed twice, counted once"
+        );
     }
 }

@@ -104,6 +104,16 @@ pub fn label_of<T: Copy + std::fmt::Display>(parse: fn(&str) -> Option<T>, raw: 
     parse(raw).map_or_else(|| raw.to_string(), |v| v.to_string())
 }
 
+impl ContributionStatus {
+    /// Firm money is committed or paid: the one definition every figure uses.
+    pub fn is_firm(self) -> bool {
+        matches!(
+            self,
+            ContributionStatus::Committed | ContributionStatus::Paid
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +131,15 @@ mod tests {
             Some("Seeking funding")
         );
         assert_eq!(ItemStatus::parse("bogus"), None);
+    }
+}
+
+impl ContributionStatus {
+    /// Firm money is committed or paid: the one definition every figure uses.
+    pub fn is_firm(self) -> bool {
+        matches!(
+            self,
+            ContributionStatus::Committed | ContributionStatus::Paid
+        )
     }
 }

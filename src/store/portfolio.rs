@@ -1,218 +1,417 @@
-//! Loads the portfolio tree with each item's own figures in USD, in one query.
+//! Loads everything the dashboards show, as one consistent database state: the item tree
+//! with each item's own figures in USD, its facets, and the records behind the item,
+//! organisation and place pages. One `REPEATABLE READ READ ONLY` transaction reads the
+//! revision too, so a loaded copy is exactly the portfolio at that revision.
 
-use crate::domain::auth::Audience;
 use crate::domain::funding::OwnFigures;
-use crate::domain::portfolio::{Facets, Gift, ItemSummary, Portfolio};
+use crate::domain::portfolio::{Facets, Gift, ItemSummary};
+use crate::domain::vocab::ContributionStatus;
+use crate::store::audit;
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::Arc;
-use tokio::sync::Mutex;
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    parent_id: Option<i64>,
-    slug: String,
-    title: String,
-    kind: String,
-    status: String,
-    report_section: Option<String>,
-    published: bool,
-    start_date: Option<chrono::NaiveDate>,
-    end_date: Option<chrono::NaiveDate>,
-    budget_usd: Option<Decimal>,
-    pledged_usd: Decimal,
-    firm_usd: Decimal,
-    paid_usd: Decimal,
-    unconverted: i64,
+/// One item's texts, as its page shows them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ItemRecord {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub status: String,
+    pub status_note: Option<String>,
+    pub report_section: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub period: Option<String>,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub source_paras: Option<String>,
+    pub published: bool,
+    pub internal_notes: String,
 }
 
-/// Own figures per item: budgets and contributions summed in USD by the conversion views.
-/// Items are ordered as the report orders them: by section, then as seeded or created.
-const LOAD: &str = "
-WITH b AS (
-    SELECT item_id, sum(amount_usd) AS usd, count(*) FILTER (WHERE amount_usd IS NULL) AS unconverted
-      FROM budgets_usd GROUP BY item_id),
-c AS (
-    SELECT item_id,
-           coalesce(sum(amount_usd), 0) AS pledged,
-           coalesce(sum(amount_usd) FILTER (WHERE status IN ('committed', 'paid')), 0) AS firm,
-           coalesce(sum(amount_usd) FILTER (WHERE status = 'paid'), 0) AS paid,
-           count(*) FILTER (WHERE amount_usd IS NULL) AS unconverted
-      FROM contributions_usd GROUP BY item_id)
-SELECT i.id, i.parent_id, i.slug, i.title, i.kind, i.status, i.report_section, i.published,
-       i.start_date, i.end_date,
-       b.usd AS budget_usd,
-       coalesce(c.pledged, 0) AS pledged_usd,
-       coalesce(c.firm, 0) AS firm_usd,
-       coalesce(c.paid, 0) AS paid_usd,
-       coalesce(b.unconverted, 0) + coalesce(c.unconverted, 0) AS unconverted
-  FROM items i
-  LEFT JOIN b ON b.item_id = i.id
-  LEFT JOIN c ON c.item_id = i.id
- WHERE i.archived_at IS NULL
- ORDER BY i.report_section NULLS LAST, i.id";
-
-/// The computed portfolio, kept in memory and reloaded only when the database's
-/// `portfolio_revision` (bumped by triggers on every table the figures depend on) moves.
-/// Checking costs one primary-key read; reloading aggregates every contribution.
-#[derive(Default)]
-pub struct PortfolioCache {
-    current: Mutex<Option<(i64, Views)>>,
+/// A stated budget beside its USD conversion (`amount_usd` is None without a rate).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BudgetRecord {
+    pub item_id: i64,
+    pub amount: Decimal,
+    pub currency: String,
+    pub approximate: bool,
+    pub period: Option<String>,
+    pub as_of: NaiveDate,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+    pub rate_month: Option<NaiveDate>,
+    pub usd_per_unit: Option<Decimal>,
+    pub amount_usd: Option<Decimal>,
 }
 
-/// The two views of one load: everything not archived, and the published part.
-#[derive(Clone)]
-struct Views {
-    internal: Arc<Portfolio>,
-    published: Arc<Portfolio>,
+/// A contribution beside its USD conversion.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContributionRecord {
+    pub item_id: i64,
+    pub org_id: i64,
+    pub amount: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub pledged_on: Option<NaiveDate>,
+    pub as_of: NaiveDate,
+    pub approximate: bool,
+    pub self_financing: bool,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+    pub rate_month: Option<NaiveDate>,
+    pub usd_per_unit: Option<Decimal>,
+    pub amount_usd: Option<Decimal>,
 }
 
-impl Views {
-    fn for_audience(&self, audience: Audience) -> Arc<Portfolio> {
-        match audience {
-            Audience::Internal => Arc::clone(&self.internal),
-            Audience::Published => Arc::clone(&self.published),
+impl ContributionRecord {
+    /// Committed or paid: the one place the rule is applied to loaded money.
+    pub fn is_firm(&self) -> bool {
+        ContributionStatus::parse(&self.status).is_some_and(ContributionStatus::is_firm)
+    }
+
+    pub fn is_paid(&self) -> bool {
+        self.status == ContributionStatus::Paid.as_str()
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganisationRecord {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub acronym: Option<String>,
+    pub kind: String,
+    pub source_paras: Option<String>,
+    /// Archived organisations keep their money in the figures but have no page.
+    pub archived: bool,
+}
+
+impl OrganisationRecord {
+    /// "Name (ACRONYM)", unless the name already holds the acronym.
+    pub fn display_name(&self) -> String {
+        match &self.acronym {
+            Some(a) if !self.name.contains(a.as_str()) => format!("{} ({a})", self.name),
+            _ => self.name.clone(),
         }
     }
 }
 
-impl PortfolioCache {
-    pub async fn get(&self, pool: &PgPool, audience: Audience) -> sqlx::Result<Arc<Portfolio>> {
-        // Read the revision before loading: a write in between makes the cache look stale
-        // on the next request (a harmless reload), never fresh when it is not.
-        let revision: i64 = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
-            .fetch_one(pool)
-            .await?;
-        let mut current = self.current.lock().await;
-        if let Some((cached, views)) = current.as_ref()
-            && *cached == revision
-        {
-            return Ok(views.for_audience(audience));
-        }
-        let items = load(pool).await?;
-        let views = Views {
-            published: Arc::new(Portfolio::visible(&items, |it| it.published)),
-            internal: Arc::new(Portfolio::visible(&items, |_| true)),
-        };
-        let portfolio = views.for_audience(audience);
-        *current = Some((revision, views));
-        Ok(portfolio)
-    }
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlaceRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct GiftRow {
-    item_id: i64,
-    slug: String,
-    name: String,
-    kind: String,
-    pledged_usd: Decimal,
-    firm_usd: Decimal,
-    paid_usd: Decimal,
-    contributions: i64,
-    currencies: Vec<String>,
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThemeRecord {
+    pub code: String,
+    pub title: Option<String>,
 }
 
-/// Every item that is not archived, with its own figures and facets, straight from the
-/// database: five queries whatever the portfolio's size.
-pub async fn load(pool: &PgPool) -> sqlx::Result<Vec<ItemSummary>> {
-    let rows: Vec<Row> = sqlx::query_as(LOAD).fetch_all(pool).await?;
-    let mut items: Vec<ItemSummary> = rows.into_iter().map(ItemSummary::from).collect();
-    let index: HashMap<i64, usize> = items.iter().enumerate().map(|(i, it)| (it.id, i)).collect();
-    let facet = |item_id: i64| index.get(&item_id).copied();
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResultAreaRecord {
+    pub id: i64,
+    pub code: String,
+    pub theme_code: String,
+    pub title: Option<String>,
+    pub source_para: Option<String>,
+}
 
-    let areas: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT a.item_id, ra.code, ra.theme_code FROM alignments a
-           JOIN result_areas ra ON ra.id = a.result_area_id
-          WHERE ra.archived_at IS NULL ORDER BY string_to_array(ra.code, '.')::numeric[]",
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AlignmentRecord {
+    pub item_id: i64,
+    pub result_area_id: i64,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoleRecord {
+    pub item_id: i64,
+    pub org_id: i64,
+    pub role: String,
+    pub source_para: Option<String>,
+}
+
+/// Everything one revision of the dashboards is computed from.
+#[derive(Debug, Default)]
+pub struct PortfolioData {
+    pub revision: i64,
+    /// Not archived, in report order: by section, then as seeded or created.
+    pub items: Vec<ItemRecord>,
+    pub budgets: Vec<BudgetRecord>,
+    /// By date, then as entered.
+    pub contributions: Vec<ContributionRecord>,
+    /// Archived ones too (their money still counts), by name.
+    pub organisations: Vec<OrganisationRecord>,
+    /// By name.
+    pub places: Vec<PlaceRecord>,
+    pub item_places: Vec<(i64, i64)>,
+    /// By code.
+    pub themes: Vec<ThemeRecord>,
+    /// Not archived, in strategy order (1.1, 1.2, ..., 3.10).
+    pub result_areas: Vec<ResultAreaRecord>,
+    pub alignments: Vec<AlignmentRecord>,
+    pub roles: Vec<RoleRecord>,
+    /// The latest changes (sign-ins and accounts left out), newest first.
+    pub recent_changes: Vec<audit::Row>,
+}
+
+/// How many recent changes a snapshot keeps for the overview.
+pub const RECENT_CHANGES: i64 = 8;
+
+/// The portfolio's current revision: one primary-key read.
+pub async fn revision(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT revision FROM portfolio_revision")
+        .fetch_one(pool)
+        .await
+}
+
+/// Reads one consistent copy of everything the dashboards show; a fixed number of
+/// queries whatever the portfolio's size.
+pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let revision = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
+        .fetch_one(&mut *tx)
+        .await?;
+    let items = sqlx::query_as(
+        "SELECT id, parent_id, slug, title, kind, status, status_note, report_section, summary,
+                description, period, start_date, end_date, source_paras, published, internal_notes
+           FROM items WHERE archived_at IS NULL ORDER BY report_section NULLS LAST, id",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
-    for (item_id, code, theme) in areas {
-        if let Some(i) = facet(item_id) {
-            let f = &mut items[i].facets;
-            f.result_areas.push(code);
-            if !f.themes.contains(&theme) {
-                f.themes.push(theme);
+    let budgets = sqlx::query_as(
+        "SELECT item_id, amount, currency::text AS currency, approximate, period, as_of,
+                source_para, note, rate_month, usd_per_unit, amount_usd
+           FROM budgets_usd ORDER BY as_of, id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let contributions = sqlx::query_as(
+        "SELECT item_id, org_id, amount, currency::text AS currency, status, pledged_on, as_of,
+                approximate, self_financing, source_para, note, rate_month, usd_per_unit, amount_usd
+           FROM contributions_usd ORDER BY as_of, id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let organisations = sqlx::query_as(
+        "SELECT id, slug, name, acronym, kind, source_paras, archived_at IS NOT NULL AS archived
+           FROM organisations ORDER BY name, id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let places = sqlx::query_as("SELECT id, name, kind FROM places ORDER BY name")
+        .fetch_all(&mut *tx)
+        .await?;
+    let item_places = sqlx::query_as("SELECT item_id, place_id FROM item_places")
+        .fetch_all(&mut *tx)
+        .await?;
+    let themes = sqlx::query_as("SELECT code, title FROM themes ORDER BY code::int")
+        .fetch_all(&mut *tx)
+        .await?;
+    let result_areas = sqlx::query_as(
+        "SELECT id, code, theme_code, title, source_para FROM result_areas
+          WHERE archived_at IS NULL ORDER BY string_to_array(code, '.')::numeric[]",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let alignments = sqlx::query_as(
+        "SELECT item_id, result_area_id, source_para, note FROM alignments ORDER BY item_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let roles = sqlx::query_as(
+        "SELECT item_id, org_id, role, source_para FROM item_organisations ORDER BY role, item_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let recent_changes = sqlx::query_as(
+        "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
+           FROM audit_log WHERE entity NOT IN ('session', 'user') ORDER BY at DESC, id DESC LIMIT $1",
+    )
+    .bind(RECENT_CHANGES)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(PortfolioData {
+        revision,
+        items,
+        budgets,
+        contributions,
+        organisations,
+        places,
+        item_places,
+        themes,
+        result_areas,
+        alignments,
+        roles,
+        recent_changes,
+    })
+}
+
+impl PortfolioData {
+    /// Every item with its own figures and facets, in report order. Contributions are
+    /// read once: the same pass sums each item's money and each donor's gift to it.
+    pub fn summaries(&self) -> Vec<ItemSummary> {
+        let index: HashMap<i64, usize> = self
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.id, i))
+            .collect();
+        let mut summaries: Vec<ItemSummary> = self.items.iter().map(ItemSummary::from).collect();
+        let at = |item_id: i64| index.get(&item_id).copied();
+
+        for b in &self.budgets {
+            if let Some(i) = at(b.item_id) {
+                let own = &mut summaries[i].own;
+                match b.amount_usd {
+                    Some(usd) => *own.budget_usd.get_or_insert(Decimal::ZERO) += usd,
+                    None => own.unconverted += 1,
+                }
+            }
+        }
+        self.add_contributions(&mut summaries, &at);
+        self.add_facets(&mut summaries, &at);
+        summaries
+    }
+
+    fn add_contributions(&self, summaries: &mut [ItemSummary], at: &impl Fn(i64) -> Option<usize>) {
+        let orgs: HashMap<i64, &OrganisationRecord> =
+            self.organisations.iter().map(|o| (o.id, o)).collect();
+        for c in &self.contributions {
+            let Some(i) = at(c.item_id) else { continue };
+            let item = &mut summaries[i];
+            let usd = c.amount_usd.unwrap_or_default();
+            if c.amount_usd.is_none() {
+                item.own.unconverted += 1;
+            }
+            item.own.pledged_usd += usd;
+            if c.is_firm() {
+                item.own.firm_usd += usd;
+            }
+            if c.is_paid() {
+                item.own.paid_usd += usd;
+            }
+            let Some(org) = orgs.get(&c.org_id) else {
+                continue;
+            };
+            let gifts = &mut item.facets.gifts;
+            let gift = match gifts.iter().position(|g| g.org_slug == org.slug) {
+                Some(g) => &mut gifts[g],
+                None => {
+                    gifts.push(Gift {
+                        org_slug: org.slug.clone(),
+                        org_name: org.name.clone(),
+                        org_kind: org.kind.clone(),
+                        ..Gift::default()
+                    });
+                    let last = gifts.len() - 1;
+                    &mut gifts[last]
+                }
+            };
+            gift.pledged_usd += usd;
+            if c.is_firm() {
+                gift.firm_usd += usd;
+            }
+            if c.is_paid() {
+                gift.paid_usd += usd;
+            }
+            gift.contributions += 1;
+            if !gift.currencies.contains(&c.currency) {
+                gift.currencies.push(c.currency.clone());
+                gift.currencies.sort();
             }
         }
     }
-    let organisations: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT c.item_id, o.slug FROM contributions c JOIN organisations o ON o.id = c.org_id
-          WHERE c.archived_at IS NULL
-         UNION
-         SELECT io.item_id, o.slug FROM item_organisations io JOIN organisations o ON o.id = io.org_id",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (item_id, slug) in organisations {
-        if let Some(i) = facet(item_id) {
-            items[i].facets.organisations.push(slug);
+
+    fn add_facets(&self, summaries: &mut [ItemSummary], at: &impl Fn(i64) -> Option<usize>) {
+        let area_rank: HashMap<i64, usize> = self
+            .result_areas
+            .iter()
+            .enumerate()
+            .map(|(rank, a)| (a.id, rank))
+            .collect();
+        let mut aligned: Vec<(usize, usize)> = self
+            .alignments
+            .iter()
+            .filter_map(|a| Some((at(a.item_id)?, *area_rank.get(&a.result_area_id)?)))
+            .collect();
+        aligned.sort_unstable();
+        for (i, rank) in aligned {
+            let area = &self.result_areas[rank];
+            let f = &mut summaries[i].facets;
+            f.result_areas.push(area.code.clone());
+            if !f.themes.contains(&area.theme_code) {
+                f.themes.push(area.theme_code.clone());
+            }
+        }
+
+        let org_slugs: HashMap<i64, &str> = self
+            .organisations
+            .iter()
+            .map(|o| (o.id, o.slug.as_str()))
+            .collect();
+        let involved = self
+            .contributions
+            .iter()
+            .map(|c| (c.item_id, c.org_id))
+            .chain(self.roles.iter().map(|r| (r.item_id, r.org_id)));
+        for (item_id, org_id) in involved {
+            if let (Some(i), Some(slug)) = (at(item_id), org_slugs.get(&org_id)) {
+                let list = &mut summaries[i].facets.organisations;
+                if !list.iter().any(|s| s == slug) {
+                    list.push((*slug).to_string());
+                }
+            }
+        }
+
+        let place_rank: HashMap<i64, usize> = self
+            .places
+            .iter()
+            .enumerate()
+            .map(|(rank, p)| (p.id, rank))
+            .collect();
+        let mut located: Vec<(usize, usize)> = self
+            .item_places
+            .iter()
+            .filter_map(|(item, place)| Some((at(*item)?, *place_rank.get(place)?)))
+            .collect();
+        located.sort_unstable();
+        for (i, rank) in located {
+            summaries[i]
+                .facets
+                .places
+                .push(self.places[rank].name.clone());
         }
     }
-    let gifts: Vec<GiftRow> = sqlx::query_as(
-        "SELECT c.item_id, o.slug, o.name, o.kind,
-                coalesce(sum(c.amount_usd), 0) AS pledged_usd,
-                coalesce(sum(c.amount_usd) FILTER (WHERE c.status IN ('committed', 'paid')), 0) AS firm_usd,
-                coalesce(sum(c.amount_usd) FILTER (WHERE c.status = 'paid'), 0) AS paid_usd,
-                count(*) AS contributions,
-                array_agg(DISTINCT c.currency::text ORDER BY c.currency::text) AS currencies
-           FROM contributions_usd c JOIN organisations o ON o.id = c.org_id
-          GROUP BY c.item_id, o.id",
-    )
-    .fetch_all(pool)
-    .await?;
-    for g in gifts {
-        if let Some(i) = facet(g.item_id) {
-            items[i].facets.gifts.push(Gift {
-                org_slug: g.slug,
-                org_name: g.name,
-                org_kind: g.kind,
-                pledged_usd: g.pledged_usd,
-                firm_usd: g.firm_usd,
-                paid_usd: g.paid_usd,
-                contributions: g.contributions,
-                currencies: g.currencies,
-            });
-        }
-    }
-    let places: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT ip.item_id, p.name FROM item_places ip JOIN places p ON p.id = ip.place_id ORDER BY p.name",
-    )
-    .fetch_all(pool)
-    .await?;
-    for (item_id, name) in places {
-        if let Some(i) = facet(item_id) {
-            items[i].facets.places.push(name);
-        }
-    }
-    Ok(items)
 }
 
-impl From<Row> for ItemSummary {
-    fn from(r: Row) -> Self {
+impl From<&ItemRecord> for ItemSummary {
+    fn from(r: &ItemRecord) -> Self {
         ItemSummary {
             id: r.id,
             parent_id: r.parent_id,
-            slug: r.slug,
-            title: r.title,
-            kind: r.kind,
-            status: r.status,
-            report_section: r.report_section,
+            slug: r.slug.clone(),
+            title: r.title.clone(),
+            kind: r.kind.clone(),
+            status: r.status.clone(),
+            report_section: r.report_section.clone(),
             published: r.published,
             start_date: r.start_date,
             end_date: r.end_date,
             facets: Facets::default(),
-            own: OwnFigures {
-                budget_usd: r.budget_usd,
-                pledged_usd: r.pledged_usd,
-                firm_usd: r.firm_usd,
-                paid_usd: r.paid_usd,
-                unconverted: u32::try_from(r.unconverted).unwrap_or(u32::MAX),
-                has_children: false,
-            },
+            own: OwnFigures::default(),
         }
     }
 }

@@ -4,13 +4,17 @@
 pub mod admin;
 mod assets;
 pub mod auth;
+pub mod cache;
 pub mod charts;
+pub mod dashboard;
 mod error;
+pub mod export;
 pub mod forms;
 mod health;
 pub mod pages;
 mod security;
 mod server;
+pub mod snapshot;
 pub mod view;
 
 pub use error::AppError;
@@ -22,21 +26,22 @@ use axum::routing::{get, post};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::WebSettings;
-use crate::domain::auth::Audience;
-use crate::domain::portfolio::Portfolio;
-use crate::store::portfolio::PortfolioCache;
+use crate::web::cache::{CacheError, PortfolioCache};
+use crate::web::dashboard::Snapshot;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<WebSettings>,
-    portfolio: Arc<PortfolioCache>,
+    dashboards: Arc<PortfolioCache>,
 }
 
 impl AppState {
@@ -44,14 +49,20 @@ impl AppState {
         AppState {
             pool,
             settings: Arc::new(settings),
-            portfolio: Arc::default(),
+            dashboards: Arc::default(),
         }
     }
 
-    /// The portfolio this audience may see, with its roll-ups; reloaded only when the
-    /// data changed.
-    pub async fn portfolio(&self, audience: Audience) -> Result<Arc<Portfolio>, AppError> {
-        Ok(self.portfolio.get(&self.pool, audience).await?)
+    /// The newest computed dashboards (a cold start waits for the first build; later a
+    /// changed revision is rebuilt in the background).
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, CacheError> {
+        self.dashboards.for_request(&self.pool).await
+    }
+
+    /// Brings the dashboards up to the database's revision and waits for it: at start,
+    /// after a write, and in tests that change the database directly.
+    pub async fn refresh_dashboards(&self) -> Result<Arc<Snapshot>, CacheError> {
+        self.dashboards.refresh(&self.pool).await
     }
 }
 
@@ -69,6 +80,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/organisations/{slug}", get(pages::organisation::show))
         .route("/places/{name}", get(pages::place::show))
         .route("/search", get(pages::search::show))
+        .route_layer(from_fn_with_state(state.clone(), snapshot::revalidate))
         .route_layer(from_fn_with_state(state.clone(), auth::require_read));
 
     // Staff and admins: drafts' history and the change log of an item.
@@ -78,6 +90,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
     // Admins: every editing form, accounts, rates and the audit trail.
     let admin = admin::routes()
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            snapshot::refresh_after_write,
+        ))
         .route_layer(from_fn(auth::verify_csrf_token))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
 
@@ -116,5 +132,15 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
         .layer(CatchPanicLayer::custom(error::panic_response))
         // outside the panic and timeout answers, so they carry the headers too
         .layer(security::headers(state.settings.cookie_secure))
+        .layer(compression())
         .layer(TraceLayer::new_for_http())
+}
+
+/// gzip or Brotli for whatever the client accepts. A middle level: dashboards are
+/// rendered per request, so the best ratio is not worth its CPU.
+fn compression() -> CompressionLayer {
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .quality(CompressionLevel::Precise(4))
 }

@@ -25,7 +25,14 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
             return Err(e);
         }
     };
-    let app = crate::app(AppState::new(database.pool.clone(), settings.web.clone()));
+    let state = AppState::new(database.pool.clone(), settings.web.clone());
+    // The first reader should not wait for the dashboards: compute them before listening.
+    if let Err(e) = state.refresh_dashboards().await {
+        tracing::warn!(
+            "could not compute the dashboards before serving (will retry on the first request): {e}"
+        );
+    }
+    let app = crate::app(state);
     tracing::info!(
         "serving on http://{} (ready {} ms after start)",
         settings.listen_addr,

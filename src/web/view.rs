@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 const BAR_WIDTH: u32 = 120;
 
 /// Funding figures ready to print.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FundingView {
     pub budget: String,
     pub pledged: String,
@@ -31,12 +31,86 @@ pub struct FundingView {
 }
 
 /// An inline SVG coverage bar; `filled` is a width in pixels.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CoverageBar {
     pub width: u32,
     pub filled: String,
     pub label: String,
     pub known: bool,
+}
+
+/// A page of a longer list: which rows it shows and the links to its neighbours.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    pub page: usize,
+    pub pages: usize,
+    per_page: usize,
+    total: usize,
+    /// The list's address without `page`, e.g. `/?sort=gap`; `&page=N` is appended.
+    base: String,
+}
+
+impl Pager {
+    /// Page `page` (from 1) of `total` rows; a page past the end is a 404.
+    pub fn new(
+        page: usize,
+        total: usize,
+        per_page: usize,
+        base: String,
+    ) -> Result<Pager, crate::web::AppError> {
+        let pages = total.div_ceil(per_page).max(1);
+        if page > pages {
+            return Err(crate::web::AppError::NotFound);
+        }
+        Ok(Pager {
+            page,
+            pages,
+            per_page,
+            total,
+            base,
+        })
+    }
+
+    /// The rows of this page, as a range over the whole list.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        let start = ((self.page - 1) * self.per_page).min(self.total);
+        start..(start + self.per_page).min(self.total)
+    }
+
+    fn href(&self, page: usize) -> String {
+        let joiner = if self.base.contains('?') { "&" } else { "?" };
+        format!("{}{joiner}page={page}", self.base)
+    }
+
+    pub fn prev(&self) -> Option<String> {
+        (self.page > 1).then(|| self.href(self.page - 1))
+    }
+
+    pub fn next(&self) -> Option<String> {
+        (self.page < self.pages).then(|| self.href(self.page + 1))
+    }
+}
+
+/// A choice of order above a table.
+pub struct SortLink {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+impl SortLink {
+    pub fn all(
+        keys: &[crate::web::dashboard::SortKey],
+        current: crate::web::dashboard::SortKey,
+    ) -> Vec<SortLink> {
+        keys.iter()
+            .map(|&k| SortLink {
+                key: k.as_str(),
+                label: k.label(),
+                current: k == current,
+            })
+            .collect()
+    }
 }
 
 pub fn usd(amount: Decimal) -> String {

@@ -405,6 +405,7 @@ async fn a_new_rate_converts_amounts_of_its_currency_and_month() {
     .execute(pool)
     .await
     .expect("insert a contribution");
+    app.dashboards_rebuilt().await;
     assert_eq!(
         api_item(&admin, "guinea-bissau").await["pledged_usd"],
         "9000000.00",

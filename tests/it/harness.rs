@@ -112,6 +112,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
     pub client: reqwest::Client,
+    pub state: portfolio_tracker::AppState,
 }
 
 impl TestApp {
@@ -131,12 +132,23 @@ impl TestApp {
 
     pub async fn spawn_with(settings: WebSettings) -> TestApp {
         let db = fresh_db().await;
-        let addr = serve_with(db.pool.clone(), settings).await;
+        let (addr, state) = serve_state(db.pool.clone(), settings).await;
         TestApp {
             addr,
             db,
             client: client(),
+            state,
         }
+    }
+
+    /// Waits until the app's dashboards show what the database holds now. Writes through
+    /// the app wait for this themselves; a test that changes the database behind the
+    /// app's back (as another instance would) calls it before reading.
+    pub async fn dashboards_rebuilt(&self) {
+        self.state
+            .refresh_dashboards()
+            .await
+            .expect("rebuild the dashboards");
     }
 
     /// Creates an account with this role and signs it in.
@@ -211,15 +223,24 @@ pub fn client() -> reqwest::Client {
 
 /// Serves the app over `pool` on 127.0.0.1 with a random port.
 pub async fn serve_with(pool: PgPool, settings: WebSettings) -> SocketAddr {
+    serve_state(pool, settings).await.0
+}
+
+/// Serves the app and keeps a handle on its state.
+pub async fn serve_state(
+    pool: PgPool,
+    settings: WebSettings,
+) -> (SocketAddr, portfolio_tracker::AppState) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
     let addr = listener.local_addr().expect("local address");
-    let app = portfolio_tracker::app(portfolio_tracker::AppState::new(pool, settings));
+    let state = portfolio_tracker::AppState::new(pool, settings);
+    let app = portfolio_tracker::app(state.clone());
     tokio::spawn(async move {
         axum::serve(listener, app).await.expect("serve");
     });
-    addr
+    (addr, state)
 }
 
 /// `pt_session=...` from a response's Set-Cookie headers.

@@ -171,6 +171,7 @@ async fn a_draft_parent_hides_its_components_from_viewers() {
         "UPDATE items SET published = false WHERE slug = 'rainbow-strategy'",
     )
     .await;
+    app.dashboards_rebuilt().await;
 
     for path in [
         "/programmes/rainbow-strategy",

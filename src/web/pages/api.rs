@@ -1,17 +1,46 @@
-//! `GET /api/v1/programmes`: every item with its funding figures as JSON.
+//! `GET /api/v1/programmes`: items with their funding figures as JSON, paged, with the
+//! filters and sorts of the dashboards. The full list is the CSV (`/funding.csv?table=items`).
 
 use axum::Json;
-use axum::extract::State;
-use serde::Serialize;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::auth::Audience;
+use crate::domain::filters::RawFilters;
 use crate::domain::money::two_places;
-use crate::store;
-use crate::web::{AppError, AppState};
+use crate::web::AppError;
+use crate::web::dashboard::SortKey;
+use crate::web::forms::HtmlQuery;
+use crate::web::pages::funding::{parse_filters, query_string};
+use crate::web::pages::overview::parse_page;
+use crate::web::snapshot::Snap;
+use crate::web::view::Pager;
+
+const DEFAULT_PER_PAGE: usize = 100;
+const MAX_PER_PAGE: usize = 500;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    #[serde(flatten)]
+    filters: RawFilters,
+    sort: String,
+    page: String,
+    per_page: String,
+}
 
 #[derive(Serialize)]
 pub struct ProgrammeList {
     pub items: Vec<ProgrammeJson>,
+    /// Items matching the filters, over all pages.
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    pub pages: usize,
+    /// The address of the next page, or null on the last.
+    pub next: Option<String>,
+    pub prev: Option<String>,
 }
 
 /// One item. Money is a decimal string with two places, or null when unknown.
@@ -34,20 +63,66 @@ pub struct ProgrammeJson {
     pub url: String,
 }
 
+fn parse_per_page(raw: &str) -> Result<usize, AppError> {
+    if raw.is_empty() {
+        return Ok(DEFAULT_PER_PAGE);
+    }
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "“{raw}” is not a page size: use a whole number from 1 to {MAX_PER_PAGE}."
+            ))
+        })
+}
+
+/// RFC 8288 links to the neighbouring, first and last pages.
+fn link_header(pager: &Pager, first: String, last: String) -> Option<HeaderValue> {
+    let mut links = vec![
+        format!("<{first}>; rel=\"first\""),
+        format!("<{last}>; rel=\"last\""),
+    ];
+    if let Some(next) = pager.next() {
+        links.push(format!("<{next}>; rel=\"next\""));
+    }
+    if let Some(prev) = pager.prev() {
+        links.push(format!("<{prev}>; rel=\"prev\""));
+    }
+    HeaderValue::from_str(&links.join(", ")).ok()
+}
+
 pub async fn programmes(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
-) -> Result<Json<ProgrammeList>, AppError> {
-    let portfolio = state.portfolio(audience).await?;
-    let ids: Vec<i64> = portfolio.items.iter().map(|i| i.id).collect();
-    let mut codes = store::items::result_area_codes(&state.pool, &ids).await?;
-    let order = portfolio.roots.iter().flat_map(|&r| {
-        std::iter::once(r).chain(portfolio.descendants(r).into_iter().map(|(i, _)| i))
-    });
-    let items = order
-        .map(|i| {
-            let item = &portfolio.items[i];
-            let funding = portfolio.funding(i);
+    HtmlQuery(params): HtmlQuery<Params>,
+) -> Result<Response, AppError> {
+    let filters = parse_filters(&params.filters, &snap.records)?;
+    let sort = SortKey::parse(&params.sort, &SortKey::ALL)?;
+    let page = parse_page(Some(&params.page))?;
+    let per_page = parse_per_page(&params.per_page)?;
+    let d = snap.dashboard(audience);
+    let p = &d.portfolio;
+    // every kind, components included, in the chosen order
+    let matching: Vec<usize> = d
+        .order(sort)
+        .iter()
+        .copied()
+        .filter(|&i| p.passes(i, &filters))
+        .collect();
+    let base = format!(
+        "/api/v1/programmes?{}",
+        query_string(
+            &filters,
+            &[("sort", sort.as_str()), ("per_page", &per_page.to_string())]
+        )
+    );
+    let pager = Pager::new(page, matching.len(), per_page, base)?;
+    let items = matching[pager.range()]
+        .iter()
+        .map(|&i| {
+            let item = &p.items[i];
+            let funding = p.funding_ref(i);
             ProgrammeJson {
                 slug: item.slug.clone(),
                 title: item.title.clone(),
@@ -55,9 +130,9 @@ pub async fn programmes(
                 status: item.status.clone(),
                 parent: item
                     .parent_id
-                    .and_then(|p| portfolio.index_of(p))
-                    .map(|p| portfolio.items[p].slug.clone()),
-                result_areas: codes.remove(&item.id).unwrap_or_default(),
+                    .and_then(|parent| p.index_of(parent))
+                    .map(|parent| p.items[parent].slug.clone()),
+                result_areas: item.facets.result_areas.clone(),
                 budget_usd: funding.budget_usd.map(two_places),
                 pledged_usd: two_places(funding.pledged_usd),
                 firm_usd: two_places(funding.firm_usd),
@@ -68,5 +143,32 @@ pub async fn programmes(
             }
         })
         .collect();
-    Ok(Json(ProgrammeList { items }))
+    let page_href = |n: usize| {
+        format!(
+            "/api/v1/programmes?{}",
+            query_string(
+                &filters,
+                &[
+                    ("sort", sort.as_str()),
+                    ("per_page", &per_page.to_string()),
+                    ("page", &n.to_string())
+                ]
+            )
+        )
+    };
+    let links = link_header(&pager, page_href(1), page_href(pager.pages));
+    let body = ProgrammeList {
+        items,
+        total: matching.len(),
+        page: pager.page,
+        per_page,
+        pages: pager.pages,
+        next: pager.next(),
+        prev: pager.prev(),
+    };
+    let mut response = Json(body).into_response();
+    if let Some(links) = links {
+        response.headers_mut().insert(header::LINK, links);
+    }
+    Ok(response)
 }

@@ -1,33 +1,46 @@
 //! `/funding`: funding status for delegates — by programme, by donor, by result area, by
 //! country or region and by biennium — under bookmarkable filters, with the unfunded and
 //! "seeking funding" items ranked by gap, and a CSV of every table.
+//!
+//! Without filters every section comes precomputed with the revision
+//! ([`Dashboard::funding_unfiltered`]); with filters, [`sections`] sums the precomputed
+//! per-item tallies of the rows that pass.
 
-use crate::web::forms::HtmlQuery;
 use askama::Template;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, two_places};
-use crate::domain::portfolio::{Facets, Portfolio};
-use crate::domain::vocab::{ItemKind, ItemStatus, TITLE_NOT_GIVEN};
-use crate::store::dashboards::{self, FilterValues};
+use crate::domain::vocab::{ContributionStatus, ItemKind, ItemStatus, label_of};
+use crate::web::AppError;
 use crate::web::auth::Nav;
-use crate::web::charts::{StackedBar, stacked_bar};
+use crate::web::charts::{StackedBar, pipeline_bar, stacked_bar};
+use crate::web::dashboard::{Dashboard, FilterValues, Records, Snapshot, SortKey};
+use crate::web::export::{CsvTable, csv_response};
+use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
-use crate::web::view::{FundingView, kind_label, status_label};
-use crate::web::{AppError, AppState};
+use crate::web::snapshot::Snap;
+use crate::web::view::{FundingView, Pager, SortLink, org_kind_label, place_href};
 
 use super::render;
 
 const PAGE_SIZE: usize = 50;
+/// Longer lists show their head and point to the CSV for the rest.
+const LIST_HEAD: usize = 25;
+
+/// The sorts of the item table; the first is the default.
+const SORTS: [SortKey; 4] = [
+    SortKey::Gap,
+    SortKey::Budget,
+    SortKey::Coverage,
+    SortKey::Title,
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -39,39 +52,6 @@ pub struct Params {
     table: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sort {
-    Gap,
-    Budget,
-    Coverage,
-    Title,
-}
-
-impl Sort {
-    const ALL: [(Sort, &'static str, &'static str); 4] = [
-        (Sort::Gap, "gap", "Largest gap"),
-        (Sort::Budget, "budget", "Largest budget"),
-        (Sort::Coverage, "coverage", "Lowest coverage"),
-        (Sort::Title, "title", "Title"),
-    ];
-
-    fn parse(raw: &str) -> Result<Sort, AppError> {
-        if raw.is_empty() {
-            return Ok(Sort::Gap);
-        }
-        Sort::ALL
-            .iter()
-            .find(|(_, k, _)| *k == raw)
-            .map(|(s, _, _)| *s)
-            .ok_or_else(|| {
-                AppError::BadRequest(format!(
-                    "Unknown sort “{raw}”. Use one of: {}.",
-                    Sort::ALL.map(|(_, k, _)| k).join(", ")
-                ))
-            })
-    }
-}
-
 /// Checks the open filters (codes, slugs, names) against what exists.
 fn check_known(filters: &Filters, known: &FilterValues) -> Result<(), AppError> {
     let unknown = |what: &str, value: &str| {
@@ -79,57 +59,64 @@ fn check_known(filters: &Filters, known: &FilterValues) -> Result<(), AppError> 
             "There is no {what} “{value}”. Choose one from the filter menus."
         )))
     };
+    let has = |list: &[(String, String)], value: &str| list.iter().any(|(v, _)| v == value);
     if let Some(t) = &filters.theme
-        && !known.themes.iter().any(|(c, _)| c == t)
+        && !has(&known.themes, t)
     {
         return unknown("theme", t);
     }
     if let Some(r) = &filters.result_area
-        && !known.result_areas.iter().any(|(c, _)| c == r)
+        && !has(&known.result_areas, r)
     {
         return unknown("result area", r);
     }
     if let Some(o) = &filters.organisation
-        && !known.organisations.iter().any(|(s, _)| s == o)
+        && !has(&known.organisations, o)
     {
         return unknown("organisation", o);
     }
     if let Some(p) = &filters.place
-        && !known.places.contains(p)
+        && !has(&known.places, p)
     {
         return unknown("country or region", p);
     }
     Ok(())
 }
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
+/// The filters of a dashboard query, checked against the vocabularies and what exists.
+pub fn parse_filters(raw: &RawFilters, records: &Records) -> Result<Filters, AppError> {
+    let filters = raw.parse().map_err(AppError::BadRequest)?;
+    check_known(&filters, &records.filter_values)?;
+    Ok(filters)
+}
+
+pub struct Choice<'a> {
+    pub value: &'a str,
+    pub label: &'a str,
     pub selected: bool,
 }
 
-pub struct FilterControl {
+pub struct FilterControl<'a> {
     pub name: &'static str,
     pub label: &'static str,
     pub any: &'static str,
-    pub choices: Vec<Choice>,
+    pub choices: Vec<Choice<'a>>,
 }
 
-fn control(
+fn control<'a>(
     name: &'static str,
     label: &'static str,
     any: &'static str,
     current: Option<&str>,
-    options: Vec<(String, String)>,
-) -> FilterControl {
+    options: impl Iterator<Item = (&'a str, &'a str)>,
+) -> FilterControl<'a> {
     FilterControl {
         name,
         label,
         any,
         choices: options
-            .into_iter()
             .map(|(value, label)| Choice {
-                selected: current == Some(value.as_str()),
+                selected: current == Some(value),
                 value,
                 label,
             })
@@ -137,94 +124,67 @@ fn control(
     }
 }
 
-fn controls(filters: &Filters, known: &FilterValues) -> Vec<FilterControl> {
-    let titled = |code: &String, title: &Option<String>| {
-        format!("{code} {}", title.as_deref().unwrap_or(TITLE_NOT_GIVEN))
-    };
+fn pairs(list: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    list.iter().map(|(v, l)| (v.as_str(), l.as_str()))
+}
+
+fn controls<'a>(filters: &Filters, known: &'a FilterValues) -> Vec<FilterControl<'a>> {
     vec![
         control(
             "kind",
             "Kind",
             "Any kind",
             filters.kind.map(|k| k.as_str()),
-            ItemKind::ALL
-                .iter()
-                .map(|k| (k.as_str().into(), k.label().into()))
-                .collect(),
+            ItemKind::ALL.iter().map(|k| (k.as_str(), k.label())),
         ),
         control(
             "status",
             "Status",
             "Any status",
             filters.status.map(|s| s.as_str()),
-            ItemStatus::ALL
-                .iter()
-                .map(|s| (s.as_str().into(), s.label().into()))
-                .collect(),
+            ItemStatus::ALL.iter().map(|s| (s.as_str(), s.label())),
         ),
         control(
             "theme",
             "Theme",
             "Any theme",
             filters.theme.as_deref(),
-            known
-                .themes
-                .iter()
-                .map(|(c, t)| (c.clone(), format!("Theme {}", titled(c, t))))
-                .collect(),
+            pairs(&known.themes),
         ),
         control(
             "result_area",
             "Result area",
             "Any result area",
             filters.result_area.as_deref(),
-            known
-                .result_areas
-                .iter()
-                .map(|(c, t)| (c.clone(), titled(c, t)))
-                .collect(),
+            pairs(&known.result_areas),
         ),
         control(
             "organisation",
             "Organisation",
             "Any organisation",
             filters.organisation.as_deref(),
-            known
-                .organisations
-                .iter()
-                .map(|(s, n)| (s.clone(), n.clone()))
-                .collect(),
+            pairs(&known.organisations),
         ),
         control(
             "place",
             "Country or region",
             "Anywhere",
             filters.place.as_deref(),
-            known
-                .places
-                .iter()
-                .map(|p| (p.clone(), p.clone()))
-                .collect(),
+            pairs(&known.places),
         ),
         control(
             "biennium",
             "Biennium",
             "Any biennium",
             filters.biennium.map(|b| b.as_str()),
-            Biennium::ALL
-                .iter()
-                .map(|b| (b.as_str().into(), b.as_str().into()))
-                .collect(),
+            Biennium::ALL.iter().map(|b| (b.as_str(), b.as_str())),
         ),
         control(
             "funding",
             "Funding",
             "Any funding state",
             filters.funding.map(|f| f.as_str()),
-            FundingState::ALL
-                .iter()
-                .map(|f| (f.as_str().into(), f.label().into()))
-                .collect(),
+            FundingState::ALL.iter().map(|f| (f.as_str(), f.label())),
         ),
     ]
 }
@@ -242,14 +202,21 @@ fn describe(controls: &[FilterControl]) -> Vec<String> {
         .collect()
 }
 
-pub struct ItemRow {
+pub struct ItemRow<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub funding: &'a FundingView,
+    pub bar: StackedBar,
+}
+
+/// A row of the unfunded list (owned: it is kept with the revision).
+pub struct NeedRow {
     pub slug: String,
     pub title: String,
-    pub kind: String,
     pub status: String,
-    pub result_areas: String,
     pub funding: FundingView,
-    pub bar: StackedBar,
 }
 
 pub struct GroupRow {
@@ -258,6 +225,7 @@ pub struct GroupRow {
     pub items: usize,
     pub funding: FundingView,
     pub bar: StackedBar,
+    funding_figures: Funding,
 }
 
 pub struct DonorRow {
@@ -270,88 +238,23 @@ pub struct DonorRow {
     pub contributions: i64,
     pub currencies: String,
     pub bar: StackedBar,
+    pub pledged_usd: Decimal,
+    pub firm_usd: Decimal,
+    pub paid_usd: Decimal,
 }
 
-pub struct SortLink {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub current: bool,
-}
-
-#[derive(Template)]
-#[template(path = "funding.html")]
-pub struct FundingPage {
-    pub nav: Nav,
-    pub controls: Vec<FilterControl>,
-    pub active: Vec<String>,
+/// Everything below the item table: it depends on the rows, not on their order or page.
+#[derive(Default)]
+pub struct FundingSections {
     pub total: FundingView,
-    pub rows: Vec<ItemRow>,
-    pub row_count: usize,
-    pub page: usize,
-    pub pages: usize,
-    pub sorts: Vec<SortLink>,
-    pub sort: &'static str,
-    /// The filters as `a=b&` (empty without filters), to prefix sort, page and table.
-    pub query_prefix: String,
     pub donors: Vec<DonorRow>,
     pub themes: Vec<GroupRow>,
     pub areas: Vec<GroupRow>,
     pub places: Vec<GroupRow>,
     pub bienniums: Vec<GroupRow>,
-    pub unfunded: Vec<ItemRow>,
-    pub generated: String,
-}
-
-/// Everything the page and the CSV share: the filtered, sorted rows and their groupings.
-struct View {
-    portfolio: std::sync::Arc<Portfolio>,
-    filters: Filters,
-    known: FilterValues,
-    rows: Vec<usize>,
-    sort: Sort,
-}
-
-async fn view(state: &AppState, audience: Audience, params: &Params) -> Result<View, AppError> {
-    let filters = params.filters.parse().map_err(AppError::BadRequest)?;
-    let sort = Sort::parse(&params.sort)?;
-    let known = dashboards::filter_values(&state.pool).await?;
-    check_known(&filters, &known)?;
-    let portfolio = state.portfolio(audience).await?;
-    // Without a kind filter, list programmes and initiatives (their components roll up
-    // into them); asking for a kind lists exactly that kind.
-    let mut rows: Vec<usize> = portfolio
-        .matching(&filters)
-        .into_iter()
-        .filter(|&i| filters.kind.is_some() || portfolio.items[i].parent_id.is_none())
-        .collect();
-    rows.sort_by(|&a, &b| compare(&portfolio, sort, a, b));
-    Ok(View {
-        portfolio,
-        filters,
-        known,
-        rows,
-        sort,
-    })
-}
-
-fn compare(p: &Portfolio, sort: Sort, a: usize, b: usize) -> Ordering {
-    let (fa, fb) = (p.funding(a), p.funding(b));
-    let known_desc = |x: Option<Decimal>, y: Option<Decimal>| match (x, y) {
-        (Some(x), Some(y)) => y.cmp(&x),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    };
-    let by = match sort {
-        Sort::Gap => known_desc(fa.gap_usd, fb.gap_usd),
-        Sort::Budget => known_desc(fa.budget_usd, fb.budget_usd),
-        Sort::Coverage => known_desc(fa.coverage.map(|c| -c), fb.coverage.map(|c| -c)),
-        Sort::Title => p.items[a]
-            .title
-            .to_lowercase()
-            .cmp(&p.items[b].title.to_lowercase()),
-    };
-    by.then(a.cmp(&b))
+    /// Unfunded or seeking funding, largest gap first.
+    pub unfunded: Vec<NeedRow>,
+    pub unfunded_count: usize,
 }
 
 /// The bar scale: the largest budget or pledge among the rows shown together.
@@ -362,22 +265,9 @@ fn scale<'a>(fundings: impl Iterator<Item = &'a Funding>) -> Decimal {
         .unwrap_or_default()
 }
 
-fn item_row(p: &Portfolio, i: usize, scale: Decimal) -> ItemRow {
-    let item = &p.items[i];
-    let funding = p.funding(i);
-    ItemRow {
-        slug: item.slug.clone(),
-        title: item.title.clone(),
-        kind: kind_label(&item.kind),
-        status: status_label(&item.status),
-        result_areas: item.facets.result_areas.join(", "),
-        bar: stacked_bar(&funding, scale),
-        funding: FundingView::from(&funding),
-    }
-}
-
 /// Items and their descendants, each once: the money under a set of rows.
-fn with_descendants(p: &Portfolio, rows: &[usize]) -> Vec<usize> {
+fn with_descendants(d: &Dashboard, rows: &[usize]) -> Vec<usize> {
+    let p = &d.portfolio;
     let mut all: Vec<usize> = rows
         .iter()
         .flat_map(|&r| std::iter::once(r).chain(p.descendants(r).into_iter().map(|(i, _)| i)))
@@ -387,154 +277,178 @@ fn with_descendants(p: &Portfolio, rows: &[usize]) -> Vec<usize> {
     all
 }
 
-fn ids(p: &Portfolio, rows: &[usize]) -> Vec<i64> {
-    rows.iter().map(|&i| p.items[i].id).collect()
-}
-
-/// Groups rows by a key (a row may fall in several groups); each group's money counts
-/// each part once.
-fn groups(
-    p: &Portfolio,
+/// Groups rows by keys (a row may fall in several groups); each group's money counts each
+/// part once. Groups come in the order of `order`.
+fn group_rows<K: Ord + Clone>(
+    d: &Dashboard,
     rows: &[usize],
-    keys: impl Fn(usize) -> Vec<(String, String)>,
-) -> Vec<(String, String, Vec<i64>)> {
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut members: HashMap<String, Vec<i64>> = HashMap::new();
+    keys: impl Fn(usize) -> Vec<K>,
+    describe: impl Fn(&K) -> (String, String),
+) -> Vec<GroupRow> {
+    let mut members: std::collections::BTreeMap<K, Vec<usize>> = Default::default();
     for &r in rows {
-        for (key, href) in keys(r) {
-            if !members.contains_key(&key) {
-                order.push((key.clone(), href));
-            }
-            members.entry(key).or_default().push(p.items[r].id);
+        for key in keys(r) {
+            members.entry(key).or_default().push(r);
         }
     }
-    order
+    let fundings: Vec<(K, usize, Funding)> = members
         .into_iter()
-        .map(|(key, href)| {
-            let ids = members.remove(&key).unwrap_or_default();
-            (key, href, ids)
+        .map(|(k, items)| {
+            let f = d.portfolio.combined_indices(&items);
+            (k, items.len(), f)
+        })
+        .collect();
+    let scale = scale(fundings.iter().map(|(_, _, f)| f));
+    fundings
+        .into_iter()
+        .map(|(key, count, f)| {
+            let (label, href) = describe(&key);
+            GroupRow {
+                label,
+                href,
+                items: count,
+                bar: stacked_bar(&f, scale),
+                funding: FundingView::from(&f),
+                funding_figures: f,
+            }
         })
         .collect()
 }
 
-fn group_rows(p: &Portfolio, grouped: Vec<(String, String, Vec<i64>)>) -> Vec<GroupRow> {
-    let fundings: Vec<Funding> = grouped.iter().map(|(_, _, ids)| p.combined(ids)).collect();
-    let scale = scale(fundings.iter());
-    grouped
-        .into_iter()
-        .zip(fundings)
-        .map(|((label, href, ids), f)| GroupRow {
-            label,
-            href,
-            items: ids.len(),
-            bar: stacked_bar(&f, scale),
-            funding: FundingView::from(&f),
-        })
-        .collect()
-}
-
-/// Rows grouped by a coded facet (themes, result areas), each group labelled with the
-/// code's title (or that the source gives none), in strategy order of the codes.
-fn coded_grouping(
-    v: &View,
-    codes: impl Fn(&Facets) -> &[String],
-    known: &[(String, Option<String>)],
-    label: impl Fn(&str, &str) -> (String, String),
-) -> Vec<(String, String, Vec<i64>)> {
-    let titles: HashMap<&str, &Option<String>> =
-        known.iter().map(|(c, t)| (c.as_str(), t)).collect();
-    let mut grouped = groups(&v.portfolio, &v.rows, |r| {
-        codes(&v.portfolio.items[r].facets)
-            .iter()
-            .map(|code| {
-                let title = titles
-                    .get(code.as_str())
-                    .and_then(|t| t.as_deref())
-                    .unwrap_or(TITLE_NOT_GIVEN);
-                label(code, title)
-            })
-            .collect()
-    });
-    grouped.sort_by_key(|g| area_order(&g.0));
-    grouped
-}
-
-/// Rows grouped by strategy theme.
-fn theme_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
-    coded_grouping(
-        v,
-        |f| &f.themes,
-        &v.known.themes,
-        |code, title| {
+/// The sections of `/funding` for these rows (programmes and initiatives, or one kind).
+pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSections {
+    let p = &d.portfolio;
+    let data = &records.data;
+    let area_rank: HashMap<&str, usize> = data
+        .result_areas
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.code.as_str(), i))
+        .collect();
+    let theme_rank: HashMap<&str, usize> = data
+        .themes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.code.as_str(), i))
+        .collect();
+    let place_rank: HashMap<&str, usize> = data
+        .places
+        .iter()
+        .enumerate()
+        .map(|(i, pl)| (pl.name.as_str(), i))
+        .collect();
+    let labelled = |title: &Option<String>| {
+        title
+            .as_deref()
+            .unwrap_or(crate::domain::vocab::TITLE_NOT_GIVEN)
+            .to_string()
+    };
+    let themes = group_rows(
+        d,
+        rows,
+        |r| {
+            p.items[r]
+                .facets
+                .themes
+                .iter()
+                .filter_map(|t| theme_rank.get(t.as_str()).copied())
+                .collect()
+        },
+        |&rank| {
+            let t = &data.themes[rank];
             (
-                format!("Theme {code}: {title}"),
-                format!("/funding?theme={code}"),
+                format!("Theme {}: {}", t.code, labelled(&t.title)),
+                format!("/funding?theme={}", t.code),
             )
         },
-    )
-}
-
-/// Rows grouped by result area.
-fn area_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
-    coded_grouping(
-        v,
-        |f| &f.result_areas,
-        &v.known.result_areas,
-        |code, title| (format!("{code} {title}"), format!("/result-areas/{code}")),
-    )
-}
-
-/// The code's numbers in a group label: "3.10 ..." sorts after "3.9 ...", "Theme 2: ..."
-/// before "Theme 3: ...".
-fn area_order(label: &str) -> Vec<u32> {
-    label
-        .split_whitespace()
-        .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
-        .unwrap_or("")
-        .trim_end_matches(':')
-        .split('.')
-        .filter_map(|n| n.parse().ok())
-        .collect()
-}
-
-/// Rows grouped by country or region, alphabetically.
-fn place_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
-    let mut grouped = groups(&v.portfolio, &v.rows, |r| {
-        v.portfolio.items[r]
-            .facets
-            .places
+    );
+    let areas = group_rows(
+        d,
+        rows,
+        |r| {
+            p.items[r]
+                .facets
+                .result_areas
+                .iter()
+                .filter_map(|c| area_rank.get(c.as_str()).copied())
+                .collect()
+        },
+        |&rank| {
+            let a = &data.result_areas[rank];
+            (
+                format!("{} {}", a.code, labelled(&a.title)),
+                format!("/result-areas/{}", a.code),
+            )
+        },
+    );
+    let places = group_rows(
+        d,
+        rows,
+        |r| {
+            p.items[r]
+                .facets
+                .places
+                .iter()
+                .filter_map(|n| place_rank.get(n.as_str()).copied())
+                .collect()
+        },
+        |&rank| {
+            let name = &data.places[rank].name;
+            (name.clone(), place_href(name))
+        },
+    );
+    // Bienniums in time order; items without dates last.
+    let bienniums = group_rows(
+        d,
+        rows,
+        |r| {
+            let (start, end) = p.effective_dates(r);
+            let keys: Vec<usize> = (0..Biennium::ALL.len())
+                .filter(|&b| Biennium::ALL[b].overlaps(start, end))
+                .collect();
+            if keys.is_empty() {
+                vec![Biennium::ALL.len()]
+            } else {
+                keys
+            }
+        },
+        |&b| match Biennium::ALL.get(b) {
+            Some(biennium) => (
+                biennium.as_str().to_string(),
+                format!("/funding?biennium={}", biennium.as_str()),
+            ),
+            None => ("Dates not stated".to_string(), String::new()),
+        },
+    );
+    let mut unfunded: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&i| d.needs_funding(i))
+        .collect();
+    let gap_rank = d.rank(SortKey::Gap);
+    unfunded.sort_by_key(|&i| gap_rank[i]);
+    FundingSections {
+        total: FundingView::from(&p.combined_indices(rows)),
+        donors: donor_rows(d, rows),
+        themes,
+        areas,
+        places,
+        bienniums,
+        unfunded_count: unfunded.len(),
+        unfunded: unfunded
             .iter()
-            .map(|name| (name.clone(), crate::web::view::place_href(name)))
-            .collect()
-    });
-    grouped.sort_by(|a, b| a.0.cmp(&b.0));
-    grouped
-}
-
-/// Rows grouped by the biennium their period overlaps (their own or an ancestor's).
-fn biennium_grouping(v: &View) -> Vec<(String, String, Vec<i64>)> {
-    groups(&v.portfolio, &v.rows, |r| {
-        let (start, end) = v.portfolio.effective_dates(r);
-        let keys: Vec<(String, String)> = Biennium::ALL
-            .iter()
-            .filter(|b| b.overlaps(start, end))
-            .map(|b| {
-                (
-                    b.as_str().to_string(),
-                    format!("/funding?biennium={}", b.as_str()),
-                )
+            .map(|&i| NeedRow {
+                slug: p.items[i].slug.clone(),
+                title: p.items[i].title.clone(),
+                status: d.status_labels[i].clone(),
+                funding: d.views[i].clone(),
             })
-            .collect();
-        if keys.is_empty() {
-            vec![("Dates not stated".to_string(), String::new())]
-        } else {
-            keys
-        }
-    })
+            .collect(),
+    }
 }
 
-fn donor_rows(v: &View) -> Vec<DonorRow> {
-    let donors = v.portfolio.donors(&with_descendants(&v.portfolio, &v.rows));
+fn donor_rows(d: &Dashboard, rows: &[usize]) -> Vec<DonorRow> {
+    let donors = d.portfolio.donors(&with_descendants(d, rows));
     let top = donors
         .iter()
         .map(|d| d.pledged_usd)
@@ -543,99 +457,123 @@ fn donor_rows(v: &View) -> Vec<DonorRow> {
     donors
         .into_iter()
         .map(|d| DonorRow {
-            bar: crate::web::charts::pipeline_bar(d.paid_usd, d.firm_usd, d.pledged_usd, top),
+            bar: pipeline_bar(d.paid_usd, d.firm_usd, d.pledged_usd, top),
             pledged: format_money(d.pledged_usd, "USD"),
             firm: format_money(d.firm_usd, "USD"),
             paid: format_money(d.paid_usd, "USD"),
-            kind: crate::web::view::org_kind_label(&d.kind),
+            kind: org_kind_label(&d.kind),
             contributions: d.contributions,
             currencies: d.currencies.join(", "),
             name: d.name,
             slug: d.slug,
+            pledged_usd: d.pledged_usd,
+            firm_usd: d.firm_usd,
+            paid_usd: d.paid_usd,
         })
         .collect()
 }
 
+#[derive(Template)]
+#[template(path = "funding.html")]
+pub struct FundingPage<'a> {
+    pub nav: Nav,
+    pub controls: Vec<FilterControl<'a>>,
+    pub active: Vec<String>,
+    pub total: &'a FundingView,
+    pub rows: Vec<ItemRow<'a>>,
+    pub row_count: usize,
+    pub pager: Pager,
+    pub sorts: Vec<SortLink>,
+    pub sort: &'static str,
+    /// The filters as `a=b&` (empty without filters), to prefix sort, page and table.
+    pub query_prefix: String,
+    pub donors: &'a [DonorRow],
+    pub donors_more: usize,
+    pub themes: &'a [GroupRow],
+    pub areas: &'a [GroupRow],
+    pub places: &'a [GroupRow],
+    pub places_more: usize,
+    pub bienniums: &'a [GroupRow],
+    pub unfunded: &'a [NeedRow],
+    pub unfunded_more: usize,
+    pub generated: String,
+}
+
+/// The head of a list and how many are left out.
+fn head<T>(list: &[T]) -> (&[T], usize) {
+    let shown = list.len().min(LIST_HEAD);
+    (&list[..shown], list.len() - shown)
+}
+
 pub async fn show(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&params.page))?;
-    let v = view(&state, audience, &params).await?;
-    let pages = v.rows.len().div_ceil(PAGE_SIZE).max(1);
-    if page > pages {
-        return Err(AppError::NotFound);
-    }
-    let shown: Vec<usize> = v
-        .rows
+    let records = &snap.records;
+    let filters = parse_filters(&params.filters, records)?;
+    let sort = SortKey::parse(&params.sort, &SORTS)?;
+    let d = snap.dashboard(audience);
+    let rows = d.rows(&filters, sort);
+    let query = query_string(&filters, &[]);
+    let query_prefix = if query.is_empty() {
+        String::new()
+    } else {
+        format!("{query}&")
+    };
+    let pager = Pager::new(
+        page,
+        rows.len(),
+        PAGE_SIZE,
+        format!("/funding?{query_prefix}sort={}", sort.as_str()),
+    )?;
+    let shown = &rows[pager.range()];
+    let row_scale = scale(shown.iter().map(|&i| d.portfolio.funding_ref(i)));
+    let item_rows = shown
         .iter()
-        .copied()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
-    let fundings: Vec<Funding> = shown.iter().map(|&i| v.portfolio.funding(i)).collect();
-    let row_scale = scale(fundings.iter());
-    let rows = shown
-        .iter()
-        .map(|&i| item_row(&v.portfolio, i, row_scale))
-        .collect();
-    let mut unfunded: Vec<usize> = v
-        .rows
-        .iter()
-        .copied()
-        .filter(|&i| {
-            v.portfolio.items[i].status == ItemStatus::SeekingFunding.as_str()
-                || FundingState::of(&v.portfolio.funding(i)) == FundingState::Unfunded
+        .map(|&i| ItemRow {
+            slug: &d.portfolio.items[i].slug,
+            title: &d.portfolio.items[i].title,
+            kind: &d.kind_labels[i],
+            status: &d.status_labels[i],
+            funding: &d.views[i],
+            bar: stacked_bar(d.portfolio.funding_ref(i), row_scale),
         })
         .collect();
-    unfunded.sort_by(|&a, &b| compare(&v.portfolio, Sort::Gap, a, b));
-    let unfunded_scale = scale(
-        unfunded
-            .iter()
-            .map(|&i| v.portfolio.funding(i))
-            .collect::<Vec<_>>()
-            .iter(),
-    );
-    let controls = controls(&v.filters, &v.known);
-    let query = query_string(&v.filters, &[]);
+    let computed;
+    let sections = if filters.is_empty() {
+        &d.funding_unfiltered
+    } else {
+        computed = sections(d, records, &rows);
+        &computed
+    };
+    let controls = controls(&filters, &records.filter_values);
+    let (donors, donors_more) = head(&sections.donors);
+    let (places, places_more) = head(&sections.places);
+    let (unfunded, unfunded_more) = head(&sections.unfunded);
     render(&FundingPage {
         nav,
         active: describe(&controls),
-        total: FundingView::from(&v.portfolio.combined(&ids(&v.portfolio, &v.rows))),
-        row_count: v.rows.len(),
-        rows,
-        page,
-        pages,
-        sorts: Sort::ALL
-            .iter()
-            .map(|(s, key, label)| SortLink {
-                key,
-                label,
-                current: *s == v.sort,
-            })
-            .collect(),
-        sort: Sort::ALL
-            .iter()
-            .find(|(s, _, _)| *s == v.sort)
-            .map_or("gap", |(_, k, _)| k),
-        donors: donor_rows(&v),
-        themes: group_rows(&v.portfolio, theme_grouping(&v)),
-        areas: group_rows(&v.portfolio, area_grouping(&v)),
-        places: group_rows(&v.portfolio, place_grouping(&v)),
-        bienniums: group_rows(&v.portfolio, biennium_grouping(&v)),
-        unfunded: unfunded
-            .iter()
-            .map(|&i| item_row(&v.portfolio, i, unfunded_scale))
-            .collect(),
+        total: &sections.total,
+        row_count: rows.len(),
+        rows: item_rows,
+        pager,
+        sorts: SortLink::all(&SORTS, sort),
+        sort: sort.as_str(),
+        donors,
+        donors_more,
+        themes: &sections.themes,
+        areas: &sections.areas,
+        places,
+        places_more,
+        bienniums: &sections.bienniums,
+        unfunded,
+        unfunded_more,
         generated: chrono::Utc::now().format("%d %B %Y, %H:%M UTC").to_string(),
         controls,
-        query_prefix: if query.is_empty() {
-            String::new()
-        } else {
-            format!("{query}&")
-        },
+        query_prefix,
     })
 }
 
@@ -651,226 +589,47 @@ pub fn query_string(filters: &Filters, extra: &[(&str, &str)]) -> String {
     s.finish()
 }
 
+/// The tables `/funding.csv?table=` offers.
+const TABLES: &str =
+    "programmes, items, contributions, donors, themes, result-areas, places, bienniums";
+
 /// `/funding.csv?table=...`: exactly the rows of that table under the current filters,
 /// all pages, RFC 4180, UTF-8, with labels people read and original and USD amounts.
+/// Written row by row from the cached revision: memory stays flat in the number of rows.
 pub async fn csv(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Response, AppError> {
-    let v = view(&state, audience, &params).await?;
+    let filters = parse_filters(&params.filters, &snap.records)?;
+    let sort = SortKey::parse(&params.sort, &SORTS)?;
     let table = if params.table.is_empty() {
         "programmes"
     } else {
         params.table.as_str()
     };
-    let mut out = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let write = |out: &mut csv::Writer<Vec<u8>>, record: Vec<String>| {
-        out.write_record(&record)
-            .map_err(|e| AppError::Internal(e.into()))
-    };
-    match table {
-        "programmes" => write_items(&mut out, &state, &v, &v.rows).await?,
+    let snapshot: Arc<Snapshot> = snap.0;
+    let d = snapshot.dashboard(audience);
+    let csv_table = match table {
+        "programmes" => item_table(audience, d.rows(&filters, sort)),
         // Every kind, components included, in the order the overview lists them.
-        "items" => write_items(&mut out, &state, &v, &v.portfolio.matching(&v.filters)).await?,
-        "contributions" => write_contributions(&mut out, &state, &v).await?,
-        "donors" => {
-            write(
-                &mut out,
-                vec![
-                    "Organisation".into(),
-                    "Kind".into(),
-                    "Contributions".into(),
-                    "Currencies".into(),
-                    "Pledged (USD)".into(),
-                    "Committed or paid (USD)".into(),
-                    "Paid (USD)".into(),
-                ],
-            )?;
-            for d in v.portfolio.donors(&with_descendants(&v.portfolio, &v.rows)) {
-                write(
-                    &mut out,
-                    vec![
-                        d.name,
-                        crate::web::view::org_kind_label(&d.kind),
-                        d.contributions.to_string(),
-                        d.currencies.join(", "),
-                        two_places(d.pledged_usd),
-                        two_places(d.firm_usd),
-                        two_places(d.paid_usd),
-                    ],
-                )?;
-            }
-        }
+        "items" => item_table(audience, d.matching(&filters)),
+        "contributions" => contribution_table(&snapshot, audience, &filters),
+        "donors" => donor_table(&snapshot, audience, &filters, sort),
         "themes" | "result-areas" | "places" | "bienniums" => {
-            let rows = match table {
-                "themes" => grouped_funding(&v, theme_grouping(&v)),
-                "result-areas" => grouped_funding(&v, area_grouping(&v)),
-                "places" => grouped_funding(&v, place_grouping(&v)),
-                _ => grouped_funding(&v, biennium_grouping(&v)),
-            };
-            let first = match table {
-                "themes" => "Theme",
-                "result-areas" => "Result area",
-                "places" => "Country or region",
-                _ => "Biennium",
-            };
-            let mut header = vec![first.to_string(), "Items".to_string()];
-            header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
-            write(&mut out, header)?;
-            for (label, count, f) in rows {
-                let mut record = vec![label, count.to_string()];
-                record.extend(funding_cells(&f));
-                write(&mut out, record)?;
-            }
+            group_table(&snapshot, audience, &filters, sort, table)
         }
         other => {
             return Err(AppError::BadRequest(format!(
-                "Unknown table “{other}”. Use one of: programmes, items, contributions, donors, themes, result-areas, places, bienniums."
+                "Unknown table “{other}”. Use one of: {TABLES}."
             )));
         }
-    }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing CSV: {e}")))?;
-    let filename = format!("attachment; filename=\"portfolio-{table}.csv\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, filename),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-fn csv_error(e: csv::Error) -> AppError {
-    AppError::Internal(anyhow::anyhow!("writing CSV: {e}"))
-}
-
-/// One line per item: figures in USD, and the item's own stated amounts in their
-/// original currencies.
-async fn write_items(
-    out: &mut csv::Writer<Vec<u8>>,
-    state: &AppState,
-    v: &View,
-    rows: &[usize],
-) -> Result<(), AppError> {
-    let ids = ids(&v.portfolio, rows);
-    let (budgets, contributions) = dashboards::original_amounts(&state.pool, &ids).await?;
-    // Grouped once by item: a lookup per row, not a scan of every amount per row.
-    let by_item = |list: Vec<(i64, Decimal, String)>| {
-        let mut grouped: HashMap<i64, Vec<String>> = HashMap::new();
-        for (item, amount, currency) in list {
-            grouped
-                .entry(item)
-                .or_default()
-                .push(format_money(amount, &currency));
-        }
-        grouped
     };
-    let (budgets, contributions) = (by_item(budgets), by_item(contributions));
-    let originals = |grouped: &HashMap<i64, Vec<String>>, id: i64| {
-        grouped
-            .get(&id)
-            .map(|amounts| amounts.join("; "))
-            .unwrap_or_default()
-    };
-    let mut header: Vec<&str> = FUNDING_HEADER.to_vec();
-    header.extend([
-        "Part of",
-        "Stated budgets (original currency)",
-        "Contributions (original currency)",
-    ]);
-    out.write_record(&header).map_err(csv_error)?;
-    for &i in rows {
-        let item = &v.portfolio.items[i];
-        let parent = item
-            .parent_id
-            .and_then(|p| v.portfolio.index_of(p))
-            .map(|p| v.portfolio.items[p].title.clone())
-            .unwrap_or_default();
-        let mut record = vec![
-            item.title.clone(),
-            kind_label(&item.kind),
-            status_label(&item.status),
-            item.facets.result_areas.join(", "),
-        ];
-        record.extend(funding_cells(&v.portfolio.funding(i)));
-        record.extend([
-            parent,
-            originals(&budgets, item.id),
-            originals(&contributions, item.id),
-        ]);
-        out.write_record(&record).map_err(csv_error)?;
-    }
-    Ok(())
-}
-
-/// One line per contribution to the items in view (and their components); with an
-/// organisation filter, that organisation's contributions only.
-async fn write_contributions(
-    out: &mut csv::Writer<Vec<u8>>,
-    state: &AppState,
-    v: &View,
-) -> Result<(), AppError> {
-    let item_ids = ids(
-        &v.portfolio,
-        &with_descendants(&v.portfolio, &v.portfolio.matching(&v.filters)),
-    );
-    out.write_record([
-        "Organisation",
-        "Item",
-        "Status",
-        "Amount",
-        "Currency",
-        "Amount (USD)",
-        "Rate month",
-        "Pledged on",
-        "Self-financing",
-        "Approximate",
-        "Source",
-    ])
-    .map_err(csv_error)?;
-    for c in dashboards::contributions_to(&state.pool, &item_ids, v.filters.organisation.as_deref())
-        .await?
-    {
-        let title = v
-            .portfolio
-            .index_of(c.item_id)
-            .map(|i| v.portfolio.items[i].title.clone())
-            .unwrap_or_default();
-        out.write_record([
-            c.org_name,
-            title,
-            crate::domain::vocab::label_of(
-                crate::domain::vocab::ContributionStatus::parse,
-                &c.status,
-            ),
-            two_places(c.amount),
-            c.currency,
-            c.amount_usd.map(two_places).unwrap_or_default(),
-            c.rate_month
-                .map(|m| m.format("%Y-%m").to_string())
-                .unwrap_or_default(),
-            c.pledged_on.map(|d| d.to_string()).unwrap_or_default(),
-            if c.self_financing {
-                "yes".into()
-            } else {
-                "no".into()
-            },
-            if c.approximate {
-                "yes".into()
-            } else {
-                "no".into()
-            },
-            c.source_para.unwrap_or_default(),
-        ])
-        .map_err(csv_error)?;
-    }
-    Ok(())
+    Ok(csv_response(
+        snapshot,
+        &format!("portfolio-{table}.csv"),
+        csv_table,
+    ))
 }
 
 const FUNDING_HEADER: [&str; 12] = [
@@ -888,15 +647,15 @@ const FUNDING_HEADER: [&str; 12] = [
     "Funding state",
 ];
 
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_string()
+}
+
 /// Figures as spreadsheet cells: plain decimals, empty when unknown.
 fn funding_cells(f: &Funding) -> Vec<String> {
     vec![
         f.budget_usd.map(two_places).unwrap_or_default(),
-        if f.budget_is_lower_bound {
-            "yes".into()
-        } else {
-            "no".into()
-        },
+        yes_no(f.budget_is_lower_bound),
         two_places(f.pledged_usd),
         two_places(f.firm_usd),
         two_places(f.paid_usd),
@@ -908,27 +667,212 @@ fn funding_cells(f: &Funding) -> Vec<String> {
     ]
 }
 
-fn grouped_funding(
-    v: &View,
-    grouped: Vec<(String, String, Vec<i64>)>,
-) -> Vec<(String, usize, Funding)> {
-    grouped
-        .into_iter()
-        .map(|(label, _, ids)| (label, ids.len(), v.portfolio.combined(&ids)))
-        .collect()
+/// One line per item: figures in USD, and the item's own stated amounts in their
+/// original currencies.
+fn item_table(audience: Audience, rows: Vec<usize>) -> CsvTable {
+    let mut header: Vec<String> = FUNDING_HEADER.iter().map(|s| s.to_string()).collect();
+    header.extend(
+        [
+            "Part of",
+            "Stated budgets (original currency)",
+            "Contributions (original currency)",
+        ]
+        .map(String::from),
+    );
+    CsvTable::new(header, rows, move |snapshot, i| {
+        let d = snapshot.dashboard(audience);
+        let records = &snapshot.records;
+        let item = &d.portfolio.items[i];
+        let parent = item
+            .parent_id
+            .and_then(|p| d.portfolio.index_of(p))
+            .map(|p| d.portfolio.items[p].title.clone())
+            .unwrap_or_default();
+        let budgets: Vec<String> = records
+            .budgets_of_item(item.id)
+            .map(|b| format_money(b.amount, &b.currency))
+            .collect();
+        // in the order they were given, not by donor
+        let mut contributions: Vec<_> = records.contributions_of_item(item.id).collect();
+        contributions.sort_by_key(|c| c.as_of);
+        let contributions: Vec<String> = contributions
+            .iter()
+            .map(|c| format_money(c.amount, &c.currency))
+            .collect();
+        let mut record = vec![
+            item.title.clone(),
+            d.kind_labels[i].clone(),
+            d.status_labels[i].clone(),
+            d.area_codes[i].clone(),
+        ];
+        record.extend(funding_cells(d.portfolio.funding_ref(i)));
+        record.extend([parent, budgets.join("; "), contributions.join("; ")]);
+        record
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::area_order;
-
-    #[test]
-    fn group_labels_sort_by_their_code() {
-        assert!(area_order("3.9 Something") < area_order("3.10 Other"));
-        assert!(area_order("Theme 2: x") < area_order("Theme 10: y"));
-        assert_eq!(
-            area_order("Theme 3: title not given in the source"),
-            vec![3]
+/// One line per contribution to the items in view (and their components); with an
+/// organisation filter, that organisation's contributions only.
+fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters) -> CsvTable {
+    let d = snapshot.dashboard(audience);
+    let records = &snapshot.records;
+    let in_view: std::collections::HashSet<i64> = with_descendants(d, &d.matching(filters))
+        .into_iter()
+        .map(|i| d.portfolio.items[i].id)
+        .collect();
+    let only_org = filters
+        .organisation
+        .as_deref()
+        .and_then(|slug| records.organisation(slug))
+        .map(|o| o.id);
+    let org_name = |id: i64| {
+        records
+            .organisation_by_id(id)
+            .map_or("", |o| o.name.as_str())
+    };
+    let mut rows: Vec<usize> = records
+        .data
+        .contributions
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| in_view.contains(&c.item_id) && only_org.is_none_or(|o| o == c.org_id))
+        .map(|(i, _)| i)
+        .collect();
+    // by organisation, then date (the records come by date)
+    rows.sort_by(|&a, &b| {
+        let (ca, cb) = (
+            &records.data.contributions[a],
+            &records.data.contributions[b],
         );
+        org_name(ca.org_id).cmp(org_name(cb.org_id))
+    });
+    let header = [
+        "Organisation",
+        "Item",
+        "Status",
+        "Amount",
+        "Currency",
+        "Amount (USD)",
+        "Rate month",
+        "Pledged on",
+        "Self-financing",
+        "Approximate",
+        "Source",
+    ]
+    .map(String::from)
+    .to_vec();
+    CsvTable::new(header, rows, move |snapshot, i| {
+        let records = &snapshot.records;
+        let d = snapshot.dashboard(audience);
+        let c = &records.data.contributions[i];
+        let title = d
+            .portfolio
+            .index_of(c.item_id)
+            .map(|i| d.portfolio.items[i].title.clone())
+            .unwrap_or_default();
+        vec![
+            records
+                .organisation_by_id(c.org_id)
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
+            title,
+            label_of(ContributionStatus::parse, &c.status),
+            two_places(c.amount),
+            c.currency.clone(),
+            c.amount_usd.map(two_places).unwrap_or_default(),
+            c.rate_month
+                .map(|m| m.format("%Y-%m").to_string())
+                .unwrap_or_default(),
+            c.pledged_on.map(|d| d.to_string()).unwrap_or_default(),
+            yes_no(c.self_financing),
+            yes_no(c.approximate),
+            c.source_para.clone().unwrap_or_default(),
+        ]
+    })
+}
+
+/// Calls `f` with the sections for the filters (precomputed when there are none).
+fn with_sections<T>(
+    snapshot: &Snapshot,
+    audience: Audience,
+    filters: &Filters,
+    sort: SortKey,
+    f: impl FnOnce(&FundingSections) -> T,
+) -> T {
+    let d = snapshot.dashboard(audience);
+    if filters.is_empty() {
+        f(&d.funding_unfiltered)
+    } else {
+        f(&sections(d, &snapshot.records, &d.rows(filters, sort)))
     }
+}
+
+fn donor_table(
+    snapshot: &Snapshot,
+    audience: Audience,
+    filters: &Filters,
+    sort: SortKey,
+) -> CsvTable {
+    let header = [
+        "Organisation",
+        "Kind",
+        "Contributions",
+        "Currencies",
+        "Pledged (USD)",
+        "Committed or paid (USD)",
+        "Paid (USD)",
+    ]
+    .map(String::from)
+    .to_vec();
+    let lines: Vec<Vec<String>> = with_sections(snapshot, audience, filters, sort, |s| {
+        s.donors
+            .iter()
+            .map(|d| {
+                vec![
+                    d.name.clone(),
+                    d.kind.clone(),
+                    d.contributions.to_string(),
+                    d.currencies.clone(),
+                    two_places(d.pledged_usd),
+                    two_places(d.firm_usd),
+                    two_places(d.paid_usd),
+                ]
+            })
+            .collect()
+    });
+    CsvTable::from_lines(header, lines)
+}
+
+fn group_table(
+    snapshot: &Snapshot,
+    audience: Audience,
+    filters: &Filters,
+    sort: SortKey,
+    table: &str,
+) -> CsvTable {
+    let first = match table {
+        "themes" => "Theme",
+        "result-areas" => "Result area",
+        "places" => "Country or region",
+        _ => "Biennium",
+    };
+    let lines = with_sections(snapshot, audience, filters, sort, |sections| {
+        let groups = match table {
+            "themes" => &sections.themes,
+            "result-areas" => &sections.areas,
+            "places" => &sections.places,
+            _ => &sections.bienniums,
+        };
+        groups
+            .iter()
+            .map(|g| {
+                let mut record = vec![g.label.clone(), g.items.to_string()];
+                record.extend(funding_cells(&g.funding_figures));
+                record
+            })
+            .collect()
+    });
+    let mut header = vec![first.to_string(), "Items".to_string()];
+    header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
+    CsvTable::from_lines(header, lines)
 }

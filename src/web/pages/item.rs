@@ -6,15 +6,15 @@ use axum::extract::State;
 use axum::response::Html;
 
 use crate::domain::auth::Audience;
-use crate::domain::portfolio::Portfolio;
 use crate::domain::slug;
 use crate::domain::vocab::{ContributionStatus, OrgRole, TITLE_NOT_GIVEN, label_of};
-use crate::store;
 use crate::store::audit;
+use crate::store::portfolio::ItemRecord;
 use crate::web::auth::Nav;
-use crate::web::view::{self, FundingView, kind_label, status_label};
+use crate::web::dashboard::Dashboard;
+use crate::web::snapshot::Snap;
+use crate::web::view::{self, FundingView};
 use crate::web::{AppError, AppState};
-use std::sync::Arc;
 
 use super::render;
 
@@ -97,30 +97,32 @@ pub struct ItemPage {
 
 /// The item behind `slug` if this audience may see it: drafts (and anything under a
 /// draft) do not exist for viewers.
-async fn visible_item(
-    state: &AppState,
+fn visible_item<'a>(
+    snap: &'a Snap,
     audience: Audience,
     slug: &str,
-) -> Result<(store::items::Item, Arc<Portfolio>, usize), AppError> {
+) -> Result<(&'a ItemRecord, &'a Dashboard, usize), AppError> {
     if !slug::is_valid(slug) {
         return Err(AppError::NotFound);
     }
-    let item = store::items::by_slug(&state.pool, slug)
-        .await?
+    let item = snap.records.item_by_slug(slug).ok_or(AppError::NotFound)?;
+    let dashboard = snap.dashboard(audience);
+    let index = dashboard
+        .portfolio
+        .index_of(item.id)
         .ok_or(AppError::NotFound)?;
-    let portfolio = state.portfolio(audience).await?;
-    let index = portfolio.index_of(item.id).ok_or(AppError::NotFound)?;
-    Ok((item, portfolio, index))
+    Ok((item, dashboard, index))
 }
 
 pub async fn show(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlPath(slug): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
-    let (item, portfolio, index) = visible_item(&state, audience, &slug).await?;
-    let pool = &state.pool;
+    let (item, d, index) = visible_item(&snap, audience, &slug)?;
+    let records = &snap.records;
+    let portfolio = &d.portfolio;
 
     let mut crumbs: Vec<Crumb> = portfolio
         .ancestors(index)
@@ -137,16 +139,10 @@ pub async fn show(
             slug: portfolio.items[c].slug.clone(),
             title: portfolio.items[c].title.clone(),
             depth,
-            status: status_label(&portfolio.items[c].status),
-            funding: FundingView::from(&portfolio.funding(c)),
+            status: d.status_labels[c].clone(),
+            funding: d.views[c].clone(),
         })
         .collect::<Vec<_>>();
-
-    let places = store::items::places(pool, item.id).await?;
-    let organisations = store::items::organisations(pool, item.id).await?;
-    let alignments = store::items::alignments(pool, &[item.id]).await?;
-    let budgets = store::items::budgets(pool, item.id).await?;
-    let contributions = store::items::contributions(pool, item.id).await?;
 
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
     render(&ItemPage {
@@ -154,8 +150,8 @@ pub async fn show(
         published: item.published,
         internal_notes: (audience == Audience::Internal).then(|| item.internal_notes.clone()),
         item_id: item.id,
-        kind: kind_label(&item.kind),
-        status: status_label(&item.status),
+        kind: d.kind_labels[index].clone(),
+        status: d.status_labels[index].clone(),
         status_note: text(&item.status_note),
         period: text(&item.period),
         dates: match (item.start_date, item.end_date) {
@@ -164,45 +160,46 @@ pub async fn show(
             (None, Some(e)) => format!("until {e}"),
             (None, None) => String::new(),
         },
-        places: places
-            .iter()
+        places: records
+            .places_of_item(item.id)
             .map(|p| PlaceLink {
-                href: crate::web::view::place_href(&p.name),
+                href: view::place_href(&p.name),
                 name: p.name.clone(),
             })
             .collect(),
         source_paras: text(&item.source_paras),
         report_section: text(&item.report_section),
-        funding: FundingView::from(&portfolio.funding(index)),
+        funding: d.views[index].clone(),
         has_components: !components.is_empty(),
         components,
         crumbs,
-        alignments: alignments
-            .into_iter()
-            .map(|a| AlignmentRow {
-                title_known: a.title.is_some(),
-                title: a.title.unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
-                code: a.code,
-                source_para: a.source_para.unwrap_or_default(),
-                note: a.note.unwrap_or_default(),
+        alignments: records
+            .alignments_of_item(item.id)
+            .filter_map(|a| {
+                let area = records.result_area_by_id(a.result_area_id)?;
+                Some(AlignmentRow {
+                    title_known: area.title.is_some(),
+                    title: text(&area.title).if_empty(TITLE_NOT_GIVEN),
+                    code: area.code.clone(),
+                    source_para: text(&a.source_para),
+                    note: text(&a.note),
+                })
             })
             .collect(),
-        organisations: organisations
-            .into_iter()
-            .map(|o| OrgRow {
-                slug: o.slug.clone(),
-                role: label_of(OrgRole::parse, &o.role),
-                name: match o.acronym {
-                    Some(acronym) if !o.name.contains(&acronym) => {
-                        format!("{} ({acronym})", o.name)
-                    }
-                    _ => o.name,
-                },
-                source_para: o.source_para.unwrap_or_default(),
+        organisations: records
+            .roles_of_item(item.id)
+            .filter_map(|r| {
+                let org = records.organisation_by_id(r.org_id)?;
+                Some(OrgRow {
+                    slug: org.slug.clone(),
+                    role: label_of(OrgRole::parse, &r.role),
+                    name: org.display_name(),
+                    source_para: text(&r.source_para),
+                })
             })
             .collect(),
-        budgets: budgets
-            .into_iter()
+        budgets: records
+            .budgets_of_item(item.id)
             .map(|b| MoneyRow {
                 who: String::new(),
                 who_slug: String::new(),
@@ -212,35 +209,53 @@ pub async fn show(
                 rate: view::rate_used(&b.currency, b.rate_month, b.usd_per_unit),
                 date: b.as_of.to_string(),
                 self_financing: false,
-                period: b.period.unwrap_or_default(),
-                source_para: b.source_para.unwrap_or_default(),
-                note: b.note.unwrap_or_default(),
+                period: text(&b.period),
+                source_para: text(&b.source_para),
+                note: text(&b.note),
             })
             .collect(),
-        contributions: contributions
-            .into_iter()
-            .map(|c| MoneyRow {
-                who_slug: c.org_slug.clone(),
-                who: c.org_name,
-                status: label_of(ContributionStatus::parse, &c.status),
-                original: view::amount(c.amount, &c.currency, c.approximate),
-                usd: view::optional_usd(c.amount_usd),
-                rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),
-                date: c
-                    .pledged_on
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "not stated".into()),
-                self_financing: c.self_financing,
-                period: String::new(),
-                source_para: c.source_para.unwrap_or_default(),
-                note: c.note.unwrap_or_default(),
+        contributions: records
+            .contributions_of_item(item.id)
+            .map(|c| {
+                let org = records.organisation_by_id(c.org_id);
+                MoneyRow {
+                    who_slug: org.map(|o| o.slug.clone()).unwrap_or_default(),
+                    who: org.map(|o| o.name.clone()).unwrap_or_default(),
+                    status: label_of(ContributionStatus::parse, &c.status),
+                    original: view::amount(c.amount, &c.currency, c.approximate),
+                    usd: view::optional_usd(c.amount_usd),
+                    rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),
+                    date: c
+                        .pledged_on
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "not stated".into()),
+                    self_financing: c.self_financing,
+                    period: String::new(),
+                    source_para: text(&c.source_para),
+                    note: text(&c.note),
+                }
             })
             .collect(),
-        slug: item.slug,
-        title: item.title,
-        summary: item.summary,
-        description: item.description,
+        slug: item.slug.clone(),
+        title: item.title.clone(),
+        summary: item.summary.clone(),
+        description: item.description.clone(),
     })
+}
+
+/// Empty text reads as a stated default.
+trait IfEmpty {
+    fn if_empty(self, default: &str) -> String;
+}
+
+impl IfEmpty for String {
+    fn if_empty(self, default: &str) -> String {
+        if self.is_empty() {
+            default.to_string()
+        } else {
+            self
+        }
+    }
 }
 
 pub struct HistoryEntry {
@@ -280,16 +295,17 @@ pub struct HistoryPage {
 /// `/programmes/{slug}/history`: every recorded change to the item and its money.
 pub async fn history(
     State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlPath(slug): HtmlPath<String>,
 ) -> Result<Html<String>, AppError> {
-    let (item, _, _) = visible_item(&state, audience, &slug).await?;
+    let (item, _, _) = visible_item(&snap, audience, &slug)?;
     let entries = audit::for_item(&state.pool, item.id).await?;
     render(&HistoryPage {
         nav,
-        slug: item.slug,
-        title: item.title,
+        slug: item.slug.clone(),
+        title: item.title.clone(),
         entries: entries.into_iter().map(HistoryEntry::from).collect(),
     })
 }

@@ -1,19 +1,20 @@
 //! `/organisations/{slug}`: a donor's or partner's contributions by item, status and
 //! currency, and the items it takes part in.
 
-use crate::web::forms::HtmlPath;
+use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
-use axum::extract::State;
 use axum::response::Html;
 
 use crate::domain::auth::Audience;
 use crate::domain::money::format_money;
 use crate::domain::slug;
 use crate::domain::vocab::{ContributionStatus, OrgRole, label_of};
-use crate::store::dashboards;
+use crate::store::portfolio::ContributionRecord;
+use crate::web::AppError;
 use crate::web::auth::Nav;
-use crate::web::view::{self, org_kind_label};
-use crate::web::{AppError, AppState};
+use crate::web::pages::overview::parse_page;
+use crate::web::snapshot::Snap;
+use crate::web::view::{self, Pager, org_kind_label};
 
 use super::render;
 
@@ -50,28 +51,39 @@ pub struct OrganisationPage {
     pub kind: String,
     pub source_paras: String,
     pub contributions: Vec<ContributionRow>,
+    pub contribution_count: usize,
+    pub pager: Pager,
     pub totals: Vec<StatusTotal>,
     pub currencies: String,
     pub roles: Vec<RoleRow>,
 }
 
+/// Contributions per page.
+const PAGE_SIZE: usize = 50;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Params {
+    page: String,
+}
+
 pub async fn show(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlPath(org_slug): HtmlPath<String>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
+    let page = parse_page(Some(&params.page))?;
     if !slug::is_valid(&org_slug) {
         return Err(AppError::NotFound);
     }
-    let org = dashboards::organisation(&state.pool, &org_slug)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let portfolio = state.portfolio(audience).await?;
+    let records = &snap.records;
+    let org = records.organisation(&org_slug).ok_or(AppError::NotFound)?;
+    let portfolio = &snap.dashboard(audience).portfolio;
     // Only money to items this reader may see.
-    let contributions: Vec<_> = dashboards::contributions_of(&state.pool, org.id)
-        .await?
-        .into_iter()
+    let contributions: Vec<(usize, &ContributionRecord)> = records
+        .contributions_of_org(org.id)
         .filter_map(|c| portfolio.index_of(c.item_id).map(|i| (i, c)))
         .collect();
     let totals = ContributionStatus::ALL
@@ -91,35 +103,38 @@ pub async fn show(
             })
         })
         .collect();
-    let mut currencies: Vec<String> = contributions
+    let mut currencies: Vec<&str> = contributions
         .iter()
-        .map(|(_, c)| c.currency.clone())
+        .map(|(_, c)| c.currency.as_str())
         .collect();
-    currencies.sort();
+    currencies.sort_unstable();
     currencies.dedup();
-    let roles = dashboards::roles_of(&state.pool, org.id)
-        .await?
-        .into_iter()
-        .filter_map(|(item_id, role)| {
-            portfolio.index_of(item_id).map(|i| RoleRow {
+    let roles = records
+        .roles_of_org(org.id)
+        .filter_map(|r| {
+            portfolio.index_of(r.item_id).map(|i| RoleRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
-                role: label_of(OrgRole::parse, &role),
+                role: label_of(OrgRole::parse, &r.role),
             })
         })
         .collect();
+    let pager = Pager::new(
+        page,
+        contributions.len(),
+        PAGE_SIZE,
+        format!("/organisations/{}", org.slug),
+    )?;
     render(&OrganisationPage {
         nav,
         slug: org.slug.clone(),
-        name: match &org.acronym {
-            Some(a) if !org.name.contains(a.as_str()) => format!("{} ({a})", org.name),
-            _ => org.name.clone(),
-        },
+        name: org.display_name(),
         kind: org_kind_label(&org.kind),
         source_paras: org.source_paras.clone().unwrap_or_default(),
-        contributions: contributions
-            .into_iter()
-            .map(|(i, c)| ContributionRow {
+        contribution_count: contributions.len(),
+        contributions: contributions[pager.range()]
+            .iter()
+            .map(|&(i, c)| ContributionRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
                 status: label_of(ContributionStatus::parse, &c.status),
@@ -131,9 +146,10 @@ pub async fn show(
                     .map(|d| d.to_string())
                     .unwrap_or_else(|| "not stated".into()),
                 self_financing: c.self_financing,
-                source_para: c.source_para.unwrap_or_default(),
+                source_para: c.source_para.clone().unwrap_or_default(),
             })
             .collect(),
+        pager,
         totals,
         currencies: currencies.join(", "),
         roles,

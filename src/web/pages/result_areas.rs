@@ -2,20 +2,15 @@
 
 use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
-use axum::extract::State;
 use axum::response::Html;
-use std::collections::HashMap;
 
 use crate::domain::auth::Audience;
-use crate::domain::filters::FundingState;
-use crate::domain::money::percent;
-use crate::domain::portfolio::Portfolio;
 use crate::domain::vocab::TITLE_NOT_GIVEN;
-use crate::store;
+use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::pages::overview::parse_page;
-use crate::web::view::FundingView;
-use crate::web::{AppError, AppState};
+use crate::web::snapshot::Snap;
+use crate::web::view::{FundingView, Pager};
 
 use super::render;
 
@@ -41,31 +36,32 @@ pub struct Column {
 
 const COLUMNS_PER_PAGE: usize = 20;
 
-pub struct AreaRow {
+pub struct AreaRow<'a> {
     pub cells: Vec<Cell>,
     pub code: String,
     pub title: String,
     pub title_known: bool,
     pub source_para: String,
+    /// The first few items serving the area, and how many more there are.
     pub items: Vec<ItemLink>,
-    pub funding: FundingView,
+    pub more: usize,
+    pub funding: &'a FundingView,
 }
 
-pub struct ThemeSection {
+pub struct ThemeSection<'a> {
     pub code: String,
     pub title: String,
     pub title_known: bool,
-    pub areas: Vec<AreaRow>,
+    pub areas: Vec<AreaRow<'a>>,
 }
 
 #[derive(Template)]
 #[template(path = "result_areas.html")]
-pub struct ResultAreasPage {
+pub struct ResultAreasPage<'a> {
     pub nav: Nav,
     pub columns: Vec<Column>,
-    pub page: usize,
-    pub pages: usize,
-    pub themes: Vec<ThemeSection>,
+    pub pager: Pager,
+    pub themes: Vec<ThemeSection<'a>>,
     pub unserved: Vec<String>,
 }
 
@@ -75,62 +71,26 @@ pub struct Params {
     page: String,
 }
 
-/// The matrix cell of `area` for the programme at `root`: aligned if the programme or any
-/// of its components serves the area, shaded and labelled by the programme's funding.
-fn cell(portfolio: &Portfolio, root: usize, area: &str) -> Cell {
-    let serves = std::iter::once(root)
-        .chain(portfolio.descendants(root).into_iter().map(|(i, _)| i))
-        .any(|i| {
-            portfolio.items[i]
-                .facets
-                .result_areas
-                .iter()
-                .any(|c| c == area)
-        });
-    if !serves {
-        return Cell {
-            aligned: false,
-            label: String::new(),
-            class: "",
-        };
-    }
-    let funding = portfolio.funding(root);
-    let state = FundingState::of(&funding);
-    let label = match funding.coverage {
-        Some(c) => format!("{} covered", percent(c)),
-        None => state.label().to_string(),
-    };
-    Cell {
-        aligned: true,
-        label,
-        class: state.class(),
-    }
-}
+/// Items named per result area on the matrix page; the area's own page lists them all.
+const ITEMS_NAMED: usize = 10;
 
 pub async fn show(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&params.page))?;
-    let pool = &state.pool;
-    let themes = store::strategy::themes(pool).await?;
-    let areas = store::strategy::result_areas(pool).await?;
-    let pairs = store::strategy::alignment_pairs(pool).await?;
-    let portfolio = state.portfolio(audience).await?;
-
-    let pages = portfolio.roots.len().div_ceil(COLUMNS_PER_PAGE).max(1);
-    if page > pages {
-        return Err(AppError::NotFound);
-    }
-    let roots: Vec<usize> = portfolio
-        .roots
-        .iter()
-        .copied()
-        .skip((page - 1) * COLUMNS_PER_PAGE)
-        .take(COLUMNS_PER_PAGE)
-        .collect();
+    let d = snap.dashboard(audience);
+    let data = &snap.records.data;
+    let portfolio = &d.portfolio;
+    let pager = Pager::new(
+        page,
+        portfolio.roots.len(),
+        COLUMNS_PER_PAGE,
+        "/result-areas".to_string(),
+    )?;
+    let roots = &portfolio.roots[pager.range()];
     let columns = roots
         .iter()
         .map(|&r| {
@@ -145,31 +105,36 @@ pub async fn show(
             }
         })
         .collect();
+    let cell = |root: usize, rank: usize| match d.served.get(&root) {
+        Some((served, cell)) if served.binary_search(&rank).is_ok() => Cell {
+            aligned: true,
+            label: cell.label.clone(),
+            class: cell.class,
+        },
+        _ => Cell {
+            aligned: false,
+            label: String::new(),
+            class: "",
+        },
+    };
 
-    let mut items_by_area: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (area, item) in pairs {
-        items_by_area.entry(area).or_default().push(item);
-    }
     let mut unserved = Vec::new();
-    let sections = themes
-        .into_iter()
+    let sections = data
+        .themes
+        .iter()
         .map(|theme| {
-            let rows = areas
+            let areas = data
+                .result_areas
                 .iter()
-                .filter(|a| a.theme_code == theme.code)
-                .map(|area| {
-                    let mut ids = items_by_area.remove(&area.id).unwrap_or_default();
-                    // only items this reader may see, in report order as on the overview
-                    ids.retain(|id| portfolio.index_of(*id).is_some());
-                    ids.sort_by_key(|id| portfolio.index_of(*id));
-                    if ids.is_empty() {
+                .enumerate()
+                .filter(|(_, a)| a.theme_code == theme.code)
+                .map(|(rank, area)| {
+                    let summary = &d.areas[rank];
+                    if summary.items.is_empty() {
                         unserved.push(area.code.clone());
                     }
                     AreaRow {
-                        cells: roots
-                            .iter()
-                            .map(|&r| cell(&portfolio, r, &area.code))
-                            .collect(),
+                        cells: roots.iter().map(|&r| cell(r, rank)).collect(),
                         code: area.code.clone(),
                         title_known: area.title.is_some(),
                         title: area
@@ -177,75 +142,98 @@ pub async fn show(
                             .clone()
                             .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
                         source_para: area.source_para.clone().unwrap_or_default(),
-                        items: ids
+                        items: summary
+                            .items
                             .iter()
-                            .filter_map(|id| portfolio.index_of(*id))
-                            .map(|i| ItemLink {
+                            .take(ITEMS_NAMED)
+                            .map(|&i| ItemLink {
                                 slug: portfolio.items[i].slug.clone(),
                                 title: portfolio.items[i].title.clone(),
                             })
                             .collect(),
-                        funding: FundingView::from(&portfolio.combined(&ids)),
+                        more: summary.items.len().saturating_sub(ITEMS_NAMED),
+                        funding: &summary.total,
                     }
                 })
                 .collect();
             ThemeSection {
                 title_known: theme.title.is_some(),
-                title: theme.title.unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
-                code: theme.code,
-                areas: rows,
+                title: theme
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                code: theme.code.clone(),
+                areas,
             }
         })
         .collect();
     render(&ResultAreasPage {
         nav,
         columns,
-        page,
-        pages,
+        pager,
         themes: sections,
         unserved,
     })
 }
 
-pub struct AreaItemRow {
-    pub slug: String,
-    pub title: String,
-    pub kind: String,
-    pub source_para: String,
-    pub funding: FundingView,
+pub struct AreaItemRow<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub source_para: &'a str,
+    pub funding: &'a FundingView,
 }
 
 #[derive(Template)]
 #[template(path = "result_area.html")]
-pub struct ResultAreaPage {
+pub struct ResultAreaPage<'a> {
     pub nav: Nav,
     pub code: String,
     pub title: String,
     pub title_known: bool,
     pub source_para: String,
-    pub total: FundingView,
-    pub rows: Vec<AreaItemRow>,
+    pub total: &'a FundingView,
+    pub rows: Vec<AreaItemRow<'a>>,
+    pub row_count: usize,
+    pub pager: Pager,
 }
+
+/// Items per page of a result area.
+const ROWS_PER_PAGE: usize = 50;
 
 /// `/result-areas/{code}`: the items serving one result area and their gaps.
 pub async fn detail(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlPath(code): HtmlPath<String>,
+    HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
-    let area = store::strategy::result_areas(&state.pool)
-        .await?
-        .into_iter()
-        .find(|a| a.code == code)
+    let page = parse_page(Some(&params.page))?;
+    let records = &snap.records;
+    let area = records.result_area(&code).ok_or(AppError::NotFound)?;
+    let d = snap.dashboard(audience);
+    let portfolio = &d.portfolio;
+    let rank = records
+        .data
+        .result_areas
+        .iter()
+        .position(|a| a.id == area.id)
         .ok_or(AppError::NotFound)?;
-    let portfolio = state.portfolio(audience).await?;
-    let aligned = store::strategy::alignments_of(&state.pool, area.id).await?;
-    let rows: Vec<(usize, Option<String>)> = aligned
-        .into_iter()
-        .filter_map(|(id, para)| portfolio.index_of(id).map(|i| (i, para)))
+    let rows: Vec<(usize, Option<&String>)> = records
+        .alignments_of_area(area.id)
+        .filter_map(|a| {
+            portfolio
+                .index_of(a.item_id)
+                .map(|i| (i, a.source_para.as_ref()))
+        })
         .collect();
-    let ids: Vec<i64> = rows.iter().map(|(i, _)| portfolio.items[*i].id).collect();
+    let pager = Pager::new(
+        page,
+        rows.len(),
+        ROWS_PER_PAGE,
+        format!("/result-areas/{}", area.code),
+    )?;
     render(&ResultAreaPage {
         nav,
         title_known: area.title.is_some(),
@@ -254,17 +242,19 @@ pub async fn detail(
             .clone()
             .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
         source_para: area.source_para.clone().unwrap_or_default(),
-        total: FundingView::from(&portfolio.combined(&ids)),
-        rows: rows
-            .into_iter()
-            .map(|(i, para)| AreaItemRow {
-                slug: portfolio.items[i].slug.clone(),
-                title: portfolio.items[i].title.clone(),
-                kind: crate::web::view::kind_label(&portfolio.items[i].kind),
-                source_para: para.unwrap_or_default(),
-                funding: FundingView::from(&portfolio.funding(i)),
+        total: &d.areas[rank].total,
+        rows: rows[pager.range()]
+            .iter()
+            .map(|&(i, para)| AreaItemRow {
+                slug: &portfolio.items[i].slug,
+                title: &portfolio.items[i].title,
+                kind: &d.kind_labels[i],
+                source_para: para.map_or("", String::as_str),
+                funding: &d.views[i],
             })
             .collect(),
-        code: area.code,
+        row_count: rows.len(),
+        pager,
+        code: area.code.clone(),
     })
 }

@@ -3,15 +3,14 @@
 
 use crate::web::forms::HtmlQuery;
 use askama::Template;
-use axum::extract::State;
 use axum::response::Html;
 use serde::Deserialize;
 
 use crate::domain::auth::Audience;
-use crate::store::dashboards;
+use crate::web::AppError;
 use crate::web::auth::Nav;
-use crate::web::view::kind_label;
-use crate::web::{AppError, AppState};
+use crate::web::dashboard::Dashboard;
+use crate::web::snapshot::Snap;
 
 use super::render;
 
@@ -39,8 +38,12 @@ pub struct SearchPage {
     pub places: Vec<Hit>,
 }
 
+/// At most this many hits per kind.
+const MAX_ITEMS: usize = 200;
+const MAX_OTHERS: usize = 100;
+
 pub async fn show(
-    State(state): State<AppState>,
+    snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlQuery(params): HtmlQuery<Params>,
@@ -61,37 +64,48 @@ pub async fn show(
     if page.q.is_empty() {
         return render(&page);
     }
-    let portfolio = state.portfolio(audience).await?;
-    page.items = dashboards::search_items(&state.pool, &page.q)
-        .await?
-        .into_iter()
-        .filter_map(|id| portfolio.index_of(id))
-        .map(|i| Hit {
-            href: format!("/programmes/{}", portfolio.items[i].slug),
-            label: portfolio.items[i].title.clone(),
-            detail: kind_label(&portfolio.items[i].kind),
+    let needle = page.q.to_lowercase();
+    let d = snap.dashboard(audience);
+    let data = &snap.records.data;
+    // The index holds only what this audience sees, so the limit never hides a hit.
+    page.items = d
+        .search_text
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| text.contains(&needle))
+        .take(MAX_ITEMS)
+        .map(|(i, _)| Hit {
+            href: format!("/programmes/{}", d.portfolio.items[i].slug),
+            label: d.portfolio.items[i].title.clone(),
+            detail: d.kind_labels[i].clone(),
         })
         .collect();
-    page.organisations = dashboards::search_organisations(&state.pool, &page.q)
-        .await?
-        .into_iter()
-        .map(|(slug, name)| Hit {
-            href: format!("/organisations/{slug}"),
-            label: name,
+    page.organisations = data
+        .organisations
+        .iter()
+        .filter(|o| !o.archived)
+        .filter(|o| {
+            o.name.to_lowercase().contains(&needle)
+                || o.acronym
+                    .as_ref()
+                    .is_some_and(|a| a.to_lowercase().contains(&needle))
+        })
+        .take(MAX_OTHERS)
+        .map(|o| Hit {
+            href: format!("/organisations/{}", o.slug),
+            label: o.name.clone(),
             detail: String::new(),
         })
         .collect();
-    page.places = dashboards::search_places(&state.pool, &page.q)
-        .await?
-        .into_iter()
-        .map(|(name, kind)| Hit {
-            href: crate::web::view::place_href(&name),
-            label: name,
-            detail: if kind == "region" {
-                "Region".into()
-            } else {
-                "Country".into()
-            },
+    page.places = data
+        .places
+        .iter()
+        .filter(|p| p.name.to_lowercase().contains(&needle))
+        .take(MAX_OTHERS)
+        .map(|p| Hit {
+            href: crate::web::view::place_href(&p.name),
+            label: p.name.clone(),
+            detail: Dashboard::place_label(&p.kind).to_string(),
         })
         .collect();
     render(&page)

@@ -1,0 +1,734 @@
+//! Everything the dashboards show that depends only on the data, computed once per
+//! portfolio revision and for each audience: roll-ups, formatted figures, sort orders,
+//! largest gaps, counts, groupings, the alignment matrix, per-organisation and per-place
+//! totals, the search index. A request then pages, filters over these keys and renders.
+
+use chrono::{DateTime, Utc};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::domain::auth::Audience;
+use crate::domain::filters::{Filters, FundingState};
+use crate::domain::money::percent;
+use crate::domain::portfolio::Portfolio;
+use crate::domain::vocab::{ItemKind, ItemStatus, PlaceKind, TITLE_NOT_GIVEN};
+use crate::store::portfolio::{OrganisationRecord, PortfolioData};
+use crate::web::pages::funding::{self, FundingSections};
+use crate::web::pages::item::HistoryEntry;
+use crate::web::view::{FundingView, kind_label, status_label};
+use rust_decimal::Decimal;
+
+/// One revision of the dashboards.
+pub struct Snapshot {
+    pub revision: i64,
+    pub built_at: DateTime<Utc>,
+    pub records: Records,
+    pub internal: Dashboard,
+    pub published: Dashboard,
+}
+
+impl Snapshot {
+    pub fn build(data: PortfolioData) -> Snapshot {
+        let summaries = data.summaries();
+        let records = Records::new(data);
+        let internal = Dashboard::build(
+            Audience::Internal,
+            Portfolio::visible(&summaries, |_| true),
+            &records,
+        );
+        let published = Dashboard::build(
+            Audience::Published,
+            Portfolio::visible(&summaries, |it| it.published),
+            &records,
+        );
+        Snapshot {
+            revision: records.data.revision,
+            built_at: Utc::now(),
+            records,
+            internal,
+            published,
+        }
+    }
+
+    pub fn dashboard(&self, audience: Audience) -> &Dashboard {
+        match audience {
+            Audience::Internal => &self.internal,
+            Audience::Published => &self.published,
+        }
+    }
+}
+
+/// The loaded records with the lookups the item, organisation and place pages need.
+/// The same for every audience: pages check visibility against the audience's
+/// [`Dashboard`].
+pub struct Records {
+    pub data: PortfolioData,
+    item_by_slug: HashMap<String, usize>,
+    org_by_id: HashMap<i64, usize>,
+    org_by_slug: HashMap<String, usize>,
+    place_by_id: HashMap<i64, usize>,
+    place_by_name: HashMap<String, usize>,
+    area_by_id: HashMap<i64, usize>,
+    area_by_code: HashMap<String, usize>,
+    /// Record indices per item id, each list in the order its page shows it.
+    budgets_of_item: HashMap<i64, Vec<usize>>,
+    contributions_of_item: HashMap<i64, Vec<usize>>,
+    roles_of_item: HashMap<i64, Vec<usize>>,
+    alignments_of_item: HashMap<i64, Vec<usize>>,
+    places_of_item: HashMap<i64, Vec<usize>>,
+    /// Record indices per organisation id / result area id.
+    contributions_of_org: HashMap<i64, Vec<usize>>,
+    roles_of_org: HashMap<i64, Vec<usize>>,
+    alignments_of_area: HashMap<i64, Vec<usize>>,
+    /// What the filter menus offer (and accept).
+    pub filter_values: FilterValues,
+}
+
+/// Every value a dashboard filter accepts, with its label, in menu order.
+#[derive(Debug, Default)]
+pub struct FilterValues {
+    pub themes: Vec<(String, String)>,
+    pub result_areas: Vec<(String, String)>,
+    pub organisations: Vec<(String, String)>,
+    pub places: Vec<(String, String)>,
+}
+
+fn group<T>(rows: &[T], key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<usize>> {
+    let mut grouped: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        grouped.entry(key(row)).or_default().push(i);
+    }
+    grouped
+}
+
+fn position<T>(rows: &[T], key: impl Fn(&T) -> String) -> HashMap<String, usize> {
+    rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect()
+}
+
+impl Records {
+    fn new(data: PortfolioData) -> Records {
+        let org_by_id: HashMap<i64, usize> = data
+            .organisations
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.id, i))
+            .collect();
+        let org_name = |org_id: i64| {
+            org_by_id
+                .get(&org_id)
+                .map_or("", |&o| data.organisations[o].name.as_str())
+        };
+        let mut contributions_of_item = group(&data.contributions, |c| c.item_id);
+        for list in contributions_of_item.values_mut() {
+            // by donor, then date (the records come by date)
+            list.sort_by(|&a, &b| {
+                org_name(data.contributions[a].org_id).cmp(org_name(data.contributions[b].org_id))
+            });
+        }
+        let mut roles_of_item = group(&data.roles, |r| r.item_id);
+        for list in roles_of_item.values_mut() {
+            list.sort_by(|&a, &b| {
+                let (ra, rb) = (&data.roles[a], &data.roles[b]);
+                ra.role
+                    .cmp(&rb.role)
+                    .then_with(|| org_name(ra.org_id).cmp(org_name(rb.org_id)))
+            });
+        }
+        let area_by_id: HashMap<i64, usize> = data
+            .result_areas
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id, i))
+            .collect();
+        let mut alignments_of_item = group(&data.alignments, |a| a.item_id);
+        for list in alignments_of_item.values_mut() {
+            list.retain(|&a| area_by_id.contains_key(&data.alignments[a].result_area_id));
+            list.sort_by_key(|&a| area_by_id.get(&data.alignments[a].result_area_id));
+        }
+        let place_by_id: HashMap<i64, usize> = data
+            .places
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        let mut places_of_item: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (item, place) in &data.item_places {
+            if let Some(&p) = place_by_id.get(place) {
+                places_of_item.entry(*item).or_default().push(p);
+            }
+        }
+        for list in places_of_item.values_mut() {
+            list.sort_by(|&a, &b| {
+                let (pa, pb) = (&data.places[a], &data.places[b]);
+                (&pa.kind, &pa.name).cmp(&(&pb.kind, &pb.name))
+            });
+        }
+        let titled = |code: &str, title: &Option<String>| {
+            format!("{code} {}", title.as_deref().unwrap_or(TITLE_NOT_GIVEN))
+        };
+        let filter_values = FilterValues {
+            themes: data
+                .themes
+                .iter()
+                .map(|t| {
+                    (
+                        t.code.clone(),
+                        format!("Theme {}", titled(&t.code, &t.title)),
+                    )
+                })
+                .collect(),
+            result_areas: data
+                .result_areas
+                .iter()
+                .map(|a| (a.code.clone(), titled(&a.code, &a.title)))
+                .collect(),
+            organisations: data
+                .organisations
+                .iter()
+                .filter(|o| !o.archived)
+                .map(|o| (o.slug.clone(), o.name.clone()))
+                .collect(),
+            places: data
+                .places
+                .iter()
+                .map(|p| (p.name.clone(), p.name.clone()))
+                .collect(),
+        };
+        Records {
+            item_by_slug: position(&data.items, |i| i.slug.clone()),
+            org_by_slug: data
+                .organisations
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| !o.archived)
+                .map(|(i, o)| (o.slug.clone(), i))
+                .collect(),
+            place_by_name: position(&data.places, |p| p.name.clone()),
+            area_by_code: position(&data.result_areas, |a| a.code.clone()),
+            budgets_of_item: group(&data.budgets, |b| b.item_id),
+            contributions_of_org: group(&data.contributions, |c| c.org_id),
+            roles_of_org: group(&data.roles, |r| r.org_id),
+            alignments_of_area: group(&data.alignments, |a| a.result_area_id),
+            contributions_of_item,
+            roles_of_item,
+            alignments_of_item,
+            places_of_item,
+            org_by_id,
+            place_by_id,
+            area_by_id,
+            filter_values,
+            data,
+        }
+    }
+
+    /// The item record behind a slug (any audience; check visibility on the dashboard).
+    pub fn item_by_slug(&self, slug: &str) -> Option<&crate::store::portfolio::ItemRecord> {
+        self.item_by_slug.get(slug).map(|&i| &self.data.items[i])
+    }
+
+    /// A current (not archived) organisation.
+    pub fn organisation(&self, slug: &str) -> Option<&OrganisationRecord> {
+        self.org_by_slug
+            .get(slug)
+            .map(|&i| &self.data.organisations[i])
+    }
+
+    pub fn organisation_by_id(&self, id: i64) -> Option<&OrganisationRecord> {
+        self.org_by_id
+            .get(&id)
+            .map(|&i| &self.data.organisations[i])
+    }
+
+    pub fn place(&self, name: &str) -> Option<&crate::store::portfolio::PlaceRecord> {
+        self.place_by_name.get(name).map(|&i| &self.data.places[i])
+    }
+
+    pub fn place_by_id(&self, id: i64) -> Option<&crate::store::portfolio::PlaceRecord> {
+        self.place_by_id.get(&id).map(|&i| &self.data.places[i])
+    }
+
+    pub fn result_area(&self, code: &str) -> Option<&crate::store::portfolio::ResultAreaRecord> {
+        self.area_by_code
+            .get(code)
+            .map(|&i| &self.data.result_areas[i])
+    }
+
+    pub fn result_area_by_id(&self, id: i64) -> Option<&crate::store::portfolio::ResultAreaRecord> {
+        self.area_by_id
+            .get(&id)
+            .map(|&i| &self.data.result_areas[i])
+    }
+
+    fn of(map: &HashMap<i64, Vec<usize>>, id: i64) -> &[usize] {
+        map.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn budgets_of_item(
+        &self,
+        item_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::BudgetRecord> {
+        Self::of(&self.budgets_of_item, item_id)
+            .iter()
+            .map(|&i| &self.data.budgets[i])
+    }
+
+    pub fn contributions_of_item(
+        &self,
+        item_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::ContributionRecord> {
+        Self::of(&self.contributions_of_item, item_id)
+            .iter()
+            .map(|&i| &self.data.contributions[i])
+    }
+
+    pub fn roles_of_item(
+        &self,
+        item_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::RoleRecord> {
+        Self::of(&self.roles_of_item, item_id)
+            .iter()
+            .map(|&i| &self.data.roles[i])
+    }
+
+    pub fn alignments_of_item(
+        &self,
+        item_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::AlignmentRecord> {
+        Self::of(&self.alignments_of_item, item_id)
+            .iter()
+            .map(|&i| &self.data.alignments[i])
+    }
+
+    pub fn places_of_item(
+        &self,
+        item_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::PlaceRecord> {
+        Self::of(&self.places_of_item, item_id)
+            .iter()
+            .map(|&i| &self.data.places[i])
+    }
+
+    pub fn contributions_of_org(
+        &self,
+        org_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::ContributionRecord> {
+        Self::of(&self.contributions_of_org, org_id)
+            .iter()
+            .map(|&i| &self.data.contributions[i])
+    }
+
+    pub fn roles_of_org(
+        &self,
+        org_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::RoleRecord> {
+        Self::of(&self.roles_of_org, org_id)
+            .iter()
+            .map(|&i| &self.data.roles[i])
+    }
+
+    pub fn alignments_of_area(
+        &self,
+        area_id: i64,
+    ) -> impl Iterator<Item = &crate::store::portfolio::AlignmentRecord> {
+        Self::of(&self.alignments_of_area, area_id)
+            .iter()
+            .map(|&i| &self.data.alignments[i])
+    }
+}
+
+/// How a list of items can be ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// As the report lists them (parents before their components).
+    Report,
+    /// Largest gap first; unknown gaps last.
+    Gap,
+    /// Largest budget first; unknown budgets last.
+    Budget,
+    /// Lowest coverage first; unknown coverage last.
+    Coverage,
+    Title,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 5] = [
+        SortKey::Report,
+        SortKey::Gap,
+        SortKey::Budget,
+        SortKey::Coverage,
+        SortKey::Title,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Report => "report",
+            SortKey::Gap => "gap",
+            SortKey::Budget => "budget",
+            SortKey::Coverage => "coverage",
+            SortKey::Title => "title",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Report => "Report order",
+            SortKey::Gap => "Largest gap",
+            SortKey::Budget => "Largest budget",
+            SortKey::Coverage => "Lowest coverage",
+            SortKey::Title => "Title",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The sort a query asks for, among `choices` (empty: the first choice).
+    pub fn parse(raw: &str, choices: &[SortKey]) -> Result<SortKey, crate::web::AppError> {
+        if raw.is_empty() {
+            return Ok(choices[0]);
+        }
+        choices
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == raw)
+            .ok_or_else(|| {
+                let names: Vec<&str> = choices.iter().map(|k| k.as_str()).collect();
+                crate::web::AppError::BadRequest(format!(
+                    "Unknown sort “{raw}”. Use one of: {}.",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// Orders items by a key; unknown figures always sort last, ties keep report order.
+fn compare(p: &Portfolio, lower_titles: &[String], key: SortKey, a: usize, b: usize) -> Ordering {
+    let (fa, fb) = (p.funding_ref(a), p.funding_ref(b));
+    let known_desc = |x: Option<Decimal>, y: Option<Decimal>| match (x, y) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    let by = match key {
+        SortKey::Report => Ordering::Equal,
+        SortKey::Gap => known_desc(fa.gap_usd, fb.gap_usd),
+        SortKey::Budget => known_desc(fa.budget_usd, fb.budget_usd),
+        SortKey::Coverage => known_desc(fa.coverage.map(|c| -c), fb.coverage.map(|c| -c)),
+        SortKey::Title => lower_titles[a].cmp(&lower_titles[b]),
+    };
+    by.then(a.cmp(&b))
+}
+
+/// One result area with the items of this audience that serve it.
+pub struct AreaSummary {
+    /// Items aligned to the area, in report order.
+    pub items: Vec<usize>,
+    pub total: FundingView,
+}
+
+/// One country or region with this audience's items there.
+pub struct PlaceSummary {
+    /// Items in the place, parents before their components.
+    pub items: Vec<usize>,
+    pub total: FundingView,
+}
+
+/// A programme's cell in the alignment matrix, when it serves the area.
+pub struct MatrixCell {
+    pub label: String,
+    pub class: &'static str,
+}
+
+/// A row of the largest-gaps list.
+pub struct GapRow {
+    pub slug: String,
+    pub title: String,
+    pub gap: String,
+    pub coverage: String,
+}
+
+/// One audience's view of one revision.
+pub struct Dashboard {
+    pub audience: Audience,
+    pub portfolio: Portfolio,
+    /// Per item: its figures ready to print, and its result-area codes ("1.1, 2.3").
+    pub views: Vec<FundingView>,
+    pub area_codes: Vec<String>,
+    pub kind_labels: Vec<String>,
+    pub status_labels: Vec<String>,
+    pub total: FundingView,
+    pub programme_count: usize,
+    pub initiative_count: usize,
+    pub component_count: usize,
+    pub largest_gaps: Vec<GapRow>,
+    /// Every item, in each sort order (indexed by [`SortKey`]); the report order lists
+    /// parents before their components.
+    orders: Vec<Vec<usize>>,
+    /// Each item's position in each order.
+    ranks: Vec<Vec<usize>>,
+    /// Per result area (in strategy order).
+    pub areas: Vec<AreaSummary>,
+    /// Per top-level item: the result areas (by strategy rank) it or its parts serve,
+    /// and how its matrix cells read.
+    pub served: HashMap<usize, (Vec<usize>, MatrixCell)>,
+    pub places: HashMap<String, PlaceSummary>,
+    /// Lower-cased title, summary and slug per item, for search.
+    pub search_text: Vec<String>,
+    /// `/funding` without filters.
+    pub funding_unfiltered: FundingSections,
+    /// Staff and admins only: the latest changes.
+    pub recent_changes: Vec<HistoryEntry>,
+}
+
+impl Dashboard {
+    fn build(audience: Audience, portfolio: Portfolio, records: &Records) -> Dashboard {
+        let p = &portfolio;
+        let n = p.items.len();
+        let views: Vec<FundingView> = (0..n)
+            .map(|i| FundingView::from(p.funding_ref(i)))
+            .collect();
+        let lower_titles: Vec<String> = p.items.iter().map(|it| it.title.to_lowercase()).collect();
+        let report_order: Vec<usize> = p
+            .roots
+            .iter()
+            .flat_map(|&r| std::iter::once(r).chain(p.descendants(r).into_iter().map(|(i, _)| i)))
+            .collect();
+        let orders = SortKey::ALL
+            .iter()
+            .map(|&key| {
+                let mut order = report_order.clone();
+                if key != SortKey::Report {
+                    order.sort_by(|&a, &b| compare(p, &lower_titles, key, a, b));
+                }
+                order
+            })
+            .collect::<Vec<Vec<usize>>>();
+        let ranks = orders
+            .iter()
+            .map(|order| {
+                let mut rank = vec![0; n];
+                for (position, &i) in order.iter().enumerate() {
+                    rank[i] = position;
+                }
+                rank
+            })
+            .collect();
+        let count = |kind: ItemKind| p.items.iter().filter(|it| it.kind == kind.as_str()).count();
+        let search_text = p
+            .items
+            .iter()
+            .map(|it| {
+                let summary = records
+                    .item_by_slug(&it.slug)
+                    .map_or("", |r| r.summary.as_str());
+                format!("{}\n{}\n{}", it.title, summary, it.slug).to_lowercase()
+            })
+            .collect();
+        let mut dashboard = Dashboard {
+            audience,
+            area_codes: p
+                .items
+                .iter()
+                .map(|it| it.facets.result_areas.join(", "))
+                .collect(),
+            kind_labels: p.items.iter().map(|it| kind_label(&it.kind)).collect(),
+            status_labels: p.items.iter().map(|it| status_label(&it.status)).collect(),
+            total: FundingView::from(&p.total()),
+            programme_count: count(ItemKind::Programme),
+            initiative_count: count(ItemKind::Initiative),
+            component_count: count(ItemKind::Component),
+            largest_gaps: largest_gaps(p, &views, 5),
+            orders,
+            ranks,
+            areas: Vec::new(),
+            served: HashMap::new(),
+            places: HashMap::new(),
+            search_text,
+            funding_unfiltered: FundingSections::default(),
+            recent_changes: match audience {
+                Audience::Internal => records
+                    .data
+                    .recent_changes
+                    .iter()
+                    .cloned()
+                    .map(HistoryEntry::from)
+                    .collect(),
+                Audience::Published => Vec::new(),
+            },
+            views,
+            portfolio,
+        };
+        dashboard.areas = dashboard.area_summaries(records);
+        dashboard.served = dashboard.matrix(records);
+        dashboard.places = dashboard.place_summaries(records);
+        let all_rows = dashboard.rows(&Filters::default(), SortKey::Gap);
+        dashboard.funding_unfiltered = funding::sections(&dashboard, records, &all_rows);
+        dashboard
+    }
+
+    /// Items in this order (indexed by their position in the portfolio).
+    pub fn order(&self, key: SortKey) -> &[usize] {
+        &self.orders[key.index()]
+    }
+
+    /// Each item's position in this order.
+    pub fn rank(&self, key: SortKey) -> &[usize] {
+        &self.ranks[key.index()]
+    }
+
+    /// Top-level items in this order.
+    pub fn roots(&self, key: SortKey) -> impl Iterator<Item = usize> + '_ {
+        self.order(key)
+            .iter()
+            .copied()
+            .filter(|&i| self.portfolio.items[i].parent_id.is_none())
+    }
+
+    /// The rows of the funding views: items passing the filters, in this order. Without
+    /// a kind filter, programmes and initiatives (their components roll up into them);
+    /// asking for a kind lists exactly that kind.
+    pub fn rows(&self, filters: &Filters, key: SortKey) -> Vec<usize> {
+        let p = &self.portfolio;
+        self.order(key)
+            .iter()
+            .copied()
+            .filter(|&i| filters.kind.is_some() || p.items[i].parent_id.is_none())
+            .filter(|&i| p.passes(i, filters))
+            .collect()
+    }
+
+    /// Every item passing the filters, parents before their components.
+    pub fn matching(&self, filters: &Filters) -> Vec<usize> {
+        self.order(SortKey::Report)
+            .iter()
+            .copied()
+            .filter(|&i| self.portfolio.passes(i, filters))
+            .collect()
+    }
+
+    /// The item behind a slug, if this audience sees it.
+    pub fn index_of_slug(&self, records: &Records, slug: &str) -> Option<usize> {
+        records
+            .item_by_slug(slug)
+            .and_then(|item| self.portfolio.index_of(item.id))
+    }
+
+    fn area_summaries(&self, records: &Records) -> Vec<AreaSummary> {
+        let p = &self.portfolio;
+        records
+            .data
+            .result_areas
+            .iter()
+            .map(|area| {
+                let mut items: Vec<usize> = records
+                    .alignments_of_area(area.id)
+                    .filter_map(|a| p.index_of(a.item_id))
+                    .collect();
+                items.sort_unstable();
+                items.dedup();
+                AreaSummary {
+                    total: FundingView::from(&p.combined_indices(&items)),
+                    items,
+                }
+            })
+            .collect()
+    }
+
+    fn matrix(&self, records: &Records) -> HashMap<usize, (Vec<usize>, MatrixCell)> {
+        let p = &self.portfolio;
+        let rank: HashMap<&str, usize> = records
+            .data
+            .result_areas
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.code.as_str(), i))
+            .collect();
+        p.roots
+            .iter()
+            .map(|&root| {
+                let mut served: Vec<usize> = std::iter::once(root)
+                    .chain(p.descendants(root).into_iter().map(|(i, _)| i))
+                    .flat_map(|i| p.items[i].facets.result_areas.iter())
+                    .filter_map(|code| rank.get(code.as_str()).copied())
+                    .collect();
+                served.sort_unstable();
+                served.dedup();
+                let funding = p.funding_ref(root);
+                let state = FundingState::of(funding);
+                let cell = MatrixCell {
+                    label: match funding.coverage {
+                        Some(c) => format!("{} covered", percent(c)),
+                        None => state.label().to_string(),
+                    },
+                    class: state.class(),
+                };
+                (root, (served, cell))
+            })
+            .collect()
+    }
+
+    fn place_summaries(&self, records: &Records) -> HashMap<String, PlaceSummary> {
+        let p = &self.portfolio;
+        let mut items_at: HashMap<&str, Vec<usize>> = HashMap::new();
+        for &i in self.order(SortKey::Report) {
+            for place in &p.items[i].facets.places {
+                items_at.entry(place.as_str()).or_default().push(i);
+            }
+        }
+        records
+            .data
+            .places
+            .iter()
+            .map(|place| {
+                let items = items_at.remove(place.name.as_str()).unwrap_or_default();
+                let summary = PlaceSummary {
+                    total: FundingView::from(&p.combined_indices(&items)),
+                    items,
+                };
+                (place.name.clone(), summary)
+            })
+            .collect()
+    }
+
+    /// How a place's kind reads.
+    pub fn place_label(kind: &str) -> &'static str {
+        if kind == PlaceKind::Region.as_str() {
+            "Region"
+        } else {
+            "Country"
+        }
+    }
+
+    /// Whether an item is unfunded or seeking funding (the funding page's short list).
+    pub fn needs_funding(&self, i: usize) -> bool {
+        self.portfolio.items[i].status == ItemStatus::SeekingFunding.as_str()
+            || FundingState::of(self.portfolio.funding_ref(i)) == FundingState::Unfunded
+    }
+}
+
+/// The items (of any kind, components included) with the largest known gaps.
+fn largest_gaps(p: &Portfolio, views: &[FundingView], n: usize) -> Vec<GapRow> {
+    let mut with_gap: Vec<usize> = (0..p.items.len())
+        .filter(|&i| p.funding_ref(i).gap_usd.is_some_and(|g| g > Decimal::ZERO))
+        // a parent's gap is its components' gaps: list the parts, not the sums
+        .filter(|&i| p.children[i].is_empty())
+        .collect();
+    with_gap.sort_by(|&a, &b| {
+        p.funding_ref(b)
+            .gap_usd
+            .cmp(&p.funding_ref(a).gap_usd)
+            .then(a.cmp(&b))
+    });
+    with_gap
+        .into_iter()
+        .take(n)
+        .map(|i| GapRow {
+            slug: p.items[i].slug.clone(),
+            title: p.items[i].title.clone(),
+            gap: views[i].gap.clone(),
+            coverage: views[i].coverage.clone(),
+        })
+        .collect()
+}

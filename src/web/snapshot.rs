@@ -1,0 +1,152 @@
+//! The dashboards' snapshot in a request, and HTTP caching built on its revision.
+//!
+//! [`revalidate`] runs before every dashboard handler: it reads the revision (the one
+//! query an anonymous dashboard request makes), answers `304 Not Modified` when the
+//! browser already holds this revision of the page, and otherwise hands the snapshot to
+//! the handler through the request's extensions ([`Snap`]).
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::domain::auth::Audience;
+use crate::web::auth::CurrentUser;
+use crate::web::cache::CacheError;
+use crate::web::dashboard::Snapshot;
+use crate::web::{AppError, AppState};
+
+/// The snapshot this request reads.
+#[derive(Clone)]
+pub struct Snap(pub Arc<Snapshot>);
+
+impl Deref for Snap {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.0
+    }
+}
+
+impl From<CacheError> for AppError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Database(e) => AppError::from(e),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Snap {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(snap) = parts.extensions.get::<Snap>() {
+            return Ok(snap.clone());
+        }
+        Ok(Snap(state.snapshot().await?))
+    }
+}
+
+/// A validator for one revision of one page as one reader sees it: the same address
+/// gives another tag when the data, the audience, the session or the release changes.
+fn etag(revision: i64, audience: Audience, user: Option<&CurrentUser>, req: &Request) -> String {
+    let mut hash = Sha256::new();
+    hash.update(env!("CARGO_PKG_VERSION"));
+    hash.update(revision.to_le_bytes());
+    hash.update([audience as u8]);
+    if let Some(u) = user {
+        // the page carries the session's CSRF token and the person's name
+        hash.update(u.id.to_le_bytes());
+        hash.update(&u.csrf_token);
+    }
+    hash.update(req.uri().to_string());
+    let digest = hash.finalize();
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"r{revision}-{hex}\"")
+}
+
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
+}
+
+/// Signed-in pages carry a CSRF token (and internal notes for staff): never stored.
+/// Data answers (JSON, CSV) are the reader's own: kept privately and revalidated.
+/// Anonymous answers may be kept by anyone but are revalidated on every use.
+fn cache_control(signed_in: bool, response: &Response) -> HeaderValue {
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    HeaderValue::from_static(match (signed_in, is_html) {
+        (true, true) => "no-store",
+        (true, false) => "private, no-cache",
+        (false, _) => "no-cache",
+    })
+}
+
+pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let snapshot = match state.snapshot().await {
+        Ok(s) => s,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let user = req.extensions().get::<CurrentUser>().cloned();
+    let audience = Audience::of(user.as_ref().map(|u| u.role));
+    let tag = etag(snapshot.revision, audience, user.as_ref(), &req);
+    let Ok(tag_value) = HeaderValue::from_str(&tag) else {
+        return next.run(req).await;
+    };
+    let signed_in = user.is_some();
+    if matches_etag(req.headers(), &tag) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        let headers = not_modified.headers_mut();
+        headers.insert(header::ETAG, tag_value);
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if signed_in {
+                "private, no-cache"
+            } else {
+                "no-cache"
+            }),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
+        return not_modified;
+    }
+    req.extensions_mut().insert(Snap(snapshot));
+    let mut response = next.run(req).await;
+    if response.status() == StatusCode::OK {
+        let control = cache_control(signed_in, &response);
+        let headers = response.headers_mut();
+        if control != "no-store" {
+            headers.insert(header::ETAG, tag_value);
+        }
+        headers.insert(header::CACHE_CONTROL, control);
+        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
+    }
+    response
+}
+
+/// After a request that may have changed the portfolio, waits until this instance's
+/// dashboards show it, so the person who saved sees their change on the next page.
+pub async fn refresh_after_write(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let writes = !req.method().is_safe();
+    let response = next.run(req).await;
+    if writes && let Err(e) = state.refresh_dashboards().await {
+        tracing::error!("refreshing the dashboards after a change failed: {e}");
+    }
+    response
+}
