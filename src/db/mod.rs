@@ -36,7 +36,10 @@ impl Database {
     /// applies pending migrations.
     pub async fn open(settings: &DbSettings, seeding: Seeding) -> anyhow::Result<Database> {
         let (pool, embedded) = match &settings.database_url {
-            Some(url) => (connect_sized(parse_url(url)?, settings.pool_size).await?, None),
+            Some(url) => (
+                connect_sized(parse_url(url)?, settings.pool_size).await?,
+                None,
+            ),
             None if let Some(socket_dir) = embedded::running_socket_dir(&settings.data_dir) => {
                 // A server for this DATA_DIR is running (e.g. `serve` in another terminal):
                 // share it rather than start a second one.
@@ -52,9 +55,8 @@ impl Database {
                 let admin = connect_with(server.options_for("postgres")).await?;
                 create_database_if_missing(&admin, EMBEDDED_DATABASE).await?;
                 admin.close().await;
-                let pool =
-                    connect_sized(server.options_for(EMBEDDED_DATABASE), settings.pool_size)
-                        .await?;
+                let pool = connect_sized(server.options_for(EMBEDDED_DATABASE), settings.pool_size)
+                    .await?;
                 (pool, Some(server))
             }
         };

@@ -49,14 +49,17 @@ async fn two_instances_start_and_migrate_at_once() {
     let b = b.expect("instance B starts");
     let seeded: Vec<_> = [a, b].into_iter().flatten().collect();
     assert_eq!(seeded.len(), 1, "exactly one instance seeds: {seeded:?}");
-    assert!(seeded[0].items > 0, "that one loads the items: {}", seeded[0]);
+    assert!(
+        seeded[0].items > 0,
+        "that one loads the items: {}",
+        seeded[0]
+    );
 
     // The seed is there exactly once: the same rows as the template, seeded once.
     let expected = seeded_counts(&fresh_db().await.pool).await;
     assert_eq!(seeded_counts(&pool_a).await, expected);
     assert_eq!(
-        seeded[0].items,
-        expected[0].1 as u64,
+        seeded[0].items, expected[0].1 as u64,
         "the report counts every item"
     );
 
@@ -72,10 +75,7 @@ async fn two_instances_start_and_migrate_at_once() {
     versions.sort_unstable();
     assert_eq!(
         applied,
-        versions
-            .iter()
-            .map(|v| (*v, 1, true))
-            .collect::<Vec<_>>(),
+        versions.iter().map(|v| (*v, 1, true)).collect::<Vec<_>>(),
         "every migration once"
     );
 
@@ -110,7 +110,11 @@ async fn a_session_from_one_instance_works_on_the_other() {
 
     // Signing out on B ends the session everywhere.
     let (status, location, _) = on_b.post("/logout", &[]).await;
-    assert_eq!((status, location.as_str()), (303, "/login"), "signed out on B");
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/login"),
+        "signed out on B"
+    );
     let response = on_a.get_response("/admin").await;
     assert_eq!(response.status().as_u16(), 303, "A no longer accepts it");
     assert!(
@@ -150,7 +154,9 @@ async fn an_edit_on_one_instance_shows_on_the_other() {
     assert_eq!(title.1, old_title);
     title.1 = new_title.to_string();
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, location, body) = admin_on_a.post(&format!("/admin/items/{id}"), &fields).await;
+    let (status, location, body) = admin_on_a
+        .post(&format!("/admin/items/{id}"), &fields)
+        .await;
     assert_eq!(status, 303, "the edit is saved: {body}");
     assert_eq!(location, "/admin/items?done=saved");
 
