@@ -14,6 +14,17 @@ pub struct DbSettings {
     /// Where the embedded PostgreSQL cluster lives when DATABASE_URL is not set.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
+
+    /// Connections this process keeps open to PostgreSQL at most. With several instances
+    /// the server's max_connections must cover all their pools (see the README).
+    #[arg(
+        long = "database-pool-size",
+        env = "DATABASE_POOL_SIZE",
+        default_value_t = crate::db::DEFAULT_POOL_SIZE,
+        value_parser = clap::value_parser!(u32).range(1..=1000),
+        global = true
+    )]
+    pub pool_size: u32,
 }
 
 /// Settings of the web server.

@@ -36,7 +36,10 @@ impl Database {
     /// applies pending migrations.
     pub async fn open(settings: &DbSettings, seeding: Seeding) -> anyhow::Result<Database> {
         let (pool, embedded) = match &settings.database_url {
-            Some(url) => (connect(url).await?, None),
+            Some(url) => (
+                connect_sized(parse_url(url)?, settings.pool_size).await?,
+                None,
+            ),
             None if let Some(socket_dir) = embedded::running_socket_dir(&settings.data_dir) => {
                 // A server for this DATA_DIR is running (e.g. `serve` in another terminal):
                 // share it rather than start a second one.
@@ -45,24 +48,31 @@ impl Database {
                     socket_dir.display()
                 );
                 let options = EmbeddedServer::socket_options(&socket_dir, EMBEDDED_DATABASE);
-                (connect_with(options).await?, None)
+                (connect_sized(options, settings.pool_size).await?, None)
             }
             None => {
                 let server = EmbeddedServer::launch(settings.data_dir.clone()).await?;
                 let admin = connect_with(server.options_for("postgres")).await?;
                 create_database_if_missing(&admin, EMBEDDED_DATABASE).await?;
                 admin.close().await;
-                let pool = connect_with(server.options_for(EMBEDDED_DATABASE)).await?;
+                let pool = connect_sized(server.options_for(EMBEDDED_DATABASE), settings.pool_size)
+                    .await?;
                 (pool, Some(server))
             }
         };
-        MIGRATOR
-            .run(&pool)
-            .await
-            .context("applying database migrations")?;
-        if seeding == Seeding::IfEmpty && embedded.is_some() && portfolio_is_empty(&pool).await? {
-            let report = crate::store::seed::load(&pool).await?;
-            tracing::info!("first start: {report}");
+        // An external database is never seeded implicitly: it is seeded on purpose, with
+        // `portfolio-tracker seed` (see the README).
+        let seeding = if embedded.is_some() {
+            seeding
+        } else {
+            Seeding::Never
+        };
+        if let Err(e) = prepare(&pool, seeding).await {
+            pool.close().await;
+            if let Some(server) = embedded {
+                server.stop().await;
+            }
+            return Err(e);
         }
         Ok(Database { pool, embedded })
     }
@@ -76,18 +86,57 @@ impl Database {
     }
 }
 
+/// The start-up steps of every process that opens the database: pending migrations, then,
+/// with `Seeding::IfEmpty`, the seed portfolio if the database holds no item yet. Says what
+/// was seeded, if anything.
+///
+/// Safe when several instances start at once against one database: sqlx's migrator holds
+/// a PostgreSQL advisory lock while it applies migrations, and the emptiness check and the
+/// seeding run in one transaction under an advisory lock of their own
+/// (`seed::load_if_empty`), so exactly one instance seeds and the others see its rows.
+pub async fn prepare(
+    pool: &PgPool,
+    seeding: Seeding,
+) -> anyhow::Result<Option<crate::store::seed::SeedReport>> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")?;
+    if seeding == Seeding::Never {
+        return Ok(None);
+    }
+    let report = crate::store::seed::load_if_empty(pool)
+        .await
+        .context("seeding the empty database")?;
+    if let Some(report) = &report {
+        tracing::info!("first start: {report}");
+    }
+    Ok(report)
+}
+
+/// Connections per pool unless `DATABASE_POOL_SIZE` says otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
 /// A pool with timeouts short enough that a dead database answers 503, not a hang.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = url.parse().with_context(|| {
+    connect_with(parse_url(url)?).await
+}
+
+fn parse_url(url: &str) -> anyhow::Result<PgConnectOptions> {
+    url.parse().with_context(|| {
         format!(
             "DATABASE_URL is not a valid PostgreSQL URL: {}",
             redact(url)
         )
-    })?;
-    connect_with(options).await
+    })
 }
 
 pub async fn connect_with(options: PgConnectOptions) -> anyhow::Result<PgPool> {
+    connect_sized(options, DEFAULT_POOL_SIZE).await
+}
+
+/// A pool of at most `size` connections.
+pub async fn connect_sized(options: PgConnectOptions, size: u32) -> anyhow::Result<PgPool> {
     let target = format!(
         "{}/{}",
         options.get_socket().map_or_else(
@@ -97,6 +146,7 @@ pub async fn connect_with(options: PgConnectOptions) -> anyhow::Result<PgPool> {
         options.get_database().unwrap_or("")
     );
     pool_options()
+        .max_connections(size.max(1))
         .connect_with(options)
         .await
         .with_context(|| format!("connecting to PostgreSQL at {target}"))
@@ -104,7 +154,7 @@ pub async fn connect_with(options: PgConnectOptions) -> anyhow::Result<PgPool> {
 
 pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(16)
+        .max_connections(DEFAULT_POOL_SIZE)
         .acquire_timeout(Duration::from_secs(5))
 }
 
@@ -124,14 +174,6 @@ pub async fn create_database_if_missing(pool: &PgPool, name: &str) -> anyhow::Re
         tracing::info!(database = name, "created database");
     }
     Ok(())
-}
-
-async fn portfolio_is_empty(pool: &PgPool) -> anyhow::Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM items)")
-            .fetch_one(pool)
-            .await?,
-    )
 }
 
 /// Hides a password in a connection URL before it is logged.

@@ -190,10 +190,44 @@ impl std::fmt::Display for SeedReport {
     }
 }
 
+/// Key of the PostgreSQL advisory lock a seeding transaction holds ("pt_seed" in ASCII;
+/// sqlx's migration lock uses a key derived from the database name).
+const SEED_LOCK: i64 = 0x0070_745f_7365_6564;
+
 /// Parses every embedded seed file and loads them in one transaction.
 pub async fn load(pool: &PgPool) -> anyhow::Result<SeedReport> {
+    Ok(load_locked(pool, false).await?.unwrap_or_default())
+}
+
+/// Loads the seed portfolio only if the database holds no item yet: what a start does.
+/// `None` when there was something already. Several processes may call this at once on
+/// one database: the check and the load run in one transaction under an advisory lock, so
+/// one of them seeds and the others, waiting on the lock, then find the items and add
+/// nothing.
+pub async fn load_if_empty(pool: &PgPool) -> anyhow::Result<Option<SeedReport>> {
+    load_locked(pool, true).await
+}
+
+async fn load_locked(pool: &PgPool, only_if_empty: bool) -> anyhow::Result<Option<SeedReport>> {
     let files = parse_all()?;
     let mut tx = pool.begin().await?;
+    // A transaction-level lock: released by the commit or rollback, even if this process
+    // dies, and never left behind on a pooled connection.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SEED_LOCK)
+        .execute(&mut *tx)
+        .await
+        .context("waiting for the seeding lock")?;
+    // Read committed: this statement's snapshot is taken after the lock was granted, so it
+    // sees the items a seeding that held the lock before us committed.
+    if only_if_empty {
+        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM items)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !empty {
+            return Ok(None);
+        }
+    }
     let mut report = SeedReport::default();
     for (name, file) in &files {
         load_file(&mut tx, file, &mut report)
@@ -201,7 +235,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<SeedReport> {
             .with_context(|| format!("loading {name}"))?;
     }
     tx.commit().await?;
-    Ok(report)
+    Ok(Some(report))
 }
 
 /// Parses and checks the seed files without touching a database.

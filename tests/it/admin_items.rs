@@ -7,7 +7,7 @@ use portfolio_tracker::store::admin_items;
 use sqlx::PgPool;
 
 /// A form as (name, value) pairs that a test can change before posting.
-type Form = Vec<(&'static str, String)>;
+pub(crate) type Form = Vec<(&'static str, String)>;
 
 async fn post(session: &Session, path: &str, form: &Form) -> (u16, String, String) {
     let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -48,7 +48,7 @@ fn programme(title: &str, slug: &str) -> Form {
 }
 
 /// The edit form of a saved item, as the edit page would post it.
-async fn saved_form(pool: &PgPool, id: i64) -> Form {
+pub(crate) async fn saved_form(pool: &PgPool, id: i64) -> Form {
     let i = admin_items::by_id(pool, id)
         .await
         .expect("query")

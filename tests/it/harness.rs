@@ -429,3 +429,45 @@ impl Session {
         request.send().await.expect("request")
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Several instances on one database (tests/it/instances.rs).
+// ---------------------------------------------------------------------------------------
+
+/// A brand-new database of the test cluster with nothing in it: no tables, no migrations,
+/// no seed. How to reach it; every caller makes its own pool, as a separate instance would.
+pub async fn empty_db() -> PgConnectOptions {
+    let cluster = cluster().await;
+    let name = format!(
+        "pt_t_{}_{}_empty",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = db::connect_with(cluster.server.options_for("postgres"))
+        .await
+        .expect("connect as admin");
+    db::create_database_if_missing(&admin, &name)
+        .await
+        .expect("create an empty database");
+    admin.close().await;
+    cluster.server.options_for(&name)
+}
+
+impl TestApp {
+    /// A second instance of the app on this one's database: its own pool, its own state
+    /// (and so its own cached portfolio), its own port.
+    pub async fn another_instance(&self) -> TestApp {
+        let pool = db::connect(&self.db.url)
+            .await
+            .expect("a second pool on the same database");
+        let addr = serve_with(pool.clone(), WebSettings::default()).await;
+        TestApp {
+            addr,
+            db: TestDb {
+                pool,
+                url: self.db.url.clone(),
+            },
+            client: client(),
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod cli;
 mod dashboards;
 mod funding;
 mod health;
+mod instances;
 mod matrix;
 mod pages;
 mod seed;
