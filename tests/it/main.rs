@@ -16,5 +16,6 @@ mod funding;
 mod health;
 mod matrix;
 mod pages;
+mod query_count;
 mod seed;
 mod visibility;
