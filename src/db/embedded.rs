@@ -351,6 +351,7 @@ impl EmbeddedPostgres {
             .args(["-c", "listen_addresses="])
             .args(["-c", "unix_socket_permissions=0700"])
             .args(["-c", "fsync=on"])
+            .args(statement_stats_settings(&bindir))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
@@ -680,6 +681,65 @@ fn check_cluster_version(cluster_dir: &Path, bindir: PathBuf) -> Result<PathBuf,
         bindir,
         server_version,
     })
+}
+
+// ---------------------------------------------------------------------------
+// Statement statistics
+
+/// The `pg_stat_statements` module, when the installation has it (Debian's
+/// `postgresql-NN` package ships it with the server; other packagings put the contrib
+/// modules in a separate package).
+const STATEMENT_STATS_LIBRARY: &str = "pg_stat_statements";
+
+/// `-c shared_preload_libraries=pg_stat_statements` when the library is installed, else
+/// nothing, so that a server without the contrib modules still starts.
+///
+/// Loading it costs little and lets operators (and the query-count test) see how often
+/// each statement runs: `CREATE EXTENSION pg_stat_statements` in any database, then read
+/// the `pg_stat_statements` view. It is a command-line setting, so an existing cluster
+/// picks it up at its next start; like every `-c` it overrides a
+/// `shared_preload_libraries` set in the cluster's `postgresql.conf`.
+fn statement_stats_settings(bindir: &Path) -> Vec<String> {
+    if has_library(bindir, STATEMENT_STATS_LIBRARY) {
+        vec![
+            "-c".to_string(),
+            format!("shared_preload_libraries={STATEMENT_STATS_LIBRARY}"),
+        ]
+    } else {
+        tracing::debug!(
+            bindir = %bindir.display(),
+            "{STATEMENT_STATS_LIBRARY} is not installed; statement statistics are off"
+        );
+        Vec::new()
+    }
+}
+
+/// Whether the server in `bindir` can load `<name>.so`: looked for in the usual package
+/// library directories next to it (`<bindir>/../lib` on Debian, `../lib/postgresql` on
+/// source builds and several distributions, `../lib64/pgsql` on Fedora/RHEL) and in
+/// `pg_config --pkglibdir` of the same installation.
+fn has_library(bindir: &Path, name: &str) -> bool {
+    let file = format!("{name}.so");
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(prefix) = bindir.parent() {
+        dirs.push(prefix.join("lib"));
+        dirs.push(prefix.join("lib").join("postgresql"));
+        dirs.push(prefix.join("lib64").join("pgsql"));
+    }
+    let pg_config = bindir.join("pg_config");
+    if is_executable(&pg_config)
+        && let Ok(out) = Command::new(&pg_config)
+            .arg("--pkglibdir")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+        && out.status.success()
+        && let Ok(dir) = String::from_utf8(out.stdout)
+        && !dir.trim().is_empty()
+    {
+        dirs.push(PathBuf::from(dir.trim()));
+    }
+    dirs.iter().any(|dir| dir.join(&file).is_file())
 }
 
 // ---------------------------------------------------------------------------
@@ -1473,6 +1533,20 @@ mod tests {
             Some("17")
         );
         assert_eq!(parse_server_major("nonsense"), None);
+    }
+
+    #[test]
+    fn preloads_statement_stats_only_when_installed() {
+        let tmp = TempDir::new("stats");
+        let bindir = tmp.0.join("bin");
+        fake_bindir(&bindir);
+        assert!(statement_stats_settings(&bindir).is_empty());
+        fs::create_dir_all(tmp.0.join("lib")).unwrap();
+        fs::write(tmp.0.join("lib").join("pg_stat_statements.so"), b"").unwrap();
+        assert_eq!(
+            statement_stats_settings(&bindir),
+            ["-c", "shared_preload_libraries=pg_stat_statements"]
+        );
     }
 
     #[test]

@@ -17,5 +17,6 @@ mod health;
 mod instances;
 mod matrix;
 mod pages;
+mod query_count;
 mod seed;
 mod visibility;
