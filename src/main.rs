@@ -219,8 +219,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 force,
             };
             let outcome =
-                generate::generate(&database.pool, &options, std::io::stderr().is_terminal())
-                    .await;
+                generate::generate(&database.pool, &options, std::io::stderr().is_terminal()).await;
             database.close().await;
             println!("{}", outcome?);
             Ok(())

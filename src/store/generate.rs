@@ -498,7 +498,7 @@ pub fn build(items: u32, contributions: u32, seed: u64, result_areas: usize) -> 
             let comp_places = child_places(&mut rng, &places, n_countries);
             let (cs, ce) = child_dates(&mut rng, start, end);
             let component = p.items.len();
-            let comp_published = rng.random_bool(0.92) || family <= 10;
+            let comp_published = rng.random_bool(0.9) || family <= 10;
             p.items.push(Item {
                 slug: format!("gen-{family}-{c}"),
                 title: format!("{focus} ({codename})"),
@@ -511,10 +511,7 @@ pub fn build(items: u32, contributions: u32, seed: u64, result_areas: usize) -> 
                     .random_bool(0.1)
                     .then(|| pick(&mut rng, STATUS_NOTES).to_string()),
                 summary: format!("{focus} under {codename}, {topic}."),
-                description: format!(
-                    "Part of {codename}: {} for {topic}.",
-                    focus.to_lowercase()
-                ),
+                description: format!("Part of {codename}: {} for {topic}.", focus.to_lowercase()),
                 period: period(cs, ce),
                 start_date: cs,
                 end_date: ce,
@@ -557,7 +554,7 @@ pub fn build(items: u32, contributions: u32, seed: u64, result_areas: usize) -> 
                     start_date: ss,
                     end_date: se,
                     source_paras: rng.random_bool(0.2).then(|| para(&mut rng)),
-                    published: rng.random_bool(0.92) || family <= 10,
+                    published: rng.random_bool(0.9) || family <= 10,
                     internal_notes: String::new(),
                 });
                 item_places.push(sub_places);
@@ -944,7 +941,12 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
     if areas.is_empty() {
         tracing::warn!("no result areas: the generated items are aligned to none");
     }
-    let portfolio = build(options.items, options.contributions, options.seed, areas.len());
+    let portfolio = build(
+        options.items,
+        options.contributions,
+        options.seed,
+        areas.len(),
+    );
 
     let total = portfolio.rates.len()
         + portfolio.organisations.len()
@@ -1126,8 +1128,9 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
     summary.contributions = portfolio.contributions.len();
     summary.organisations = portfolio.organisations.len();
     summary.places = portfolio.places.len();
-    summary.links =
-        portfolio.item_places.len() + portfolio.item_organisations.len() + portfolio.alignments.len();
+    summary.links = portfolio.item_places.len()
+        + portfolio.item_organisations.len()
+        + portfolio.alignments.len();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -1143,9 +1146,7 @@ async fn remove_generated(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<
         format!("DELETE FROM budgets WHERE item_id IN ({items})"),
         format!("DELETE FROM alignments WHERE item_id IN ({items})"),
         format!("DELETE FROM item_places WHERE item_id IN ({items}) OR place_id IN ({places})"),
-        format!(
-            "DELETE FROM item_organisations WHERE item_id IN ({items}) OR org_id IN ({orgs})"
-        ),
+        format!("DELETE FROM item_organisations WHERE item_id IN ({items}) OR org_id IN ({orgs})"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut **tx)
@@ -1183,7 +1184,12 @@ async fn insert_rates(tx: &mut Transaction<'_, Postgres>, rates: &[Rate]) -> any
     )
     .bind(rates.iter().map(|r| r.currency).collect::<Vec<_>>())
     .bind(rates.iter().map(|r| r.month).collect::<Vec<_>>())
-    .bind(rates.iter().map(|r| r.usd_per_unit.clone()).collect::<Vec<_>>())
+    .bind(
+        rates
+            .iter()
+            .map(|r| r.usd_per_unit.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind(RATE_SOURCE)
     .execute(&mut **tx)
     .await

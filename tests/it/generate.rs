@@ -101,7 +101,11 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
     assert_success(&generate(&second.url, &[]));
     let generated = digest(&first.pool).await;
     assert_ne!(generated, seeded);
-    assert_eq!(generated, digest(&second.pool).await, "same seed, same data");
+    assert_eq!(
+        generated,
+        digest(&second.pool).await,
+        "same seed, same data"
+    );
 
     let pool = &first.pool;
     assert_eq!(
@@ -245,7 +249,10 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
 
     // A second run refuses and writes nothing.
     let again = generate(&first.url, &[]);
-    assert!(!again.status.success(), "a second run without --force fails");
+    assert!(
+        !again.status.success(),
+        "a second run without --force fails"
+    );
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(
         stderr.contains("--force") && stderr.contains("generated portfolio"),
