@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use portfolio_tracker::config::{DbSettings, ServeSettings};
 use portfolio_tracker::domain::auth::Role;
-use portfolio_tracker::{commands, db, store::seed, web};
+use portfolio_tracker::{commands, db, store::generate, store::seed, web};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -34,7 +34,46 @@ enum Command {
     /// Manage accounts (works with or without a running server).
     #[command(subcommand)]
     User(UserCommand),
+    /// Add a deterministic synthetic portfolio to the seeded report (benchmarks, load tests).
+    #[command(long_about = GENERATE_HELP)]
+    Generate {
+        /// Items in all: programmes and initiatives, components and sub-components.
+        #[arg(long)]
+        items: u32,
+        /// Contributions (pledged, committed or paid), spread over the items.
+        #[arg(long)]
+        contributions: u32,
+        /// Seed of the random generator: the same items, contributions and seed give the
+        /// same portfolio.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Load even when the database holds more than the seeded report; a portfolio
+        /// generated earlier (gen-* items, gen-org-* organisations, Genland/Genregion
+        /// places) is removed first, everything else stays.
+        #[arg(long)]
+        force: bool,
+    },
 }
+
+const GENERATE_HELP: &str = "\
+Add a deterministic synthetic portfolio to the seeded report, for benchmarks and load tests.
+
+Everything is loaded in one transaction, then ANALYZE runs. It refuses (and writes nothing)
+when the database holds anything but the seeded report (an item, organisation or place the
+seed files do not name, a budget or contribution without a seed key) unless --force.
+
+Names to address the generated rows by:
+  gen-<n>            the n-th programme or initiative (n from 1); gen-1 ... gen-10 and their
+                     components are always published, the rest has about 10 % drafts
+  gen-<n>-<c>        its components;  gen-<n>-<c>-<s>  their sub-components
+                     (gen-1-1-1 always exists)
+  gen-org-<k>        organisations (k from 1; the lowest k give the most money)
+  Genland <k>        countries;  Genregion <k>  regions (the lowest k have the most items)
+  code names         two words such as \"Amber Heron\" in each family's titles and summaries;
+                     searching for one finds about 1 % of the items
+About a third of the items state no budget; budgets and contributions come in USD, EUR,
+GBP, JPY, NOK, CHF, SEK, DKK and CAD, with monthly exchange rates for 2006-2013 added where
+the database has none.";
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -163,6 +202,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             database.close().await;
             println!("{}", outcome?.trim_end());
+            Ok(())
+        }
+        Command::Generate {
+            items,
+            contributions,
+            seed,
+            force,
+        } => {
+            use std::io::IsTerminal;
+            let database = db::Database::open(&cli.db, db::Seeding::IfEmpty).await?;
+            let options = generate::Options {
+                items,
+                contributions,
+                seed,
+                force,
+            };
+            let outcome =
+                generate::generate(&database.pool, &options, std::io::stderr().is_terminal()).await;
+            database.close().await;
+            println!("{}", outcome?);
             Ok(())
         }
         Command::Seed => {

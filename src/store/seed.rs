@@ -238,6 +238,39 @@ async fn load_locked(pool: &PgPool, only_if_empty: bool) -> anyhow::Result<Optio
     Ok(Some(report))
 }
 
+/// The names the seed files give their rows: what a database that holds only the seeded
+/// report may contain (the generator refuses to run on anything else).
+#[derive(Debug, Default, Clone)]
+pub struct SeedNames {
+    pub items: Vec<String>,
+    pub organisations: Vec<String>,
+    pub places: Vec<String>,
+    /// Seed keys of budgets and contributions.
+    pub money_keys: Vec<String>,
+}
+
+pub fn seed_names() -> anyhow::Result<SeedNames> {
+    let mut names = SeedNames::default();
+    for (_, file) in parse_all()? {
+        names
+            .organisations
+            .extend(file.organisations.iter().map(|o| o.slug.clone()));
+        for item in &file.items {
+            names.items.push(item.slug.clone());
+            names
+                .places
+                .extend(item.places.iter().map(|p| p.name.clone()));
+            names
+                .money_keys
+                .extend(item.budgets.iter().map(|b| b.key.clone()));
+            names
+                .money_keys
+                .extend(item.contributions.iter().map(|c| c.key.clone()));
+        }
+    }
+    Ok(names)
+}
+
 /// Parses and checks the seed files without touching a database.
 fn parse_all() -> anyhow::Result<Vec<(&'static str, SeedFile)>> {
     let mut files = Vec::new();

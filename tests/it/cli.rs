@@ -16,6 +16,7 @@ fn every_subcommand_has_help() {
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
         vec!["seed", "--help"],
+        vec!["generate", "--help"],
     ] {
         let output = binary().args(&args).output().expect("run the binary");
         assert!(output.status.success(), "{args:?}");

@@ -13,6 +13,7 @@ mod auth;
 mod cli;
 mod dashboards;
 mod funding;
+mod generate;
 mod health;
 mod instances;
 mod matrix;
