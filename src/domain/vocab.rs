@@ -133,13 +133,3 @@ mod tests {
         assert_eq!(ItemStatus::parse("bogus"), None);
     }
 }
-
-impl ContributionStatus {
-    /// Firm money is committed or paid: the one definition every figure uses.
-    pub fn is_firm(self) -> bool {
-        matches!(
-            self,
-            ContributionStatus::Committed | ContributionStatus::Paid
-        )
-    }
-}
