@@ -6,6 +6,7 @@ use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One item as the dashboards list it.
 #[derive(Debug, Clone)]
@@ -21,7 +22,8 @@ pub struct ItemSummary {
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub own: OwnFigures,
-    pub facets: Facets,
+    /// Shared: an audience's view copies the item, not its facets.
+    pub facets: Arc<Facets>,
 }
 
 /// What dashboards group and filter an item by, besides its own fields.
@@ -241,7 +243,11 @@ impl Portfolio {
                 total.firm_usd += gift.firm_usd;
                 total.paid_usd += gift.paid_usd;
                 total.contributions += gift.contributions;
-                total.currencies.extend(gift.currencies.iter().cloned());
+                for currency in &gift.currencies {
+                    if !total.currencies.contains(currency) {
+                        total.currencies.push(currency.clone());
+                    }
+                }
             }
         }
         let mut donors: Vec<DonorTotal> = by_org.into_values().collect();
@@ -311,7 +317,7 @@ mod tests {
             published: id != 11,
             start_date: None,
             end_date: None,
-            facets: Facets::default(),
+            facets: Arc::default(),
             own: OwnFigures {
                 budget_usd: budget,
                 ..OwnFigures::default()
@@ -365,8 +371,9 @@ mod tests {
             ..Gift::default()
         };
         let mut items = vec![item(1, None, None), item(2, None, None)];
-        items[0].facets.gifts = vec![gift("eu", dec!(5), "EUR"), gift("ca", dec!(1), "USD")];
-        items[1].facets.gifts = vec![gift("eu", dec!(2), "USD")];
+        Arc::make_mut(&mut items[0].facets).gifts =
+            vec![gift("eu", dec!(5), "EUR"), gift("ca", dec!(1), "USD")];
+        Arc::make_mut(&mut items[1].facets).gifts = vec![gift("eu", dec!(2), "USD")];
         let p = Portfolio::new(items);
         let donors = p.donors(&[0, 1]);
         assert_eq!(donors[0].slug, "eu");

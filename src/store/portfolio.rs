@@ -4,13 +4,14 @@
 //! revision too, so a loaded copy is exactly the portfolio at that revision.
 
 use crate::domain::funding::OwnFigures;
-use crate::domain::portfolio::{Facets, Gift, ItemSummary};
+use crate::domain::portfolio::{Gift, ItemSummary};
 use crate::domain::vocab::ContributionStatus;
 use crate::store::audit;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One item's texts, as its page shows them.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -180,6 +181,13 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
+    // The conversion views make the planner expect millions of rows, so it would JIT-
+    // compile the load (half a second at 50,000 contributions) and sort on disk; neither
+    // pays off for a scan of tens of thousands of rows.
+    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
     let revision = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
         .fetch_one(&mut *tx)
         .await?;
@@ -306,7 +314,7 @@ impl PortfolioData {
             let Some(org) = orgs.get(&c.org_id) else {
                 continue;
             };
-            let gifts = &mut item.facets.gifts;
+            let gifts = &mut Arc::make_mut(&mut item.facets).gifts;
             let gift = match gifts.iter().position(|g| g.org_slug == org.slug) {
                 Some(g) => &mut gifts[g],
                 None => {
@@ -350,7 +358,7 @@ impl PortfolioData {
         aligned.sort_unstable();
         for (i, rank) in aligned {
             let area = &self.result_areas[rank];
-            let f = &mut summaries[i].facets;
+            let f = Arc::make_mut(&mut summaries[i].facets);
             f.result_areas.push(area.code.clone());
             if !f.themes.contains(&area.theme_code) {
                 f.themes.push(area.theme_code.clone());
@@ -369,7 +377,7 @@ impl PortfolioData {
             .chain(self.roles.iter().map(|r| (r.item_id, r.org_id)));
         for (item_id, org_id) in involved {
             if let (Some(i), Some(slug)) = (at(item_id), org_slugs.get(&org_id)) {
-                let list = &mut summaries[i].facets.organisations;
+                let list = &mut Arc::make_mut(&mut summaries[i].facets).organisations;
                 if !list.iter().any(|s| s == slug) {
                     list.push((*slug).to_string());
                 }
@@ -389,8 +397,7 @@ impl PortfolioData {
             .collect();
         located.sort_unstable();
         for (i, rank) in located {
-            summaries[i]
-                .facets
+            Arc::make_mut(&mut summaries[i].facets)
                 .places
                 .push(self.places[rank].name.clone());
         }
@@ -410,7 +417,7 @@ impl From<&ItemRecord> for ItemSummary {
             published: r.published,
             start_date: r.start_date,
             end_date: r.end_date,
-            facets: Facets::default(),
+            facets: Arc::default(),
             own: OwnFigures::default(),
         }
     }

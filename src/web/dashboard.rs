@@ -3,9 +3,11 @@
 //! largest gaps, counts, groupings, the alignment matrix, per-organisation and per-place
 //! totals, the search index. A request then pages, filters over these keys and renders.
 
+use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Filters, FundingState};
@@ -13,6 +15,7 @@ use crate::domain::money::percent;
 use crate::domain::portfolio::Portfolio;
 use crate::domain::vocab::{ItemKind, ItemStatus, PlaceKind, TITLE_NOT_GIVEN};
 use crate::store::portfolio::{OrganisationRecord, PortfolioData};
+use crate::web::charts::{StackedBar, pipeline_bar};
 use crate::web::pages::funding::{self, FundingSections};
 use crate::web::pages::item::HistoryEntry;
 use crate::web::view::{FundingView, kind_label, status_label};
@@ -29,8 +32,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn build(data: PortfolioData) -> Snapshot {
+        let started = std::time::Instant::now();
         let summaries = data.summaries();
+        let summed = started.elapsed();
         let records = Records::new(data);
+        let indexed = started.elapsed();
         let internal = Dashboard::build(
             Audience::Internal,
             Portfolio::visible(&summaries, |_| true),
@@ -40,6 +46,12 @@ impl Snapshot {
             Audience::Published,
             Portfolio::visible(&summaries, |it| it.published),
             &records,
+        );
+        tracing::debug!(
+            summed_ms = summed.as_millis() as u64,
+            indexed_ms = indexed.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "dashboards computed"
         );
         Snapshot {
             revision: records.data.revision,
@@ -480,10 +492,16 @@ pub struct Dashboard {
     pub funding_unfiltered: FundingSections,
     /// Staff and admins only: the latest changes.
     pub recent_changes: Vec<HistoryEntry>,
+    /// The whole portfolio's paid, committed and pledged money.
+    pub pipeline: StackedBar,
+    /// HTML rendered on first use and kept with the revision.
+    overview_rows: OnceLock<Vec<String>>,
+    csv_item_lines: OnceLock<Vec<Bytes>>,
 }
 
 impl Dashboard {
     fn build(audience: Audience, portfolio: Portfolio, records: &Records) -> Dashboard {
+        let begun = std::time::Instant::now();
         let p = &portfolio;
         let n = p.items.len();
         let views: Vec<FundingView> = (0..n)
@@ -536,6 +554,12 @@ impl Dashboard {
             kind_labels: p.items.iter().map(|it| kind_label(&it.kind)).collect(),
             status_labels: p.items.iter().map(|it| status_label(&it.status)).collect(),
             total: FundingView::from(&p.total()),
+            pipeline: {
+                let t = p.total();
+                pipeline_bar(t.paid_usd, t.firm_usd, t.pledged_usd, t.pledged_usd)
+            },
+            overview_rows: OnceLock::new(),
+            csv_item_lines: OnceLock::new(),
             programme_count: count(ItemKind::Programme),
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
@@ -560,17 +584,37 @@ impl Dashboard {
             views,
             portfolio,
         };
+        let t0 = std::time::Instant::now();
         dashboard.areas = dashboard.area_summaries(records);
         dashboard.served = dashboard.matrix(records);
         dashboard.places = dashboard.place_summaries(records);
+        let t1 = t0.elapsed();
         let all_rows = dashboard.rows(&Filters::default(), SortKey::Gap);
         dashboard.funding_unfiltered = funding::sections(&dashboard, records, &all_rows);
+        tracing::debug!(
+            head_ms = (t0 - begun).as_millis() as u64,
+            groupings_ms = t1.as_millis() as u64,
+            funding_ms = (t0.elapsed() - t1).as_millis() as u64,
+            "audience computed"
+        );
         dashboard
     }
 
     /// Items in this order (indexed by their position in the portfolio).
     pub fn order(&self, key: SortKey) -> &[usize] {
         &self.orders[key.index()]
+    }
+
+    /// Every item's overview row as HTML (by portfolio index).
+    pub fn overview_rows(&self) -> &[String] {
+        self.overview_rows
+            .get_or_init(|| crate::web::pages::overview::render_rows(self))
+    }
+
+    /// Every item's line of the items CSV (by portfolio index).
+    pub fn csv_item_lines(&self, records: &Records) -> &[Bytes] {
+        self.csv_item_lines
+            .get_or_init(|| funding::item_lines(self, records))
     }
 
     /// Each item's position in this order.

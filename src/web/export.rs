@@ -11,7 +11,7 @@ use crate::web::dashboard::Snapshot;
 /// Rows per chunk of the response body.
 const CHUNK_ROWS: usize = 256;
 
-type RowFn = Box<dyn Fn(&Snapshot, usize) -> Vec<String> + Send + Sync>;
+type RowFn = Box<dyn Fn(&Snapshot, usize, &mut Vec<u8>) + Send + Sync>;
 
 /// A CSV table: a header, the keys of its rows, and how to write the row of a key.
 pub struct CsvTable {
@@ -24,7 +24,18 @@ impl CsvTable {
     pub fn new(
         header: Vec<String>,
         rows: Vec<usize>,
-        line: impl Fn(&Snapshot, usize) -> Vec<String> + Send + Sync + 'static,
+        cells: impl Fn(&Snapshot, usize) -> Vec<String> + Send + Sync + 'static,
+    ) -> CsvTable {
+        CsvTable::encoded(header, rows, move |snapshot, key, out| {
+            out.extend_from_slice(&csv_line(cells(snapshot, key)));
+        })
+    }
+
+    /// A table whose lines come already encoded (e.g. kept with the revision).
+    pub fn encoded(
+        header: Vec<String>,
+        rows: Vec<usize>,
+        line: impl Fn(&Snapshot, usize, &mut Vec<u8>) + Send + Sync + 'static,
     ) -> CsvTable {
         CsvTable {
             header,
@@ -52,16 +63,15 @@ fn defuse(cell: String) -> String {
     }
 }
 
-fn write_lines<'a>(lines: impl Iterator<Item = Vec<String>> + 'a) -> Bytes {
+/// One CSV line (RFC 4180, CRLF), its cells defused.
+pub fn csv_line(cells: Vec<String>) -> Bytes {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(16 * 1024));
-    for line in lines {
-        let line: Vec<String> = line.into_iter().map(defuse).collect();
-        if let Err(e) = out.write_record(&line) {
-            // writing to a Vec cannot fail short of memory; say so rather than panic
-            tracing::error!("writing a CSV line: {e}");
-        }
+        .from_writer(Vec::with_capacity(256));
+    let cells: Vec<String> = cells.into_iter().map(defuse).collect();
+    if let Err(e) = out.write_record(&cells) {
+        // writing to a Vec cannot fail short of memory; say so rather than panic
+        tracing::error!("writing a CSV line: {e}");
     }
     Bytes::from(out.into_inner().unwrap_or_default())
 }
@@ -69,13 +79,18 @@ fn write_lines<'a>(lines: impl Iterator<Item = Vec<String>> + 'a) -> Bytes {
 /// `200 text/csv` streaming `table` from `snapshot`, offered as a download.
 pub fn csv_response(snapshot: Arc<Snapshot>, filename: &str, table: CsvTable) -> Response {
     let CsvTable { header, rows, line } = table;
-    let first = write_lines(std::iter::once(header));
+    let first = csv_line(header);
     let chunks = futures_util::stream::unfold(0usize, move |start| {
-        let snapshot = Arc::clone(&snapshot);
         let chunk = (start < rows.len()).then(|| {
             let end = (start + CHUNK_ROWS).min(rows.len());
-            let bytes = write_lines(rows[start..end].iter().map(|&key| line(&snapshot, key)));
-            (Ok::<Bytes, std::convert::Infallible>(bytes), end)
+            let mut bytes = Vec::with_capacity(64 * 1024);
+            for &key in &rows[start..end] {
+                line(&snapshot, key, &mut bytes);
+            }
+            (
+                Ok::<Bytes, std::convert::Infallible>(Bytes::from(bytes)),
+                end,
+            )
         });
         async move { chunk }
     });

@@ -17,12 +17,13 @@ use crate::domain::auth::Audience;
 use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, two_places};
+use crate::domain::portfolio::DonorTotal;
 use crate::domain::vocab::{ContributionStatus, ItemKind, ItemStatus, label_of};
 use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::{StackedBar, pipeline_bar, stacked_bar};
 use crate::web::dashboard::{Dashboard, FilterValues, Records, Snapshot, SortKey};
-use crate::web::export::{CsvTable, csv_response};
+use crate::web::export::{CsvTable, csv_line, csv_response};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
@@ -219,13 +220,21 @@ pub struct NeedRow {
     pub funding: FundingView,
 }
 
+/// A group of rows (a theme, a place, ...) and its combined money.
+pub struct Group {
+    pub label: String,
+    pub href: String,
+    pub items: usize,
+    pub funding: Funding,
+}
+
+/// A group as its table row shows it.
 pub struct GroupRow {
     pub label: String,
     pub href: String,
     pub items: usize,
     pub funding: FundingView,
     pub bar: StackedBar,
-    funding_figures: Funding,
 }
 
 pub struct DonorRow {
@@ -238,21 +247,25 @@ pub struct DonorRow {
     pub contributions: i64,
     pub currencies: String,
     pub bar: StackedBar,
-    pub pledged_usd: Decimal,
-    pub firm_usd: Decimal,
-    pub paid_usd: Decimal,
 }
 
 /// Everything below the item table: it depends on the rows, not on their order or page.
+/// Every group and donor is kept as figures (for the CSV); only the head of a long list
+/// is formatted for the page.
 #[derive(Default)]
 pub struct FundingSections {
     pub total: FundingView,
-    pub donors: Vec<DonorRow>,
-    pub themes: Vec<GroupRow>,
-    pub areas: Vec<GroupRow>,
-    pub places: Vec<GroupRow>,
-    pub bienniums: Vec<GroupRow>,
-    /// Unfunded or seeking funding, largest gap first.
+    pub donors: Vec<DonorTotal>,
+    pub donor_rows: Vec<DonorRow>,
+    pub themes: Vec<Group>,
+    pub theme_rows: Vec<GroupRow>,
+    pub areas: Vec<Group>,
+    pub area_rows: Vec<GroupRow>,
+    pub places: Vec<Group>,
+    pub place_rows: Vec<GroupRow>,
+    pub bienniums: Vec<Group>,
+    pub biennium_rows: Vec<GroupRow>,
+    /// The largest gaps among the unfunded or seeking funding.
     pub unfunded: Vec<NeedRow>,
     pub unfunded_count: usize,
 }
@@ -278,39 +291,45 @@ fn with_descendants(d: &Dashboard, rows: &[usize]) -> Vec<usize> {
 }
 
 /// Groups rows by keys (a row may fall in several groups); each group's money counts each
-/// part once. Groups come in the order of `order`.
-fn group_rows<K: Ord + Clone>(
+/// part once. Groups come in key order.
+fn groups<K: Ord + Clone>(
     d: &Dashboard,
     rows: &[usize],
     keys: impl Fn(usize) -> Vec<K>,
     describe: impl Fn(&K) -> (String, String),
-) -> Vec<GroupRow> {
+) -> Vec<Group> {
     let mut members: std::collections::BTreeMap<K, Vec<usize>> = Default::default();
     for &r in rows {
         for key in keys(r) {
             members.entry(key).or_default().push(r);
         }
     }
-    let fundings: Vec<(K, usize, Funding)> = members
+    members
         .into_iter()
-        .map(|(k, items)| {
-            let f = d.portfolio.combined_indices(&items);
-            (k, items.len(), f)
-        })
-        .collect();
-    let scale = scale(fundings.iter().map(|(_, _, f)| f));
-    fundings
-        .into_iter()
-        .map(|(key, count, f)| {
+        .map(|(key, items)| {
             let (label, href) = describe(&key);
-            GroupRow {
+            Group {
                 label,
                 href,
-                items: count,
-                bar: stacked_bar(&f, scale),
-                funding: FundingView::from(&f),
-                funding_figures: f,
+                items: items.len(),
+                funding: d.portfolio.combined_indices(&items),
             }
+        })
+        .collect()
+}
+
+/// The first `limit` groups as table rows, their bars on one scale.
+fn group_rows(groups: &[Group], limit: usize) -> Vec<GroupRow> {
+    let scale = scale(groups.iter().map(|g| &g.funding));
+    groups
+        .iter()
+        .take(limit)
+        .map(|g| GroupRow {
+            label: g.label.clone(),
+            href: g.href.clone(),
+            items: g.items,
+            funding: FundingView::from(&g.funding),
+            bar: stacked_bar(&g.funding, scale),
         })
         .collect()
 }
@@ -343,7 +362,7 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
             .unwrap_or(crate::domain::vocab::TITLE_NOT_GIVEN)
             .to_string()
     };
-    let themes = group_rows(
+    let themes = groups(
         d,
         rows,
         |r| {
@@ -362,7 +381,7 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
             )
         },
     );
-    let areas = group_rows(
+    let areas = groups(
         d,
         rows,
         |r| {
@@ -381,7 +400,7 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
             )
         },
     );
-    let places = group_rows(
+    let places = groups(
         d,
         rows,
         |r| {
@@ -398,7 +417,7 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
         },
     );
     // Bienniums in time order; items without dates last.
-    let bienniums = group_rows(
+    let bienniums = groups(
         d,
         rows,
         |r| {
@@ -427,16 +446,23 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
         .collect();
     let gap_rank = d.rank(SortKey::Gap);
     unfunded.sort_by_key(|&i| gap_rank[i]);
+    let donors = d.portfolio.donors(&with_descendants(d, rows));
     FundingSections {
         total: FundingView::from(&p.combined_indices(rows)),
-        donors: donor_rows(d, rows),
+        donor_rows: donor_rows(&donors[..donors.len().min(LIST_HEAD)]),
+        donors,
+        theme_rows: group_rows(&themes, usize::MAX),
         themes,
+        area_rows: group_rows(&areas, usize::MAX),
         areas,
+        place_rows: group_rows(&places, LIST_HEAD),
         places,
+        biennium_rows: group_rows(&bienniums, usize::MAX),
         bienniums,
         unfunded_count: unfunded.len(),
         unfunded: unfunded
             .iter()
+            .take(LIST_HEAD)
             .map(|&i| NeedRow {
                 slug: p.items[i].slug.clone(),
                 title: p.items[i].title.clone(),
@@ -447,15 +473,11 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
     }
 }
 
-fn donor_rows(d: &Dashboard, rows: &[usize]) -> Vec<DonorRow> {
-    let donors = d.portfolio.donors(&with_descendants(d, rows));
-    let top = donors
-        .iter()
-        .map(|d| d.pledged_usd)
-        .max()
-        .unwrap_or_default();
+/// Donors as table rows (largest first: the bars' scale is the first's pledge).
+fn donor_rows(donors: &[DonorTotal]) -> Vec<DonorRow> {
+    let top = donors.first().map(|d| d.pledged_usd).unwrap_or_default();
     donors
-        .into_iter()
+        .iter()
         .map(|d| DonorRow {
             bar: pipeline_bar(d.paid_usd, d.firm_usd, d.pledged_usd, top),
             pledged: format_money(d.pledged_usd, "USD"),
@@ -464,11 +486,8 @@ fn donor_rows(d: &Dashboard, rows: &[usize]) -> Vec<DonorRow> {
             kind: org_kind_label(&d.kind),
             contributions: d.contributions,
             currencies: d.currencies.join(", "),
-            name: d.name,
-            slug: d.slug,
-            pledged_usd: d.pledged_usd,
-            firm_usd: d.firm_usd,
-            paid_usd: d.paid_usd,
+            name: d.name.clone(),
+            slug: d.slug.clone(),
         })
         .collect()
 }
@@ -497,12 +516,6 @@ pub struct FundingPage<'a> {
     pub unfunded: &'a [NeedRow],
     pub unfunded_more: usize,
     pub generated: String,
-}
-
-/// The head of a list and how many are left out.
-fn head<T>(list: &[T]) -> (&[T], usize) {
-    let shown = list.len().min(LIST_HEAD);
-    (&list[..shown], list.len() - shown)
 }
 
 pub async fn show(
@@ -550,9 +563,9 @@ pub async fn show(
         &computed
     };
     let controls = controls(&filters, &records.filter_values);
-    let (donors, donors_more) = head(&sections.donors);
-    let (places, places_more) = head(&sections.places);
-    let (unfunded, unfunded_more) = head(&sections.unfunded);
+    let donors_more = sections.donors.len() - sections.donor_rows.len();
+    let places_more = sections.places.len() - sections.place_rows.len();
+    let unfunded_more = sections.unfunded_count - sections.unfunded.len();
     render(&FundingPage {
         nav,
         active: describe(&controls),
@@ -562,14 +575,14 @@ pub async fn show(
         pager,
         sorts: SortLink::all(&SORTS, sort),
         sort: sort.as_str(),
-        donors,
+        donors: &sections.donor_rows,
         donors_more,
-        themes: &sections.themes,
-        areas: &sections.areas,
-        places,
+        themes: &sections.theme_rows,
+        areas: &sections.area_rows,
+        places: &sections.place_rows,
         places_more,
-        bienniums: &sections.bienniums,
-        unfunded,
+        bienniums: &sections.biennium_rows,
+        unfunded: &sections.unfunded,
         unfunded_more,
         generated: chrono::Utc::now().format("%d %B %Y, %H:%M UTC").to_string(),
         controls,
@@ -667,9 +680,7 @@ fn funding_cells(f: &Funding) -> Vec<String> {
     ]
 }
 
-/// One line per item: figures in USD, and the item's own stated amounts in their
-/// original currencies.
-fn item_table(audience: Audience, rows: Vec<usize>) -> CsvTable {
+fn item_header() -> Vec<String> {
     let mut header: Vec<String> = FUNDING_HEADER.iter().map(|s| s.to_string()).collect();
     header.extend(
         [
@@ -679,35 +690,52 @@ fn item_table(audience: Audience, rows: Vec<usize>) -> CsvTable {
         ]
         .map(String::from),
     );
-    CsvTable::new(header, rows, move |snapshot, i| {
-        let d = snapshot.dashboard(audience);
-        let records = &snapshot.records;
-        let item = &d.portfolio.items[i];
-        let parent = item
-            .parent_id
-            .and_then(|p| d.portfolio.index_of(p))
-            .map(|p| d.portfolio.items[p].title.clone())
-            .unwrap_or_default();
-        let budgets: Vec<String> = records
-            .budgets_of_item(item.id)
-            .map(|b| format_money(b.amount, &b.currency))
-            .collect();
-        // in the order they were given, not by donor
-        let mut contributions: Vec<_> = records.contributions_of_item(item.id).collect();
-        contributions.sort_by_key(|c| c.as_of);
-        let contributions: Vec<String> = contributions
-            .iter()
-            .map(|c| format_money(c.amount, &c.currency))
-            .collect();
-        let mut record = vec![
-            item.title.clone(),
-            d.kind_labels[i].clone(),
-            d.status_labels[i].clone(),
-            d.area_codes[i].clone(),
-        ];
-        record.extend(funding_cells(d.portfolio.funding_ref(i)));
-        record.extend([parent, budgets.join("; "), contributions.join("; ")]);
-        record
+    header
+}
+
+/// Every item's CSV line, encoded: figures in USD, and the item's own stated amounts in
+/// their original currencies. Computed once per revision and audience, on first use.
+pub fn item_lines(d: &Dashboard, records: &Records) -> Vec<axum::body::Bytes> {
+    let p = &d.portfolio;
+    (0..p.items.len())
+        .map(|i| {
+            let item = &p.items[i];
+            let parent = item
+                .parent_id
+                .and_then(|parent| p.index_of(parent))
+                .map(|parent| p.items[parent].title.clone())
+                .unwrap_or_default();
+            let budgets: Vec<String> = records
+                .budgets_of_item(item.id)
+                .map(|b| format_money(b.amount, &b.currency))
+                .collect();
+            // in the order they were given, not by donor
+            let mut contributions: Vec<_> = records.contributions_of_item(item.id).collect();
+            contributions.sort_by_key(|c| c.as_of);
+            let contributions: Vec<String> = contributions
+                .iter()
+                .map(|c| format_money(c.amount, &c.currency))
+                .collect();
+            let mut record = vec![
+                item.title.clone(),
+                d.kind_labels[i].clone(),
+                d.status_labels[i].clone(),
+                d.area_codes[i].clone(),
+            ];
+            record.extend(funding_cells(p.funding_ref(i)));
+            record.extend([parent, budgets.join("; "), contributions.join("; ")]);
+            csv_line(record)
+        })
+        .collect()
+}
+
+/// One line per item, from the lines kept with the revision.
+fn item_table(audience: Audience, rows: Vec<usize>) -> CsvTable {
+    CsvTable::encoded(item_header(), rows, move |snapshot, i, out| {
+        let lines = snapshot
+            .dashboard(audience)
+            .csv_item_lines(&snapshot.records);
+        out.extend_from_slice(&lines[i]);
     })
 }
 
@@ -830,9 +858,9 @@ fn donor_table(
             .map(|d| {
                 vec![
                     d.name.clone(),
-                    d.kind.clone(),
+                    org_kind_label(&d.kind),
                     d.contributions.to_string(),
-                    d.currencies.clone(),
+                    d.currencies.join(", "),
                     two_places(d.pledged_usd),
                     two_places(d.firm_usd),
                     two_places(d.paid_usd),
@@ -867,7 +895,7 @@ fn group_table(
             .iter()
             .map(|g| {
                 let mut record = vec![g.label.clone(), g.items.to_string()];
-                record.extend(funding_cells(&g.funding_figures));
+                record.extend(funding_cells(&g.funding));
                 record
             })
             .collect()

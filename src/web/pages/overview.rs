@@ -7,8 +7,8 @@ use serde::Deserialize;
 use crate::domain::auth::Audience;
 use crate::web::AppError;
 use crate::web::auth::Nav;
-use crate::web::charts::{StackedBar, pipeline_bar};
-use crate::web::dashboard::{GapRow, SortKey};
+use crate::web::charts::StackedBar;
+use crate::web::dashboard::{Dashboard, GapRow, SortKey};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::item::HistoryEntry;
 use crate::web::snapshot::Snap;
@@ -41,6 +41,7 @@ pub fn parse_page(value: Option<&str>) -> Result<usize, AppError> {
     }
 }
 
+/// One item's row of the table; rendered once per revision ([`Dashboard::overview_rows`]).
 pub struct Row<'a> {
     pub slug: &'a str,
     pub title: &'a str,
@@ -50,6 +51,35 @@ pub struct Row<'a> {
     pub has_children: bool,
     pub result_areas: &'a str,
     pub funding: &'a FundingView,
+}
+
+#[derive(Template)]
+#[template(path = "partials/overview_row.html")]
+pub struct RowHtml<'a> {
+    pub row: Row<'a>,
+}
+
+/// Every item's overview row as HTML, in portfolio order.
+pub fn render_rows(d: &Dashboard) -> Vec<String> {
+    let p = &d.portfolio;
+    (0..p.items.len())
+        .map(|i| {
+            let row = Row {
+                slug: &p.items[i].slug,
+                title: &p.items[i].title,
+                kind: &d.kind_labels[i],
+                status: &d.status_labels[i],
+                depth: p.ancestors(i).count(),
+                has_children: !p.children[i].is_empty(),
+                result_areas: &d.area_codes[i],
+                funding: &d.views[i],
+            };
+            RowHtml { row }.render().unwrap_or_else(|e| {
+                tracing::error!("rendering an overview row: {e}");
+                String::new()
+            })
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -63,7 +93,8 @@ pub struct OverviewPage<'a> {
     pub programme_count: usize,
     pub initiative_count: usize,
     pub component_count: usize,
-    pub rows: Vec<Row<'a>>,
+    /// The page's rows, pre-rendered.
+    pub rows: Vec<&'a str>,
     pub sorts: Vec<SortLink>,
     pub pager: Pager,
 }
@@ -85,32 +116,18 @@ pub async fn show(
         format!("/?sort={}", sort.as_str()),
     )?;
     let range = pager.range();
+    let html = d.overview_rows();
     let rows = d
         .roots(sort)
         .skip(range.start)
         .take(range.len())
-        .flat_map(|r| std::iter::once((r, 0)).chain(p.descendants(r)))
-        .map(|(i, depth)| Row {
-            slug: &p.items[i].slug,
-            title: &p.items[i].title,
-            kind: &d.kind_labels[i],
-            status: &d.status_labels[i],
-            depth,
-            has_children: !p.children[i].is_empty(),
-            result_areas: &d.area_codes[i],
-            funding: &d.views[i],
-        })
+        .flat_map(|r| std::iter::once(r).chain(p.descendants(r).into_iter().map(|(i, _)| i)))
+        .map(|i| html[i].as_str())
         .collect();
-    let total = p.total();
     render(&OverviewPage {
         nav,
         largest_gaps: &d.largest_gaps,
-        pipeline: pipeline_bar(
-            total.paid_usd,
-            total.firm_usd,
-            total.pledged_usd,
-            total.pledged_usd,
-        ),
+        pipeline: d.pipeline.clone(),
         recent: &d.recent_changes,
         total: &d.total,
         programme_count: d.programme_count,
