@@ -79,6 +79,74 @@ pub struct Portfolio {
     pub children: Vec<Vec<usize>>,
     pub roots: Vec<usize>,
     by_id: HashMap<i64, usize>,
+    donors: DonorIndex,
+}
+
+/// Gifts with organisations and currencies numbered, so that summing them over a set of
+/// items is array arithmetic rather than string hashing.
+#[derive(Debug, Default)]
+struct DonorIndex {
+    /// (slug, name, kind) by number.
+    orgs: Vec<(String, String, String)>,
+    currencies: Vec<String>,
+    /// Per item: its own gifts.
+    gifts: Vec<Vec<NumberedGift>>,
+}
+
+#[derive(Debug, Clone)]
+struct NumberedGift {
+    org: usize,
+    pledged_usd: Decimal,
+    firm_usd: Decimal,
+    paid_usd: Decimal,
+    contributions: i64,
+    currencies: Vec<usize>,
+}
+
+impl DonorIndex {
+    fn new(items: &[ItemSummary]) -> DonorIndex {
+        let mut index = DonorIndex::default();
+        let mut org_numbers: HashMap<String, usize> = HashMap::new();
+        let mut currency_numbers: HashMap<String, usize> = HashMap::new();
+        index.gifts = items
+            .iter()
+            .map(|item| {
+                item.facets
+                    .gifts
+                    .iter()
+                    .map(|g| {
+                        let org = *org_numbers.entry(g.org_slug.clone()).or_insert_with(|| {
+                            index.orgs.push((
+                                g.org_slug.clone(),
+                                g.org_name.clone(),
+                                g.org_kind.clone(),
+                            ));
+                            index.orgs.len() - 1
+                        });
+                        let currencies = g
+                            .currencies
+                            .iter()
+                            .map(|c| {
+                                *currency_numbers.entry(c.clone()).or_insert_with(|| {
+                                    index.currencies.push(c.clone());
+                                    index.currencies.len() - 1
+                                })
+                            })
+                            .collect();
+                        NumberedGift {
+                            org,
+                            pledged_usd: g.pledged_usd,
+                            firm_usd: g.firm_usd,
+                            paid_usd: g.paid_usd,
+                            contributions: g.contributions,
+                            currencies,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        index
+    }
 }
 
 impl Portfolio {
@@ -128,7 +196,9 @@ impl Portfolio {
         let own: Vec<OwnFigures> = items.iter().map(|it| it.own.clone()).collect();
         let rolled = roll_up(&own, &parents);
         let fundings = rolled.iter().copied().map(Funding::from).collect();
+        let donors = DonorIndex::new(&items);
         Portfolio {
+            donors,
             items,
             rolled,
             fundings,
@@ -228,33 +298,52 @@ impl Portfolio {
     /// Who gives to these items (each counted once, components not added: pass them in),
     /// largest pledge first.
     pub fn donors(&self, indices: &[usize]) -> Vec<DonorTotal> {
-        let mut by_org: HashMap<&str, DonorTotal> = HashMap::new();
+        let index = &self.donors;
+        let mut sums: Vec<Option<NumberedGift>> = vec![None; index.orgs.len()];
         for &i in indices {
-            for gift in &self.items[i].facets.gifts {
-                let total = by_org
-                    .entry(gift.org_slug.as_str())
-                    .or_insert_with(|| DonorTotal {
-                        slug: gift.org_slug.clone(),
-                        name: gift.org_name.clone(),
-                        kind: gift.org_kind.clone(),
-                        ..DonorTotal::default()
-                    });
-                total.pledged_usd += gift.pledged_usd;
-                total.firm_usd += gift.firm_usd;
-                total.paid_usd += gift.paid_usd;
-                total.contributions += gift.contributions;
-                for currency in &gift.currencies {
-                    if !total.currencies.contains(currency) {
-                        total.currencies.push(currency.clone());
+            for gift in &index.gifts[i] {
+                let sum = sums[gift.org].get_or_insert_with(|| NumberedGift {
+                    contributions: 0,
+                    currencies: Vec::new(),
+                    pledged_usd: Decimal::ZERO,
+                    firm_usd: Decimal::ZERO,
+                    paid_usd: Decimal::ZERO,
+                    ..gift.clone()
+                });
+                sum.pledged_usd += gift.pledged_usd;
+                sum.firm_usd += gift.firm_usd;
+                sum.paid_usd += gift.paid_usd;
+                sum.contributions += gift.contributions;
+                for c in &gift.currencies {
+                    if !sum.currencies.contains(c) {
+                        sum.currencies.push(*c);
                     }
                 }
             }
         }
-        let mut donors: Vec<DonorTotal> = by_org.into_values().collect();
-        for d in &mut donors {
-            d.currencies.sort();
-            d.currencies.dedup();
-        }
+        let mut donors: Vec<DonorTotal> = sums
+            .into_iter()
+            .flatten()
+            .map(|sum| {
+                let (slug, name, kind) = &index.orgs[sum.org];
+                let mut currencies: Vec<String> = sum
+                    .currencies
+                    .iter()
+                    .map(|&c| index.currencies[c].clone())
+                    .collect();
+                currencies.sort();
+                DonorTotal {
+                    slug: slug.clone(),
+                    name: name.clone(),
+                    kind: kind.clone(),
+                    pledged_usd: sum.pledged_usd,
+                    firm_usd: sum.firm_usd,
+                    paid_usd: sum.paid_usd,
+                    contributions: sum.contributions,
+                    currencies,
+                }
+            })
+            .collect();
         donors.sort_by(|a, b| {
             b.pledged_usd
                 .cmp(&a.pledged_usd)

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Filters, FundingState};
@@ -16,7 +16,7 @@ use crate::domain::portfolio::Portfolio;
 use crate::domain::vocab::{ItemKind, ItemStatus, PlaceKind, TITLE_NOT_GIVEN};
 use crate::store::portfolio::{OrganisationRecord, PortfolioData};
 use crate::web::charts::{StackedBar, pipeline_bar};
-use crate::web::pages::funding::{self, FundingSections};
+use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::item::HistoryEntry;
 use crate::web::view::{FundingView, kind_label, status_label};
 use rust_decimal::Decimal;
@@ -497,7 +497,13 @@ pub struct Dashboard {
     /// HTML rendered on first use and kept with the revision.
     overview_rows: OnceLock<Vec<String>>,
     csv_item_lines: OnceLock<Vec<Bytes>>,
+    /// Views of `/funding` already rendered at this revision, by filters, sort and page.
+    funding_views: Mutex<(usize, HashMap<String, Arc<RenderedView>>)>,
 }
+
+/// At most this much rendered `/funding` HTML is kept per revision and audience; past
+/// it, a new view is rendered per request (correct, only slower).
+const FUNDING_VIEWS_BYTES: usize = 16 * 1024 * 1024;
 
 impl Dashboard {
     fn build(audience: Audience, portfolio: Portfolio, records: &Records) -> Dashboard {
@@ -560,6 +566,7 @@ impl Dashboard {
             },
             overview_rows: OnceLock::new(),
             csv_item_lines: OnceLock::new(),
+            funding_views: Mutex::default(),
             programme_count: count(ItemKind::Programme),
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
@@ -615,6 +622,25 @@ impl Dashboard {
     pub fn csv_item_lines(&self, records: &Records) -> &[Bytes] {
         self.csv_item_lines
             .get_or_init(|| funding::item_lines(self, records))
+    }
+
+    /// A `/funding` view rendered earlier at this revision.
+    pub fn funding_view(&self, key: &str) -> Option<Arc<RenderedView>> {
+        let kept = self.funding_views.lock().unwrap_or_else(|e| e.into_inner());
+        kept.1.get(key).cloned()
+    }
+
+    /// Keeps a rendered `/funding` view for the rest of this revision (while there is room).
+    pub fn keep_funding_view(&self, key: String, view: RenderedView) -> Arc<RenderedView> {
+        let view = Arc::new(view);
+        let size = view.content.len() + key.len();
+        let mut kept = self.funding_views.lock().unwrap_or_else(|e| e.into_inner());
+        let (bytes, views) = &mut *kept;
+        if *bytes + size <= FUNDING_VIEWS_BYTES && !views.contains_key(&key) {
+            *bytes += size;
+            views.insert(key, Arc::clone(&view));
+        }
+        view
     }
 
     /// Each item's position in this order.

@@ -496,6 +496,21 @@ fn donor_rows(donors: &[DonorTotal]) -> Vec<DonorRow> {
 #[template(path = "funding.html")]
 pub struct FundingPage<'a> {
     pub nav: Nav,
+    pub active: &'a [String],
+    pub generated: String,
+    /// Everything below the print line, rendered once per revision and view.
+    pub content: &'a str,
+}
+
+/// One view of `/funding` (its filters, sort and page), kept with the revision.
+pub struct RenderedView {
+    pub active: Vec<String>,
+    pub content: String,
+}
+
+#[derive(Template)]
+#[template(path = "funding_content.html")]
+pub struct FundingContent<'a> {
     pub controls: Vec<FilterControl<'a>>,
     pub active: Vec<String>,
     pub total: &'a FundingView,
@@ -515,7 +530,6 @@ pub struct FundingPage<'a> {
     pub bienniums: &'a [GroupRow],
     pub unfunded: &'a [NeedRow],
     pub unfunded_more: usize,
-    pub generated: String,
 }
 
 pub async fn show(
@@ -529,8 +543,30 @@ pub async fn show(
     let filters = parse_filters(&params.filters, records)?;
     let sort = SortKey::parse(&params.sort, &SORTS)?;
     let d = snap.dashboard(audience);
-    let rows = d.rows(&filters, sort);
     let query = query_string(&filters, &[]);
+    let key = format!("{query}#{}#{page}", sort.as_str());
+    let view = match d.funding_view(&key) {
+        Some(view) => view,
+        None => d.keep_funding_view(key, render_view(d, records, &filters, sort, page)?),
+    };
+    render(&FundingPage {
+        nav,
+        active: &view.active,
+        generated: chrono::Utc::now().format("%d %B %Y, %H:%M UTC").to_string(),
+        content: &view.content,
+    })
+}
+
+/// Computes and renders one view of the page below its print line.
+fn render_view(
+    d: &Dashboard,
+    records: &Records,
+    filters: &Filters,
+    sort: SortKey,
+    page: usize,
+) -> Result<RenderedView, AppError> {
+    let rows = d.rows(filters, sort);
+    let query = query_string(filters, &[]);
     let query_prefix = if query.is_empty() {
         String::new()
     } else {
@@ -562,13 +598,10 @@ pub async fn show(
         computed = sections(d, records, &rows);
         &computed
     };
-    let controls = controls(&filters, &records.filter_values);
-    let donors_more = sections.donors.len() - sections.donor_rows.len();
-    let places_more = sections.places.len() - sections.place_rows.len();
-    let unfunded_more = sections.unfunded_count - sections.unfunded.len();
-    render(&FundingPage {
-        nav,
-        active: describe(&controls),
+    let controls = controls(filters, &records.filter_values);
+    let active = describe(&controls);
+    let content = FundingContent {
+        active: active.clone(),
         total: &sections.total,
         row_count: rows.len(),
         rows: item_rows,
@@ -576,18 +609,19 @@ pub async fn show(
         sorts: SortLink::all(&SORTS, sort),
         sort: sort.as_str(),
         donors: &sections.donor_rows,
-        donors_more,
+        donors_more: sections.donors.len() - sections.donor_rows.len(),
         themes: &sections.theme_rows,
         areas: &sections.area_rows,
         places: &sections.place_rows,
-        places_more,
+        places_more: sections.places.len() - sections.place_rows.len(),
         bienniums: &sections.biennium_rows,
         unfunded: &sections.unfunded,
-        unfunded_more,
-        generated: chrono::Utc::now().format("%d %B %Y, %H:%M UTC").to_string(),
+        unfunded_more: sections.unfunded_count - sections.unfunded.len(),
         controls,
         query_prefix,
-    })
+    }
+    .render()?;
+    Ok(RenderedView { active, content })
 }
 
 /// `a=b&c=d` for the filters plus extra pairs, for links that keep the current view.
