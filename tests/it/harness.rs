@@ -460,7 +460,7 @@ impl TestApp {
         let pool = db::connect(&self.db.url)
             .await
             .expect("a second pool on the same database");
-        let addr = serve_with(pool.clone(), WebSettings::default()).await;
+        let (addr, state) = serve_state(pool.clone(), WebSettings::default()).await;
         TestApp {
             addr,
             db: TestDb {
@@ -468,6 +468,7 @@ impl TestApp {
                 url: self.db.url.clone(),
             },
             client: client(),
+            state,
         }
     }
 }
