@@ -15,6 +15,7 @@ mod dashboards;
 mod funding;
 mod generate;
 mod health;
+mod http_cache;
 mod instances;
 mod matrix;
 mod pages;

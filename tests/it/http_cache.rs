@@ -1,0 +1,147 @@
+//! HTTP caching and paging of the per-revision dashboards: validators, 304s, compression,
+//! what browsers may store, and the paged API.
+
+use crate::harness::TestApp;
+use portfolio_tracker::domain::auth::Role;
+
+#[tokio::test]
+async fn a_repeat_request_with_the_etag_is_answered_304_until_the_data_changes() {
+    let app = TestApp::spawn_public().await;
+    let first = app.client.get(app.url("/funding")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let again = app
+        .client
+        .get(app.url("/funding"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.text().await.unwrap().is_empty(), "no body on a 304");
+
+    let other = app
+        .client
+        .get(app.url("/funding?sort=title"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200, "another query is another validator");
+
+    sqlx::query("UPDATE items SET title = 'Guinea-Bissau, renamed' WHERE slug = 'guinea-bissau'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    app.dashboards_rebuilt().await;
+    let changed = app
+        .client
+        .get(app.url("/funding"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "a new revision is a new validator");
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+}
+
+#[tokio::test]
+async fn signed_in_pages_are_never_stored_and_data_is_private() {
+    let app = TestApp::spawn().await;
+    let staff = app.signed_in(Role::Staff).await;
+    let page = staff.get_response("/").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let csv = staff.get_response("/funding.csv?table=items").await;
+    assert_eq!(csv.headers()["cache-control"], "private, no-cache");
+    assert!(csv.headers().contains_key("etag"));
+}
+
+#[tokio::test]
+async fn pages_are_compressed_for_clients_that_accept_it() {
+    let app = TestApp::spawn_public().await;
+    for encoding in ["gzip", "br"] {
+        let r = app
+            .client
+            .get(app.url("/"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-encoding"], encoding);
+    }
+}
+
+#[tokio::test]
+async fn the_api_is_paged_with_links() {
+    let app = TestApp::spawn_public().await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/programmes?per_page=10&page=2&sort=gap"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let link = r.headers()["link"].to_str().unwrap().to_string();
+    assert!(
+        link.contains("rel=\"next\"") && link.contains("rel=\"prev\""),
+        "{link}"
+    );
+    assert!(link.contains("page=3"), "{link}");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["items"].as_array().unwrap().len(), 10);
+    assert_eq!(body["page"], 2);
+    let total = body["total"].as_u64().unwrap();
+    assert!(total > 40, "every item of the seed: {total}");
+    assert!(body["next"].as_str().unwrap().contains("page=3"));
+
+    // Every page together lists every item once.
+    let mut seen = std::collections::HashSet::new();
+    let mut next = Some("/api/v1/programmes?per_page=7".to_string());
+    while let Some(path) = next {
+        let body = app.get_json(&path).await;
+        for item in body["items"].as_array().unwrap() {
+            assert!(seen.insert(item["slug"].as_str().unwrap().to_string()));
+        }
+        next = body["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen.len() as u64, total);
+
+    for bad in [
+        "per_page=0",
+        "per_page=501",
+        "per_page=x",
+        "page=0",
+        "sort=nope",
+    ] {
+        let (status, _) = app.get(&format!("/api/v1/programmes?{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = app.get("/api/v1/programmes?page=99").await;
+    assert_eq!(status, 404, "past the last page");
+    let filtered = app
+        .get_json("/api/v1/programmes?result_area=1.2&per_page=500")
+        .await;
+    for item in filtered["items"].as_array().unwrap() {
+        assert!(
+            item["result_areas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == "1.2")
+        );
+    }
+}
+
+#[tokio::test]
+async fn csv_cells_that_a_spreadsheet_would_run_are_kept_as_text() {
+    let app = TestApp::spawn_public().await;
+    sqlx::query("UPDATE items SET title = '=HYPERLINK(\"http://x\")' WHERE slug = 'guinea-bissau'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (_, csv) = app.get("/funding.csv?table=items").await;
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{csv}");
+}
