@@ -3,9 +3,7 @@
 pub mod admin_items;
 pub mod admin_strategy;
 pub mod audit;
-pub mod dashboards;
 pub mod generate;
-pub mod items;
 pub mod money;
 pub mod organisations;
 pub mod portfolio;

@@ -1,4 +1,4 @@
-//! Strategy themes, result areas, and which items serve which area.
+//! Strategy themes and result areas, for the admin forms.
 
 use sqlx::PgPool;
 
@@ -30,26 +30,6 @@ pub async fn result_areas(pool: &PgPool) -> sqlx::Result<Vec<ResultArea>> {
           WHERE archived_at IS NULL
           ORDER BY string_to_array(code, '.')::numeric[]",
     )
-    .fetch_all(pool)
-    .await
-}
-
-/// Every (result area, item) pair.
-pub async fn alignment_pairs(pool: &PgPool) -> sqlx::Result<Vec<(i64, i64)>> {
-    sqlx::query_as("SELECT result_area_id, item_id FROM alignments")
-        .fetch_all(pool)
-        .await
-}
-
-/// The items aligned to one result area, with the paragraph that says so.
-pub async fn alignments_of(
-    pool: &PgPool,
-    result_area_id: i64,
-) -> sqlx::Result<Vec<(i64, Option<String>)>> {
-    sqlx::query_as(
-        "SELECT item_id, source_para FROM alignments WHERE result_area_id = $1 ORDER BY item_id",
-    )
-    .bind(result_area_id)
     .fetch_all(pool)
     .await
 }
