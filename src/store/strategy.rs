@@ -3,24 +3,12 @@
 use sqlx::PgPool;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Theme {
-    pub code: String,
-    pub title: Option<String>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ResultArea {
     pub id: i64,
     pub code: String,
     pub theme_code: String,
     pub title: Option<String>,
     pub source_para: Option<String>,
-}
-
-pub async fn themes(pool: &PgPool) -> sqlx::Result<Vec<Theme>> {
-    sqlx::query_as("SELECT code, title FROM themes ORDER BY code::int")
-        .fetch_all(pool)
-        .await
 }
 
 /// Result areas in strategy order: 1.1, 1.2, ..., 3.10.

@@ -78,7 +78,6 @@ pub struct Records {
     item_by_slug: HashMap<String, usize>,
     org_by_id: HashMap<i64, usize>,
     org_by_slug: HashMap<String, usize>,
-    place_by_id: HashMap<i64, usize>,
     place_by_name: HashMap<String, usize>,
     area_by_id: HashMap<i64, usize>,
     area_by_code: HashMap<String, usize>,
@@ -226,7 +225,6 @@ impl Records {
             alignments_of_item,
             places_of_item,
             org_by_id,
-            place_by_id,
             area_by_id,
             filter_values,
             data,
@@ -253,10 +251,6 @@ impl Records {
 
     pub fn place(&self, name: &str) -> Option<&crate::store::portfolio::PlaceRecord> {
         self.place_by_name.get(name).map(|&i| &self.data.places[i])
-    }
-
-    pub fn place_by_id(&self, id: i64) -> Option<&crate::store::portfolio::PlaceRecord> {
-        self.place_by_id.get(&id).map(|&i| &self.data.places[i])
     }
 
     pub fn result_area(&self, code: &str) -> Option<&crate::store::portfolio::ResultAreaRecord> {
@@ -676,13 +670,6 @@ impl Dashboard {
             .copied()
             .filter(|&i| self.portfolio.passes(i, filters))
             .collect()
-    }
-
-    /// The item behind a slug, if this audience sees it.
-    pub fn index_of_slug(&self, records: &Records, slug: &str) -> Option<usize> {
-        records
-            .item_by_slug(slug)
-            .and_then(|item| self.portfolio.index_of(item.id))
     }
 
     fn area_summaries(&self, records: &Records) -> Vec<AreaSummary> {
