@@ -113,6 +113,42 @@ pub fn two_places(amount: Decimal) -> String {
     d.to_string()
 }
 
+/// An amount converted to USD at a rate, rounded to the cent half away from zero: the
+/// arithmetic of the `budgets_usd` / `contributions_usd` views (`round(amount * rate, 2)`),
+/// for the dashboards, which convert while loading (a test holds both to the same figures).
+/// None when the product is beyond what a decimal holds.
+pub fn to_usd(amount: Decimal, usd_per_unit: Decimal) -> Option<Decimal> {
+    amount
+        .checked_mul(usd_per_unit)
+        .map(|usd| usd.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+}
+
+/// A three-letter ISO 4217 code, stored inline: the dashboards keep one per gift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// The code as the database stores it (`CHAR(3)`): three ASCII letters.
+    pub fn new(code: &str) -> Option<Currency> {
+        let bytes: [u8; 3] = code.trim_end().as_bytes().try_into().ok()?;
+        bytes
+            .iter()
+            .all(u8::is_ascii_alphabetic)
+            .then_some(Currency(bytes))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // three ASCII letters, checked in `new`
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+}
+
+impl std::fmt::Display for Currency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Coverage as a whole percentage for display: 0.3684 → `37 %`.
 pub fn percent(ratio: Decimal) -> String {
     let pct = (ratio * Decimal::ONE_HUNDRED)
@@ -171,6 +207,29 @@ mod tests {
     fn two_places_for_the_api() {
         assert_eq!(two_places(dec!(19000000)), "19000000.00");
         assert_eq!(two_places(dec!(26535000.005)), "26535000.01");
+    }
+
+    #[test]
+    fn converts_as_the_database_rounds() {
+        assert_eq!(to_usd(dec!(200000), dec!(0.18568)), Some(dec!(37136)));
+        assert_eq!(
+            to_usd(dec!(0.05), dec!(0.5)),
+            Some(dec!(0.03)),
+            "half away from zero"
+        );
+        assert_eq!(to_usd(dec!(12860), dec!(1.381987)), Some(dec!(17772.35)));
+        assert_eq!(to_usd(Decimal::MAX, dec!(2)), None);
+    }
+
+    #[test]
+    fn currencies_are_three_letters() {
+        assert_eq!(
+            Currency::new("EUR").map(|c| c.to_string()),
+            Some("EUR".into())
+        );
+        assert_eq!(Currency::new("EU"), None);
+        assert_eq!(Currency::new("E1R"), None);
+        assert!(Currency::new("CHF") < Currency::new("EUR"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::domain::filters::{Filters, FundingState};
 use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
+use crate::domain::money::Currency;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -41,18 +42,66 @@ pub struct Facets {
     pub gifts: Vec<Gift>,
 }
 
+/// An organisation as the donor lists name it, shared by every gift it makes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Donor {
+    /// Dense and unique among the donors of one portfolio: sums over donors are arrays
+    /// indexed by it rather than maps keyed by name.
+    pub number: usize,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+}
+
 /// What one organisation gives one item, in USD, by status.
 #[derive(Debug, Clone, Default)]
 pub struct Gift {
-    pub org_slug: String,
-    pub org_name: String,
-    pub org_kind: String,
+    pub donor: Arc<Donor>,
     pub pledged_usd: Decimal,
     pub firm_usd: Decimal,
     pub paid_usd: Decimal,
     pub contributions: i64,
     /// Original currencies, sorted.
-    pub currencies: Vec<String>,
+    pub currencies: Vec<Currency>,
+}
+
+impl Gift {
+    pub fn new(donor: Arc<Donor>) -> Gift {
+        Gift {
+            donor,
+            ..Gift::default()
+        }
+    }
+
+    /// Adds one contribution (`usd`: its USD value, zero when it has no rate).
+    pub fn add(&mut self, usd: Decimal, firm: bool, paid: bool, currency: Option<Currency>) {
+        self.pledged_usd += usd;
+        if firm {
+            self.firm_usd += usd;
+        }
+        if paid {
+            self.paid_usd += usd;
+        }
+        self.contributions += 1;
+        if let Some(c) = currency
+            && let Err(at) = self.currencies.binary_search(&c)
+        {
+            self.currencies.insert(at, c);
+        }
+    }
+
+    /// Adds another gift of the same donor.
+    fn absorb(&mut self, other: &Gift) {
+        self.pledged_usd += other.pledged_usd;
+        self.firm_usd += other.firm_usd;
+        self.paid_usd += other.paid_usd;
+        self.contributions += other.contributions;
+        for &c in &other.currencies {
+            if let Err(at) = self.currencies.binary_search(&c) {
+                self.currencies.insert(at, c);
+            }
+        }
+    }
 }
 
 /// An organisation's money over a set of items.
@@ -79,74 +128,8 @@ pub struct Portfolio {
     pub children: Vec<Vec<usize>>,
     pub roots: Vec<usize>,
     by_id: HashMap<i64, usize>,
-    donors: DonorIndex,
-}
-
-/// Gifts with organisations and currencies numbered, so that summing them over a set of
-/// items is array arithmetic rather than string hashing.
-#[derive(Debug, Default)]
-struct DonorIndex {
-    /// (slug, name, kind) by number.
-    orgs: Vec<(String, String, String)>,
-    currencies: Vec<String>,
-    /// Per item: its own gifts.
-    gifts: Vec<Vec<NumberedGift>>,
-}
-
-#[derive(Debug, Clone)]
-struct NumberedGift {
-    org: usize,
-    pledged_usd: Decimal,
-    firm_usd: Decimal,
-    paid_usd: Decimal,
-    contributions: i64,
-    currencies: Vec<usize>,
-}
-
-impl DonorIndex {
-    fn new(items: &[ItemSummary]) -> DonorIndex {
-        let mut index = DonorIndex::default();
-        let mut org_numbers: HashMap<String, usize> = HashMap::new();
-        let mut currency_numbers: HashMap<String, usize> = HashMap::new();
-        index.gifts = items
-            .iter()
-            .map(|item| {
-                item.facets
-                    .gifts
-                    .iter()
-                    .map(|g| {
-                        let org = *org_numbers.entry(g.org_slug.clone()).or_insert_with(|| {
-                            index.orgs.push((
-                                g.org_slug.clone(),
-                                g.org_name.clone(),
-                                g.org_kind.clone(),
-                            ));
-                            index.orgs.len() - 1
-                        });
-                        let currencies = g
-                            .currencies
-                            .iter()
-                            .map(|c| {
-                                *currency_numbers.entry(c.clone()).or_insert_with(|| {
-                                    index.currencies.push(c.clone());
-                                    index.currencies.len() - 1
-                                })
-                            })
-                            .collect();
-                        NumberedGift {
-                            org,
-                            pledged_usd: g.pledged_usd,
-                            firm_usd: g.firm_usd,
-                            paid_usd: g.paid_usd,
-                            contributions: g.contributions,
-                            currencies,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        index
-    }
+    /// One more than the highest donor number among the gifts.
+    donor_numbers: usize,
 }
 
 impl Portfolio {
@@ -196,9 +179,14 @@ impl Portfolio {
         let own: Vec<OwnFigures> = items.iter().map(|it| it.own.clone()).collect();
         let rolled = roll_up(&own, &parents);
         let fundings = rolled.iter().copied().map(Funding::from).collect();
-        let donors = DonorIndex::new(&items);
+        let donor_numbers = items
+            .iter()
+            .flat_map(|it| &it.facets.gifts)
+            .map(|g| g.donor.number + 1)
+            .max()
+            .unwrap_or(0);
         Portfolio {
-            donors,
+            donor_numbers,
             items,
             rolled,
             fundings,
@@ -298,50 +286,27 @@ impl Portfolio {
     /// Who gives to these items (each counted once, components not added: pass them in),
     /// largest pledge first.
     pub fn donors(&self, indices: &[usize]) -> Vec<DonorTotal> {
-        let index = &self.donors;
-        let mut sums: Vec<Option<NumberedGift>> = vec![None; index.orgs.len()];
+        let mut sums: Vec<Option<Gift>> = vec![None; self.donor_numbers];
         for &i in indices {
-            for gift in &index.gifts[i] {
-                let sum = sums[gift.org].get_or_insert_with(|| NumberedGift {
-                    contributions: 0,
-                    currencies: Vec::new(),
-                    pledged_usd: Decimal::ZERO,
-                    firm_usd: Decimal::ZERO,
-                    paid_usd: Decimal::ZERO,
-                    ..gift.clone()
-                });
-                sum.pledged_usd += gift.pledged_usd;
-                sum.firm_usd += gift.firm_usd;
-                sum.paid_usd += gift.paid_usd;
-                sum.contributions += gift.contributions;
-                for c in &gift.currencies {
-                    if !sum.currencies.contains(c) {
-                        sum.currencies.push(*c);
-                    }
+            for gift in &self.items[i].facets.gifts {
+                match &mut sums[gift.donor.number] {
+                    Some(sum) => sum.absorb(gift),
+                    empty => *empty = Some(gift.clone()),
                 }
             }
         }
         let mut donors: Vec<DonorTotal> = sums
             .into_iter()
             .flatten()
-            .map(|sum| {
-                let (slug, name, kind) = &index.orgs[sum.org];
-                let mut currencies: Vec<String> = sum
-                    .currencies
-                    .iter()
-                    .map(|&c| index.currencies[c].clone())
-                    .collect();
-                currencies.sort();
-                DonorTotal {
-                    slug: slug.clone(),
-                    name: name.clone(),
-                    kind: kind.clone(),
-                    pledged_usd: sum.pledged_usd,
-                    firm_usd: sum.firm_usd,
-                    paid_usd: sum.paid_usd,
-                    contributions: sum.contributions,
-                    currencies,
-                }
+            .map(|sum| DonorTotal {
+                slug: sum.donor.slug.clone(),
+                name: sum.donor.name.clone(),
+                kind: sum.donor.kind.clone(),
+                pledged_usd: sum.pledged_usd,
+                firm_usd: sum.firm_usd,
+                paid_usd: sum.paid_usd,
+                contributions: sum.contributions,
+                currencies: sum.currencies.iter().map(Currency::to_string).collect(),
             })
             .collect();
         donors.sort_by(|a, b| {
@@ -451,18 +416,27 @@ mod tests {
 
     #[test]
     fn donors_add_up_per_organisation() {
-        let gift = |slug: &str, pledged: Decimal, currency: &str| Gift {
-            org_slug: slug.into(),
-            org_name: slug.to_uppercase(),
-            pledged_usd: pledged,
-            contributions: 1,
-            currencies: vec![currency.into()],
-            ..Gift::default()
+        let eu = Arc::new(Donor {
+            number: 0,
+            slug: "eu".into(),
+            name: "EU".into(),
+            kind: String::new(),
+        });
+        let ca = Arc::new(Donor {
+            number: 1,
+            slug: "ca".into(),
+            name: "CA".into(),
+            kind: String::new(),
+        });
+        let gift = |donor: &Arc<Donor>, pledged: Decimal, currency: &str| {
+            let mut gift = Gift::new(Arc::clone(donor));
+            gift.add(pledged, false, false, Currency::new(currency));
+            gift
         };
         let mut items = vec![item(1, None, None), item(2, None, None)];
         Arc::make_mut(&mut items[0].facets).gifts =
-            vec![gift("eu", dec!(5), "EUR"), gift("ca", dec!(1), "USD")];
-        Arc::make_mut(&mut items[1].facets).gifts = vec![gift("eu", dec!(2), "USD")];
+            vec![gift(&eu, dec!(5), "EUR"), gift(&ca, dec!(1), "USD")];
+        Arc::make_mut(&mut items[1].facets).gifts = vec![gift(&eu, dec!(2), "USD")];
         let p = Portfolio::new(items);
         let donors = p.donors(&[0, 1]);
         assert_eq!(donors[0].slug, "eu");

@@ -4,14 +4,17 @@
 //! revision too, so a loaded copy is exactly the portfolio at that revision.
 
 use crate::domain::funding::OwnFigures;
-use crate::domain::portfolio::{Gift, ItemSummary};
+use crate::domain::money::{Currency, to_usd};
+use crate::domain::portfolio::{Donor, Gift, ItemSummary};
 use crate::domain::vocab::ContributionStatus;
 use crate::store::audit;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One item's texts, as its page shows them.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,13 +49,17 @@ pub struct BudgetRecord {
     pub as_of: NaiveDate,
     pub source_para: Option<String>,
     pub note: Option<String>,
+    /// Filled in by [`MonthlyRates::convert`] after loading.
+    #[sqlx(skip)]
     pub rate_month: Option<NaiveDate>,
+    #[sqlx(skip)]
     pub usd_per_unit: Option<Decimal>,
+    #[sqlx(skip)]
     pub amount_usd: Option<Decimal>,
 }
 
 /// A contribution beside its USD conversion.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ContributionRecord {
     pub id: i64,
     pub item_id: i64,
@@ -66,9 +73,34 @@ pub struct ContributionRecord {
     pub self_financing: bool,
     pub source_para: Option<String>,
     pub note: Option<String>,
+    /// Filled in by [`MonthlyRates::convert`] after loading.
     pub rate_month: Option<NaiveDate>,
     pub usd_per_unit: Option<Decimal>,
     pub amount_usd: Option<Decimal>,
+}
+
+/// By column position, in the order the load selects them: the load decodes tens of
+/// thousands of these, and looking every column up by name doubled its time.
+impl<'r> sqlx::FromRow<'r, PgRow> for ContributionRecord {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        Ok(ContributionRecord {
+            id: row.try_get(0)?,
+            item_id: row.try_get(1)?,
+            org_id: row.try_get(2)?,
+            amount: row.try_get(3)?,
+            currency: row.try_get(4)?,
+            status: row.try_get(5)?,
+            pledged_on: row.try_get(6)?,
+            as_of: row.try_get(7)?,
+            approximate: row.try_get(8)?,
+            self_financing: row.try_get(9)?,
+            source_para: row.try_get(10)?,
+            note: row.try_get(11)?,
+            rate_month: None,
+            usd_per_unit: None,
+            amount_usd: None,
+        })
+    }
 }
 
 impl ContributionRecord {
@@ -164,6 +196,8 @@ pub struct PortfolioData {
     pub roles: Vec<RoleRecord>,
     /// The latest changes (sign-ins and accounts left out), newest first.
     pub recent_changes: Vec<audit::Row>,
+    /// Which rate converts which month's amounts.
+    rates: MonthlyRates,
 }
 
 /// How many recent changes a snapshot keeps for the overview.
@@ -179,22 +213,90 @@ pub async fn revision(pool: &PgPool) -> sqlx::Result<i64> {
 /// Reads one consistent copy of everything the dashboards show; a fixed number of
 /// queries whatever the portfolio's size.
 pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
+    let mut tx = begin_read_only(pool).await?;
+    // The contributions, the largest table, come over a second connection at the same
+    // time, reading the same snapshot; without a spare connection, after the rest.
+    let (contributions, mut data) = match second_reader(pool, &mut tx).await? {
+        Some(mut side) => {
+            let (contributions, data) =
+                tokio::try_join!(read_contributions(&mut side), read_the_rest(&mut tx))?;
+            side.commit().await?;
+            (contributions, data)
+        }
+        None => {
+            let data = read_the_rest(&mut tx).await?;
+            (read_contributions(&mut tx).await?, data)
+        }
+    };
+    tx.commit().await?;
+    // Converted here, not through the `*_usd` views: joining every amount to its month's
+    // rate costs PostgreSQL more than the rest of the load together (date_trunc per row).
+    // Which rate applies stays the `monthly_rates` view's rule.
+    data.contributions = contributions;
+    for c in &mut data.contributions {
+        (c.rate_month, c.usd_per_unit, c.amount_usd) =
+            data.rates.convert(c.amount, &c.currency, c.as_of);
+    }
+    for b in &mut data.budgets {
+        (b.rate_month, b.usd_per_unit, b.amount_usd) =
+            data.rates.convert(b.amount, &b.currency, b.as_of);
+    }
+    Ok(data)
+}
+
+async fn begin_read_only(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    // The conversion views make the planner expect millions of rows, so it would JIT-
-    // compile the load (half a second at 50,000 contributions) and sort on disk; neither
-    // pays off for a scan of tens of thousands of rows.
-    sqlx::query("SET LOCAL jit = off").execute(&mut *tx).await?;
-    sqlx::query("SET LOCAL work_mem = '64MB'")
-        .execute(&mut *tx)
+    Ok(tx)
+}
+
+/// How long the load waits for a second connection before reading everything over one.
+const SPARE_WAIT: Duration = Duration::from_millis(50);
+
+/// A second read-only transaction that sees exactly what `tx` sees, when the pool has a
+/// connection to spare within [`SPARE_WAIT`].
+async fn second_reader(
+    pool: &PgPool,
+    tx: &mut Transaction<'static, Postgres>,
+) -> sqlx::Result<Option<Transaction<'static, Postgres>>> {
+    let Ok(Ok(mut side)) = tokio::time::timeout(SPARE_WAIT, begin_read_only(pool)).await else {
+        return Ok(None);
+    };
+    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+        .fetch_one(&mut **tx)
         .await?;
-    // The same misestimate picks a merge join that sorts every contribution by currency
-    // and month; hashing the few thousand monthly rates is several times faster.
-    sqlx::query("SET LOCAL enable_mergejoin = off")
-        .execute(&mut *tx)
-        .await?;
+    // an identifier such as 00000003-0000001B-1, spliced into SET (which takes no parameters)
+    if !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Ok(None);
+    }
+    sqlx::query(AssertSqlSafe(format!(
+        "SET TRANSACTION SNAPSHOT '{snapshot}'"
+    )))
+    .execute(&mut *side)
+    .await?;
+    Ok(Some(side))
+}
+
+async fn read_contributions(
+    tx: &mut Transaction<'static, Postgres>,
+) -> sqlx::Result<Vec<ContributionRecord>> {
+    let mut contributions: Vec<ContributionRecord> = sqlx::query_as(
+        "SELECT id, item_id, org_id, amount, currency::text, status, pledged_on, as_of,
+                approximate, self_financing, source_para, note
+           FROM contributions WHERE archived_at IS NULL",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    // Sorted here rather than in SQL: ordering wide rows costs PostgreSQL more than Rust.
+    contributions.sort_unstable_by_key(|c| (c.as_of, c.id));
+    Ok(contributions)
+}
+
+/// Everything but the contributions.
+async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<PortfolioData> {
+    let tx = &mut **tx;
     let revision = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
         .fetch_one(&mut *tx)
         .await?;
@@ -205,23 +307,19 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
     )
     .fetch_all(&mut *tx)
     .await?;
-    // Sorted here rather than in SQL: ordering wide rows costs PostgreSQL more than Rust.
+    let rates = MonthlyRates::new(
+        sqlx::query_as("SELECT currency::text, month, rate_month, usd_per_unit FROM monthly_rates")
+            .fetch_all(&mut *tx)
+            .await?,
+    );
     let mut budgets: Vec<BudgetRecord> = sqlx::query_as(
         "SELECT id, item_id, amount, currency::text AS currency, approximate, period, as_of,
-                source_para, note, rate_month, usd_per_unit, amount_usd
-           FROM budgets_usd",
+                source_para, note
+           FROM budgets WHERE archived_at IS NULL",
     )
     .fetch_all(&mut *tx)
     .await?;
     budgets.sort_unstable_by_key(|b| (b.as_of, b.id));
-    let mut contributions: Vec<ContributionRecord> = sqlx::query_as(
-        "SELECT id, item_id, org_id, amount, currency::text AS currency, status, pledged_on, as_of,
-                approximate, self_financing, source_para, note, rate_month, usd_per_unit, amount_usd
-           FROM contributions_usd",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    contributions.sort_unstable_by_key(|c| (c.as_of, c.id));
     let organisations = sqlx::query_as(
         "SELECT id, slug, name, acronym, kind, source_paras, archived_at IS NOT NULL AS archived
            FROM organisations ORDER BY name, id",
@@ -260,12 +358,12 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
     .bind(RECENT_CHANGES)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(PortfolioData {
         revision,
         items,
         budgets,
-        contributions,
+        contributions: Vec::new(),
+        rates,
         organisations,
         places,
         item_places,
@@ -275,6 +373,44 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
         roles,
         recent_changes,
     })
+}
+
+/// The `monthly_rates` view as a lookup: for each currency and month, the month whose
+/// rate converts it and that rate.
+#[derive(Debug, Default)]
+struct MonthlyRates(HashMap<String, HashMap<NaiveDate, (NaiveDate, Decimal)>>);
+
+impl MonthlyRates {
+    fn new(rows: Vec<(String, NaiveDate, NaiveDate, Decimal)>) -> MonthlyRates {
+        let mut rates: HashMap<String, HashMap<NaiveDate, (NaiveDate, Decimal)>> = HashMap::new();
+        for (currency, month, rate_month, usd_per_unit) in rows {
+            rates
+                .entry(currency)
+                .or_default()
+                .insert(month, (rate_month, usd_per_unit));
+        }
+        MonthlyRates(rates)
+    }
+
+    /// (rate month, USD per unit, amount in USD) as the `*_usd` views give them: USD at 1,
+    /// other currencies at their month's rate, all three None without one.
+    fn convert(
+        &self,
+        amount: Decimal,
+        currency: &str,
+        as_of: NaiveDate,
+    ) -> (Option<NaiveDate>, Option<Decimal>, Option<Decimal>) {
+        let rate = as_of
+            .with_day(1)
+            .and_then(|month| self.0.get(currency)?.get(&month).copied());
+        let usd_per_unit = if currency == "USD" {
+            Some(Decimal::ONE)
+        } else {
+            rate.map(|(_, r)| r)
+        };
+        let amount_usd = usd_per_unit.and_then(|r| to_usd(amount, r));
+        (rate.map(|(m, _)| m), usd_per_unit, amount_usd)
+    }
 }
 
 impl PortfolioData {
@@ -305,51 +441,47 @@ impl PortfolioData {
     }
 
     fn add_contributions(&self, summaries: &mut [ItemSummary], at: &impl Fn(i64) -> Option<usize>) {
-        let orgs: HashMap<i64, &OrganisationRecord> =
-            self.organisations.iter().map(|o| (o.id, o)).collect();
+        let donors: HashMap<i64, Arc<Donor>> = self
+            .organisations
+            .iter()
+            .enumerate()
+            .map(|(number, o)| {
+                let donor = Donor {
+                    number,
+                    slug: o.slug.clone(),
+                    name: o.name.clone(),
+                    kind: o.kind.clone(),
+                };
+                (o.id, Arc::new(donor))
+            })
+            .collect();
         for c in &self.contributions {
             let Some(i) = at(c.item_id) else { continue };
             let item = &mut summaries[i];
             let usd = c.amount_usd.unwrap_or_default();
+            let (firm, paid) = (c.is_firm(), c.is_paid());
             if c.amount_usd.is_none() {
                 item.own.unconverted += 1;
             }
             item.own.pledged_usd += usd;
-            if c.is_firm() {
+            if firm {
                 item.own.firm_usd += usd;
             }
-            if c.is_paid() {
+            if paid {
                 item.own.paid_usd += usd;
             }
-            let Some(org) = orgs.get(&c.org_id) else {
+            let Some(donor) = donors.get(&c.org_id) else {
                 continue;
             };
             let gifts = &mut Arc::make_mut(&mut item.facets).gifts;
-            let gift = match gifts.iter().position(|g| g.org_slug == org.slug) {
-                Some(g) => &mut gifts[g],
+            let at = match gifts.iter().position(|g| g.donor.number == donor.number) {
+                Some(at) => at,
                 None => {
-                    gifts.push(Gift {
-                        org_slug: org.slug.clone(),
-                        org_name: org.name.clone(),
-                        org_kind: org.kind.clone(),
-                        ..Gift::default()
-                    });
-                    let last = gifts.len() - 1;
-                    &mut gifts[last]
+                    gifts.push(Gift::new(Arc::clone(donor)));
+                    gifts.len() - 1
                 }
             };
-            gift.pledged_usd += usd;
-            if c.is_firm() {
-                gift.firm_usd += usd;
-            }
-            if c.is_paid() {
-                gift.paid_usd += usd;
-            }
-            gift.contributions += 1;
-            if !gift.currencies.contains(&c.currency) {
-                gift.currencies.push(c.currency.clone());
-                gift.currencies.sort();
-            }
+            gifts[at].add(usd, firm, paid, Currency::new(&c.currency));
         }
     }
 
@@ -375,23 +507,26 @@ impl PortfolioData {
             }
         }
 
-        let org_slugs: HashMap<i64, &str> = self
+        // Each item's organisations, numbered while collecting (names are compared once).
+        let org_number: HashMap<i64, usize> = self
             .organisations
             .iter()
-            .map(|o| (o.id, o.slug.as_str()))
+            .enumerate()
+            .map(|(number, o)| (o.id, number))
             .collect();
-        let involved = self
+        let mut involved: Vec<(usize, usize)> = self
             .contributions
             .iter()
             .map(|c| (c.item_id, c.org_id))
-            .chain(self.roles.iter().map(|r| (r.item_id, r.org_id)));
-        for (item_id, org_id) in involved {
-            if let (Some(i), Some(slug)) = (at(item_id), org_slugs.get(&org_id)) {
-                let list = &mut Arc::make_mut(&mut summaries[i].facets).organisations;
-                if !list.iter().any(|s| s == slug) {
-                    list.push((*slug).to_string());
-                }
-            }
+            .chain(self.roles.iter().map(|r| (r.item_id, r.org_id)))
+            .filter_map(|(item, org)| Some((at(item)?, *org_number.get(&org)?)))
+            .collect();
+        involved.sort_unstable();
+        involved.dedup();
+        for (i, org) in involved {
+            Arc::make_mut(&mut summaries[i].facets)
+                .organisations
+                .push(self.organisations[org].slug.clone());
         }
 
         let place_rank: HashMap<i64, usize> = self

@@ -37,16 +37,25 @@ impl Snapshot {
         let summed = started.elapsed();
         let records = Records::new(data);
         let indexed = started.elapsed();
-        let internal = Dashboard::build(
-            Audience::Internal,
-            Portfolio::visible(&summaries, |_| true),
-            &records,
-        );
-        let published = Dashboard::build(
-            Audience::Published,
-            Portfolio::visible(&summaries, |it| it.published),
-            &records,
-        );
+        // The two audiences share nothing mutable: compute them side by side.
+        let (internal, published) = std::thread::scope(|scope| {
+            let internal = scope.spawn(|| {
+                Dashboard::build(
+                    Audience::Internal,
+                    Portfolio::visible(&summaries, |_| true),
+                    &records,
+                )
+            });
+            let published = Dashboard::build(
+                Audience::Published,
+                Portfolio::visible(&summaries, |it| it.published),
+                &records,
+            );
+            let internal = internal
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (internal, published)
+        });
         tracing::debug!(
             summed_ms = summed.as_millis() as u64,
             indexed_ms = indexed.as_millis() as u64,
@@ -124,17 +133,12 @@ impl Records {
             .enumerate()
             .map(|(i, o)| (o.id, i))
             .collect();
-        let org_name = |org_id: i64| {
-            org_by_id
-                .get(&org_id)
-                .map_or("", |&o| data.organisations[o].name.as_str())
-        };
+        // Organisations come ordered by name: their position is the name order.
+        let org_rank = |org_id: i64| org_by_id.get(&org_id).copied().unwrap_or(usize::MAX);
         let mut contributions_of_item = group(&data.contributions, |c| c.item_id);
         for list in contributions_of_item.values_mut() {
-            // by donor, then date (the records come by date)
-            list.sort_by(|&a, &b| {
-                org_name(data.contributions[a].org_id).cmp(org_name(data.contributions[b].org_id))
-            });
+            // by donor, then date (the records come by date; the sort is stable)
+            list.sort_by_key(|&c| org_rank(data.contributions[c].org_id));
         }
         let mut roles_of_item = group(&data.roles, |r| r.item_id);
         for list in roles_of_item.values_mut() {
@@ -142,7 +146,7 @@ impl Records {
                 let (ra, rb) = (&data.roles[a], &data.roles[b]);
                 ra.role
                     .cmp(&rb.role)
-                    .then_with(|| org_name(ra.org_id).cmp(org_name(rb.org_id)))
+                    .then_with(|| org_rank(ra.org_id).cmp(&org_rank(rb.org_id)))
             });
         }
         let area_by_id: HashMap<i64, usize> = data

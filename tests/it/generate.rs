@@ -236,6 +236,44 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
         .await,
         0
     );
+    // The dashboards convert while loading: to the cent what the views give.
+    let data = portfolio_tracker::store::portfolio::load(pool)
+        .await
+        .expect("load the portfolio");
+    type Conversion = (
+        i64,
+        Option<chrono::NaiveDate>,
+        Option<rust_decimal::Decimal>,
+        Option<rust_decimal::Decimal>,
+    );
+    let views = |sql: &'static str| async move {
+        let rows: Vec<Conversion> = sqlx::query_as(sql)
+            .fetch_all(pool)
+            .await
+            .expect("read a view");
+        rows.into_iter()
+            .map(|(id, month, rate, usd)| (id, (month, rate, usd)))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let contributions =
+        views("SELECT id, rate_month, usd_per_unit, amount_usd FROM contributions_usd").await;
+    assert_eq!(contributions.len(), data.contributions.len());
+    for c in &data.contributions {
+        let loaded = (c.rate_month, c.usd_per_unit, c.amount_usd);
+        assert_eq!(contributions[&c.id], loaded, "contribution {}", c.id);
+    }
+    let budgets = views("SELECT id, rate_month, usd_per_unit, amount_usd FROM budgets_usd").await;
+    assert_eq!(budgets.len(), data.budgets.len());
+    for b in &data.budgets {
+        let loaded = (b.rate_month, b.usd_per_unit, b.amount_usd);
+        assert_eq!(budgets[&b.id], loaded, "budget {}", b.id);
+    }
+    assert!(
+        data.contributions
+            .iter()
+            .any(|c| c.currency != "USD" && c.amount_usd.is_some()),
+        "the comparison covers amounts converted at a rate"
+    );
     // The seeded rate survives.
     assert_eq!(
         count(
