@@ -6,5 +6,6 @@ pub mod forms;
 pub mod funding;
 pub mod money;
 pub mod portfolio;
+pub mod search;
 pub mod slug;
 pub mod vocab;

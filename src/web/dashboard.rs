@@ -13,11 +13,13 @@ use crate::domain::auth::Audience;
 use crate::domain::filters::{Filters, FundingState};
 use crate::domain::money::percent;
 use crate::domain::portfolio::Portfolio;
+use crate::domain::search::TextIndex;
 use crate::domain::vocab::{ItemKind, ItemStatus, PlaceKind, TITLE_NOT_GIVEN};
 use crate::store::portfolio::{OrganisationRecord, PortfolioData};
 use crate::web::charts::{StackedBar, pipeline_bar};
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::item::HistoryEntry;
+use crate::web::pages::organisation::{self, OrganisationSummary};
 use crate::web::view::{FundingView, kind_label, status_label};
 use rust_decimal::Decimal;
 
@@ -102,6 +104,9 @@ pub struct Records {
     alignments_of_area: HashMap<i64, Vec<usize>>,
     /// What the filter menus offer (and accept).
     pub filter_values: FilterValues,
+    /// Search indexes of organisations and places, built on first use.
+    organisation_search: OnceLock<TextIndex>,
+    place_search: OnceLock<TextIndex>,
 }
 
 /// Every value a dashboard filter accepts, with its label, in menu order.
@@ -210,6 +215,8 @@ impl Records {
                 .collect(),
         };
         Records {
+            organisation_search: OnceLock::new(),
+            place_search: OnceLock::new(),
             item_by_slug: position(&data.items, |i| i.slug.clone()),
             org_by_slug: data
                 .organisations
@@ -233,6 +240,25 @@ impl Records {
             filter_values,
             data,
         }
+    }
+
+    /// Organisations (by position; archived ones never match) by name and acronym.
+    pub fn organisation_search(&self) -> &TextIndex {
+        self.organisation_search.get_or_init(|| {
+            TextIndex::new(self.data.organisations.iter().map(|o| {
+                if o.archived {
+                    String::new()
+                } else {
+                    format!("{}\n{}", o.name, o.acronym.as_deref().unwrap_or(""))
+                }
+            }))
+        })
+    }
+
+    /// Places (by position) by name.
+    pub fn place_search(&self) -> &TextIndex {
+        self.place_search
+            .get_or_init(|| TextIndex::new(self.data.places.iter().map(|p| p.name.clone())))
     }
 
     /// The item record behind a slug (any audience; check visibility on the dashboard).
@@ -316,6 +342,11 @@ impl Records {
         Self::of(&self.places_of_item, item_id)
             .iter()
             .map(|&i| &self.data.places[i])
+    }
+
+    /// Record indices of an organisation's contributions, by date.
+    pub fn contribution_indices_of_org(&self, org_id: i64) -> &[usize] {
+        Self::of(&self.contributions_of_org, org_id)
     }
 
     pub fn contributions_of_org(
@@ -478,14 +509,18 @@ pub struct Dashboard {
     orders: Vec<Vec<usize>>,
     /// Each item's position in each order.
     ranks: Vec<Vec<usize>>,
+    /// Top-level items only, in each order.
+    root_orders: Vec<Vec<usize>>,
     /// Per result area (in strategy order).
     pub areas: Vec<AreaSummary>,
     /// Per top-level item: the result areas (by strategy rank) it or its parts serve,
     /// and how its matrix cells read.
     pub served: HashMap<usize, (Vec<usize>, MatrixCell)>,
     pub places: HashMap<String, PlaceSummary>,
-    /// Lower-cased title, summary and slug per item, for search.
-    pub search_text: Vec<String>,
+    /// Per organisation id: its money as this audience sees it; on first use.
+    organisations: OnceLock<HashMap<i64, OrganisationSummary>>,
+    /// Title, summary and slug per item, for search; indexed on first use.
+    search_index: OnceLock<TextIndex>,
     /// `/funding` without filters.
     pub funding_unfiltered: FundingSections,
     /// Staff and admins only: the latest changes.
@@ -538,16 +573,6 @@ impl Dashboard {
             })
             .collect();
         let count = |kind: ItemKind| p.items.iter().filter(|it| it.kind == kind.as_str()).count();
-        let search_text = p
-            .items
-            .iter()
-            .map(|it| {
-                let summary = records
-                    .item_by_slug(&it.slug)
-                    .map_or("", |r| r.summary.as_str());
-                format!("{}\n{}\n{}", it.title, summary, it.slug).to_lowercase()
-            })
-            .collect();
         let mut dashboard = Dashboard {
             audience,
             area_codes: p
@@ -569,12 +594,23 @@ impl Dashboard {
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
             largest_gaps: largest_gaps(p, &views, 5),
+            root_orders: orders
+                .iter()
+                .map(|order| {
+                    order
+                        .iter()
+                        .copied()
+                        .filter(|&i| p.items[i].parent_id.is_none())
+                        .collect()
+                })
+                .collect(),
             orders,
             ranks,
             areas: Vec::new(),
             served: HashMap::new(),
             places: HashMap::new(),
-            search_text,
+            organisations: OnceLock::new(),
+            search_index: OnceLock::new(),
             funding_unfiltered: FundingSections::default(),
             recent_changes: match audience {
                 Audience::Internal => records
@@ -648,10 +684,7 @@ impl Dashboard {
 
     /// Top-level items in this order.
     pub fn roots(&self, key: SortKey) -> impl Iterator<Item = usize> + '_ {
-        self.order(key)
-            .iter()
-            .copied()
-            .filter(|&i| self.portfolio.items[i].parent_id.is_none())
+        self.root_orders[key.index()].iter().copied()
     }
 
     /// The rows of the funding views: items passing the filters, in this order. Without
@@ -760,6 +793,31 @@ impl Dashboard {
         } else {
             "Country"
         }
+    }
+
+    /// An organisation's money as this audience sees it (nothing for an unknown id).
+    pub fn organisation(&self, records: &Records, id: i64) -> &OrganisationSummary {
+        static NONE: OrganisationSummary = OrganisationSummary {
+            contributions: Vec::new(),
+            totals: Vec::new(),
+            currencies: String::new(),
+        };
+        self.organisations
+            .get_or_init(|| organisation::summaries(&self.portfolio, records))
+            .get(&id)
+            .unwrap_or(&NONE)
+    }
+
+    /// The items' search index.
+    pub fn search_index(&self, records: &Records) -> &TextIndex {
+        self.search_index.get_or_init(|| {
+            TextIndex::new(self.portfolio.items.iter().map(|it| {
+                let summary = records
+                    .item_by_slug(&it.slug)
+                    .map_or("", |r| r.summary.as_str());
+                format!("{}\n{}\n{}", it.title, summary, it.slug)
+            }))
+        })
     }
 
     /// Whether an item is unfunded or seeking funding (the funding page's short list).

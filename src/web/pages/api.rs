@@ -5,9 +5,10 @@ use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::domain::auth::Audience;
-use crate::domain::filters::RawFilters;
+use crate::domain::filters::{Filters, RawFilters};
 use crate::domain::money::two_places;
 use crate::web::AppError;
 use crate::web::dashboard::SortKey;
@@ -104,12 +105,15 @@ pub async fn programmes(
     let d = snap.dashboard(audience);
     let p = &d.portfolio;
     // every kind, components included, in the chosen order
-    let matching: Vec<usize> = d
-        .order(sort)
-        .iter()
-        .copied()
-        .filter(|&i| p.passes(i, &filters))
-        .collect();
+    let matching: Cow<[usize]> = if filters == Filters::default() {
+        Cow::Borrowed(d.order(sort))
+    } else {
+        d.order(sort)
+            .iter()
+            .copied()
+            .filter(|&i| p.passes(i, &filters))
+            .collect()
+    };
     let base = format!(
         "/api/v1/programmes?{}",
         query_string(

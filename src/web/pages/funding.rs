@@ -102,15 +102,33 @@ pub struct FilterControl<'a> {
     pub label: &'static str,
     pub any: &'static str,
     pub choices: Vec<Choice<'a>>,
+    /// Past [`MENU_LIMIT`] values a menu is a text field instead: the value as typed,
+    /// and an example of one.
+    pub typed: Option<(&'a str, &'a str)>,
 }
+
+/// Menus longer than this become text fields: thousands of organisations in a menu are
+/// hard to use and would make every view of the page several hundred kilobytes.
+const MENU_LIMIT: usize = 200;
 
 fn control<'a>(
     name: &'static str,
     label: &'static str,
     any: &'static str,
-    current: Option<&str>,
-    options: impl Iterator<Item = (&'a str, &'a str)>,
+    current: Option<&'a str>,
+    options: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
 ) -> FilterControl<'a> {
+    let mut options = options.peekable();
+    if options.len() > MENU_LIMIT {
+        let example = options.peek().map_or("", |(value, _)| *value);
+        return FilterControl {
+            name,
+            label,
+            any,
+            choices: Vec::new(),
+            typed: Some((current.unwrap_or(""), example)),
+        };
+    }
     FilterControl {
         name,
         label,
@@ -122,14 +140,15 @@ fn control<'a>(
                 label,
             })
             .collect(),
+        typed: None,
     }
 }
 
-fn pairs(list: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+fn pairs(list: &[(String, String)]) -> impl ExactSizeIterator<Item = (&str, &str)> {
     list.iter().map(|(v, l)| (v.as_str(), l.as_str()))
 }
 
-fn controls<'a>(filters: &Filters, known: &'a FilterValues) -> Vec<FilterControl<'a>> {
+fn controls<'a>(filters: &'a Filters, known: &'a FilterValues) -> Vec<FilterControl<'a>> {
     vec![
         control(
             "kind",
@@ -937,4 +956,36 @@ fn group_table(
     let mut header = vec![first.to_string(), "Items".to_string()];
     header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
     CsvTable::from_lines(header, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_menus_become_text_fields() {
+        let values: Vec<(String, String)> = (0..=MENU_LIMIT)
+            .map(|i| (format!("org-{i}"), format!("Organisation {i}")))
+            .collect();
+        let long = control(
+            "organisation",
+            "Organisation",
+            "Any organisation",
+            Some("org-7"),
+            pairs(&values),
+        );
+        assert!(long.choices.is_empty());
+        assert_eq!(long.typed, Some(("org-7", "org-0")));
+
+        let short = control(
+            "organisation",
+            "Organisation",
+            "Any",
+            Some("org-1"),
+            pairs(&values[..3]),
+        );
+        assert_eq!(short.typed, None);
+        assert_eq!(short.choices.len(), 3);
+        assert!(short.choices[1].selected);
+    }
 }

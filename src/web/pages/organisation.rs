@@ -5,13 +5,17 @@ use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
 use axum::response::Html;
 
+use std::collections::HashMap;
+
 use crate::domain::auth::Audience;
 use crate::domain::money::format_money;
+use crate::domain::portfolio::Portfolio;
 use crate::domain::slug;
 use crate::domain::vocab::{ContributionStatus, OrgRole, label_of};
 use crate::store::portfolio::ContributionRecord;
 use crate::web::AppError;
 use crate::web::auth::Nav;
+use crate::web::dashboard::Records;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{self, Pager, org_kind_label};
@@ -44,7 +48,7 @@ pub struct RoleRow {
 
 #[derive(Template)]
 #[template(path = "organisation.html")]
-pub struct OrganisationPage {
+pub struct OrganisationPage<'a> {
     pub nav: Nav,
     pub slug: String,
     pub name: String,
@@ -53,9 +57,62 @@ pub struct OrganisationPage {
     pub contributions: Vec<ContributionRow>,
     pub contribution_count: usize,
     pub pager: Pager,
-    pub totals: Vec<StatusTotal>,
-    pub currencies: String,
+    pub totals: &'a [StatusTotal],
+    pub currencies: &'a str,
     pub roles: Vec<RoleRow>,
+}
+
+/// One organisation's money as one audience sees it, computed once per revision.
+#[derive(Default)]
+pub struct OrganisationSummary {
+    /// (item index, contribution record index), in the order the page lists them.
+    pub contributions: Vec<(usize, usize)>,
+    pub totals: Vec<StatusTotal>,
+    /// Original currencies, sorted: "EUR, USD".
+    pub currencies: String,
+}
+
+/// Every organisation's summary, by organisation id; only money to items this audience
+/// may see.
+pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, OrganisationSummary> {
+    let data = &records.data;
+    data.organisations
+        .iter()
+        .filter(|o| !o.archived)
+        .map(|org| {
+            let contributions: Vec<(usize, usize)> = records
+                .contribution_indices_of_org(org.id)
+                .iter()
+                .filter_map(|&c| Some((portfolio.index_of(data.contributions[c].item_id)?, c)))
+                .collect();
+            let records_of = || contributions.iter().map(|&(_, c)| &data.contributions[c]);
+            let totals = ContributionStatus::ALL
+                .iter()
+                .filter_map(|status| {
+                    let of_status: Vec<&ContributionRecord> = records_of()
+                        .filter(|c| c.status == status.as_str())
+                        .collect();
+                    (!of_status.is_empty()).then(|| StatusTotal {
+                        status: status.label().to_string(),
+                        usd: format_money(
+                            of_status.iter().filter_map(|c| c.amount_usd).sum(),
+                            "USD",
+                        ),
+                        count: of_status.len(),
+                    })
+                })
+                .collect();
+            let mut currencies: Vec<&str> = records_of().map(|c| c.currency.as_str()).collect();
+            currencies.sort_unstable();
+            currencies.dedup();
+            let summary = OrganisationSummary {
+                totals,
+                currencies: currencies.join(", "),
+                contributions,
+            };
+            (org.id, summary)
+        })
+        .collect()
 }
 
 /// Contributions per page.
@@ -80,35 +137,10 @@ pub async fn show(
     }
     let records = &snap.records;
     let org = records.organisation(&org_slug).ok_or(AppError::NotFound)?;
-    let portfolio = &snap.dashboard(audience).portfolio;
-    // Only money to items this reader may see.
-    let contributions: Vec<(usize, &ContributionRecord)> = records
-        .contributions_of_org(org.id)
-        .filter_map(|c| portfolio.index_of(c.item_id).map(|i| (i, c)))
-        .collect();
-    let totals = ContributionStatus::ALL
-        .iter()
-        .filter_map(|status| {
-            let of_status: Vec<_> = contributions
-                .iter()
-                .filter(|(_, c)| c.status == status.as_str())
-                .collect();
-            (!of_status.is_empty()).then(|| StatusTotal {
-                status: status.label().to_string(),
-                usd: format_money(
-                    of_status.iter().filter_map(|(_, c)| c.amount_usd).sum(),
-                    "USD",
-                ),
-                count: of_status.len(),
-            })
-        })
-        .collect();
-    let mut currencies: Vec<&str> = contributions
-        .iter()
-        .map(|(_, c)| c.currency.as_str())
-        .collect();
-    currencies.sort_unstable();
-    currencies.dedup();
+    let dashboard = snap.dashboard(audience);
+    let portfolio = &dashboard.portfolio;
+    let summary = dashboard.organisation(records, org.id);
+    let contributions = &summary.contributions;
     let roles = records
         .roles_of_org(org.id)
         .filter_map(|r| {
@@ -134,7 +166,8 @@ pub async fn show(
         contribution_count: contributions.len(),
         contributions: contributions[pager.range()]
             .iter()
-            .map(|&(i, c)| ContributionRow {
+            .map(|&(i, c)| (i, &records.data.contributions[c]))
+            .map(|(i, c)| ContributionRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
                 status: label_of(ContributionStatus::parse, &c.status),
@@ -150,8 +183,8 @@ pub async fn show(
             })
             .collect(),
         pager,
-        totals,
-        currencies: currencies.join(", "),
+        totals: &summary.totals,
+        currencies: &summary.currencies,
         roles,
     })
 }

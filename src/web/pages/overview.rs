@@ -17,7 +17,7 @@ use crate::web::view::{FundingView, Pager, SortLink};
 use super::render;
 
 /// Top-level items per page (each with its components).
-const PAGE_SIZE: usize = 50;
+const PAGE_SIZE: usize = 25;
 
 #[derive(Debug, Deserialize)]
 pub struct Params {

@@ -69,39 +69,33 @@ pub async fn show(
     let data = &snap.records.data;
     // The index holds only what this audience sees, so the limit never hides a hit.
     page.items = d
-        .search_text
-        .iter()
-        .enumerate()
-        .filter(|(_, text)| text.contains(&needle))
+        .search_index(&snap.records)
+        .find(&needle)
         .take(MAX_ITEMS)
-        .map(|(i, _)| Hit {
+        .map(|i| Hit {
             href: format!("/programmes/{}", d.portfolio.items[i].slug),
             label: d.portfolio.items[i].title.clone(),
             detail: d.kind_labels[i].clone(),
         })
         .collect();
-    page.organisations = data
-        .organisations
-        .iter()
-        .filter(|o| !o.archived)
-        .filter(|o| {
-            o.name.to_lowercase().contains(&needle)
-                || o.acronym
-                    .as_ref()
-                    .is_some_and(|a| a.to_lowercase().contains(&needle))
-        })
+    page.organisations = snap
+        .records
+        .organisation_search()
+        .find(&needle)
         .take(MAX_OTHERS)
+        .map(|o| &data.organisations[o])
         .map(|o| Hit {
             href: format!("/organisations/{}", o.slug),
             label: o.name.clone(),
             detail: String::new(),
         })
         .collect();
-    page.places = data
-        .places
-        .iter()
-        .filter(|p| p.name.to_lowercase().contains(&needle))
+    page.places = snap
+        .records
+        .place_search()
+        .find(&needle)
         .take(MAX_OTHERS)
+        .map(|p| &data.places[p])
         .map(|p| Hit {
             href: crate::web::view::place_href(&p.name),
             label: p.name.clone(),
