@@ -57,7 +57,7 @@ pub struct Params {
 fn check_known(filters: &Filters, known: &FilterValues) -> Result<(), AppError> {
     let unknown = |what: &str, value: &str| {
         Err(AppError::BadRequest(format!(
-            "There is no {what} “{value}”. Choose one from the filter menus."
+            "There is no {what} “{value}”. Choose one from the filter menu, or find it with Search and use the name in the address of its page."
         )))
     };
     let has = |list: &[(String, String)], value: &str| list.iter().any(|(v, _)| v == value);
@@ -103,7 +103,7 @@ pub struct FilterControl<'a> {
     pub any: &'static str,
     pub choices: Vec<Choice<'a>>,
     /// Past [`MENU_LIMIT`] values a menu is a text field instead: the value as typed,
-    /// and an example of one.
+    /// and an example of one (`choices` then holds only the chosen value).
     pub typed: Option<(&'a str, &'a str)>,
 }
 
@@ -125,7 +125,15 @@ fn control<'a>(
             name,
             label,
             any,
-            choices: Vec::new(),
+            // only the chosen value, so that the page can name it
+            choices: options
+                .filter(|(value, _)| current == Some(*value))
+                .map(|(value, label)| Choice {
+                    selected: true,
+                    value,
+                    label,
+                })
+                .collect(),
             typed: Some((current.unwrap_or(""), example)),
         };
     }
@@ -974,8 +982,12 @@ mod tests {
             Some("org-7"),
             pairs(&values),
         );
-        assert!(long.choices.is_empty());
         assert_eq!(long.typed, Some(("org-7", "org-0")));
+        assert_eq!(
+            describe(&[long]),
+            ["Organisation: Organisation 7"],
+            "the page still names the chosen value"
+        );
 
         let short = control(
             "organisation",
