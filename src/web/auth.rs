@@ -72,7 +72,8 @@ pub fn removal_cookie(secure: bool) -> Cookie<'static> {
     cookie
 }
 
-/// Looks up the session cookie, if any, and records the user in the request.
+/// Looks up the session cookie, if any, and records the user in the request; a route
+/// layer of the groups that need to know who asks (see `web::routes`).
 pub async fn load_session(
     State(state): State<AppState>,
     jar: CookieJar,

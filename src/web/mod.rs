@@ -66,7 +66,8 @@ impl AppState {
     }
 }
 
-/// Every route, grouped by its access rule; the rule is declared with the group.
+/// Every route, grouped by its access rule; the rule is declared with the group. Groups
+/// whose rule depends on who asks load the session first (outermost route layer).
 pub fn routes(state: &AppState) -> Router<AppState> {
     // Dashboards: signed-in readers, or everyone when PUBLIC_READ is on.
     let read = Router::new()
@@ -81,12 +82,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/places/{name}", get(pages::place::show))
         .route("/search", get(pages::search::show))
         .route_layer(from_fn_with_state(state.clone(), snapshot::revalidate))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_read));
+        .route_layer(from_fn_with_state(state.clone(), auth::require_read))
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
     // Staff and admins: drafts' history and the change log of an item.
     let staff = Router::new()
         .route("/programmes/{slug}/history", get(pages::item::history))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_staff));
+        .route_layer(from_fn_with_state(state.clone(), auth::require_staff))
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
     // Admins: every editing form, accounts, rates and the audit trail.
     let admin = admin::routes()
@@ -95,15 +98,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             snapshot::refresh_after_write,
         ))
         .route_layer(from_fn(auth::verify_csrf_token))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+        .route_layer(from_fn_with_state(state.clone(), auth::require_admin))
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
     // Anyone signed in.
     let signed_in = Router::new()
         .route("/logout", post(pages::login::logout))
         .route_layer(from_fn(auth::verify_csrf_token))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in));
+        .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in))
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
-    // Everyone.
+    // Everyone; no session is looked up (the sign-in page and the error pages show the
+    // signed-out header, and the stylesheet and health checks cost no query).
     let open = Router::new()
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/healthz", get(health::healthz))
@@ -123,7 +129,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 /// Wraps the routes in the middleware every response passes through (outermost last).
 pub fn with_middleware(router: Router, state: &AppState) -> Router {
     router
-        .layer(from_fn_with_state(state.clone(), auth::load_session))
         .layer(security::cross_origin_check())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

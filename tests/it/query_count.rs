@@ -59,7 +59,7 @@ const ANONYMOUS_PAGES: &[&str] = &[
 /// Pages a signed-in staff member reads (the session lookup is one more statement).
 const STAFF_PAGES: &[&str] = &["/", "/programmes/guinea-bissau"];
 
-/// Only exists once there are more than 50 programmes and initiatives: measured at the
+/// A later page of the overview (25 programmes and initiatives each): measured at the
 /// big size and compared with `/` at the small one.
 const SECOND_PAGE: &str = "/?page=2";
 
@@ -521,4 +521,39 @@ async fn no_page_runs_more_statements_for_a_bigger_portfolio() {
         }
     }
     assert!(problems.is_empty(), "{problems}\n{report}");
+}
+
+/// The stylesheet and the liveness check never look up a session, even with a cookie.
+#[tokio::test]
+async fn assets_and_liveness_run_no_statement_even_signed_in() {
+    let app = TestApp::spawn().await;
+    let Some(mut stats) = StatementStats::connect(&app.db.url).await else {
+        assert!(
+            std::env::var_os("PT_REQUIRE_PG_STAT_STATEMENTS").is_none(),
+            "pg_stat_statements is not loaded, and PT_REQUIRE_PG_STAT_STATEMENTS is set"
+        );
+        eprintln!("SKIPPED: pg_stat_statements is not loaded by the test cluster");
+        return;
+    };
+    let staff = app.signed_in(Role::Staff).await;
+    for path in ["/static/style.css", "/healthz"] {
+        assert_eq!(staff.get(path).await.0, 200, "GET {path}");
+        let count = stats.count(path, || staff.get(path)).await;
+        assert_eq!(
+            (count.statements, count.other),
+            (0, 0),
+            "{}",
+            details(path, &count)
+        );
+    }
+    // where it is needed, the same session is looked up
+    let count = stats.count("/", || staff.get("/")).await;
+    assert!(
+        count
+            .detail
+            .iter()
+            .any(|(_, text)| text.contains("sessions")),
+        "{}",
+        details("/", &count)
+    );
 }
