@@ -108,10 +108,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
-    // Everyone; no session is looked up (the sign-in page and the error pages show the
-    // signed-out header, and the stylesheet and health checks cost no query).
-    let open = Router::new()
+    // Everyone. The sign-in page shows who is signed in already.
+    let sign_in = Router::new()
         .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
+
+    // Everyone, and no session is looked up: the stylesheet and health checks cost no
+    // query. (Error pages always show the signed-out header.)
+    let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/style.css", get(assets::stylesheet));
@@ -121,6 +125,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(staff)
         .merge(admin)
         .merge(signed_in)
+        .merge(sign_in)
         .merge(open)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -255,7 +255,15 @@ async fn validation_errors_answer_422_and_keep_what_was_typed() {
     let (status, _, body) = post(&admin, "/admin/items", &form).await;
     assert_eq!(status, 422);
     assert!(body.contains("enter the title"));
-    assert!(body.contains("enter a date as YYYY-MM-DD"));
+    assert!(body.contains("use the form YYYY-MM-DD"));
+    let mut form = programme("Ancient", "ancient-programme");
+    set(&mut form, "start_date", "-5000-01-01");
+    let (status, _, body) = post(&admin, "/admin/items", &form).await;
+    assert_eq!(
+        status, 422,
+        "a year PostgreSQL cannot store is a field message, not a 500"
+    );
+    assert!(body.contains("use a year between 1900 and 2100"));
     let (status, _, body) = post(&admin, "/admin/items", &programme("Copy", "guinea-bissau")).await;
     assert_eq!(status, 422, "a slug in use is a field message, not a 500");
     assert!(body.contains("another item already uses this slug"));

@@ -48,16 +48,9 @@ pub struct AuditPage {
 }
 
 fn date(value: &str, name: &str) -> Result<Option<NaiveDate>, AppError> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| {
-            AppError::BadRequest(format!(
-                "“{value}” is not a date for “{name}”: use YYYY-MM-DD."
-            ))
-        })
+    crate::domain::forms::parse_date(value).map_err(|why| {
+        AppError::BadRequest(format!("“{value}” is not a date for “{name}”: {why}."))
+    })
 }
 
 pub async fn show(

@@ -419,15 +419,10 @@ fn parent_id(errors: &mut FieldErrors, kind: Option<ItemKind>, raw: &str) -> Opt
 }
 
 fn date(errors: &mut FieldErrors, field: &'static str, raw: &str) -> Option<NaiveDate> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    let parsed = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok();
-    if parsed.is_none() {
-        errors.add(field, "enter a date as YYYY-MM-DD, e.g. 2008-01-31");
-    }
-    parsed
+    crate::domain::forms::parse_date(raw).unwrap_or_else(|message| {
+        errors.add(field, message);
+        None
+    })
 }
 
 /// Comma-separated place names, trimmed, without blanks or repeats (ignoring case).

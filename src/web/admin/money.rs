@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -85,21 +85,16 @@ fn date(
     raw: &str,
     missing: Option<&str>,
 ) -> Option<NaiveDate> {
-    let text = raw.trim();
-    if text.is_empty() {
-        if let Some(message) = missing {
-            errors.add(field, message);
-        }
-        return None;
-    }
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(d) if (1900..=2100).contains(&d.year()) => Some(d),
-        Ok(_) => {
-            errors.add(field, "use a year between 1900 and 2100");
+    match crate::domain::forms::parse_date(raw) {
+        Ok(None) => {
+            if let Some(message) = missing {
+                errors.add(field, message);
+            }
             None
         }
-        Err(_) => {
-            errors.add(field, "use the form YYYY-MM-DD, for example 2008-02-07");
+        Ok(date) => date,
+        Err(message) => {
+            errors.add(field, message);
             None
         }
     }
