@@ -152,17 +152,55 @@ pub async fn enable(pool: &PgPool, email: &str) -> anyhow::Result<String> {
 }
 
 pub async fn reset_password(pool: &PgPool, email: &str, password: &str) -> anyhow::Result<String> {
-    if let Some(problem) = password_problem(password) {
-        bail!("{problem}");
-    }
     let user = existing(pool, email).await?;
+    match set_new_password(pool, &cli_actor(), &user, password).await {
+        Ok(()) => Ok(format!(
+            "password of {} reset; their sessions have ended",
+            user.email
+        )),
+        Err(AccountError::Refused(problem)) => bail!("{problem}"),
+        Err(AccountError::Failed(e)) => Err(e),
+    }
+}
+
+/// Why an account change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// What the person entered is not acceptable; the message says why.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        AccountError::Failed(e.into())
+    }
+}
+
+/// A new password for an account, as both `user reset-password` and the admin accounts
+/// page set it: checked, hashed, and in one transaction stored, every session of the
+/// account ended, the address's sign-in lock lifted (the owner is about to use the new
+/// password) and the change audited.
+pub async fn set_new_password(
+    pool: &PgPool,
+    actor: &Actor,
+    user: &users::User,
+    password: &str,
+) -> Result<(), AccountError> {
+    if let Some(problem) = password_problem(password) {
+        return Err(AccountError::Refused(problem));
+    }
     let password = password.to_string();
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await?
+        .await
+        .map_err(anyhow::Error::from)?
         .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
     let mut tx = pool.begin().await?;
     users::set_password(&mut *tx, user.id, &hash).await?;
     sessions::delete_for_user(&mut *tx, user.id).await?;
+    users::clear_failures(&mut *tx, &user.email).await?;
     let entry = Entry {
         action: "password_reset",
         entity: "user",
@@ -172,10 +210,7 @@ pub async fn reset_password(pool: &PgPool, email: &str, password: &str) -> anyho
         before: None,
         after: None,
     };
-    audit::record(&mut *tx, &cli_actor(), entry).await?;
+    audit::record(&mut *tx, actor, entry).await?;
     tx.commit().await?;
-    Ok(format!(
-        "password of {} reset; their sessions have ended",
-        user.email
-    ))
+    Ok(())
 }

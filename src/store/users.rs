@@ -162,10 +162,11 @@ pub async fn record_failure(pool: &PgPool, email: &str) -> sqlx::Result<Option<D
     .await
 }
 
-pub async fn clear_failures(pool: &PgPool, email: &str) -> sqlx::Result<()> {
+/// Forgets an address's failed sign-ins, and its lock.
+pub async fn clear_failures(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_throttle WHERE email = $1")
         .bind(email)
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(())
 }

@@ -844,3 +844,44 @@ async fn an_absurdly_long_email_is_refused_without_a_server_error() {
         assert!(response.text().await.expect("body").contains(WRONG));
     }
 }
+
+#[tokio::test]
+async fn a_password_reset_lifts_the_sign_in_lock() {
+    let app = TestApp::spawn().await;
+    app.create_user("ana@example.org", Role::Staff).await;
+    for _ in 1..=5 {
+        login(&app, "ana@example.org", "wrong password!!", "/").await;
+    }
+    let locked = login(&app, "ana@example.org", PASSWORD, "/").await;
+    assert_eq!(locked.status().as_u16(), 429, "locked after five failures");
+
+    let admin = app.signed_in(Role::Admin).await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ana@example.org'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the account");
+    let new_password = "a brand new passphrase";
+    let (status, location, _) = admin
+        .post(
+            &format!("/admin/users/{id}/password"),
+            &[("password", new_password)],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/users?done=saved")
+    );
+
+    let after = login(&app, "ana@example.org", new_password, "/").await;
+    assert_eq!(
+        after.status().as_u16(),
+        303,
+        "the new password works at once"
+    );
+    let locks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE email = 'ana@example.org'")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("count");
+    assert_eq!(locks, 0);
+}

@@ -1,6 +1,7 @@
 //! Admin: accounts. Create (with a first password the admin hands over), change role,
 //! disable (which ends the person's sessions at once), reset a password.
 
+use crate::commands::{self, AccountError};
 use crate::web::forms::{HtmlPath, HtmlQuery};
 use askama::Template;
 use axum::Router;
@@ -344,28 +345,17 @@ pub async fn reset_password(
     let user = store::by_id(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Some(problem) = password_problem(&input.password) {
-        let mut errors = FieldErrors::default();
-        errors.add("password", problem);
-        return edit::unprocessable(&FormPage {
-            errors,
-            ..FormPage::new(nav, id, UserForm::from(&user))
-        });
+    match commands::set_new_password(&state.pool, &admin.actor(), &user, &input.password).await {
+        Ok(()) => {}
+        Err(AccountError::Refused(problem)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("password", problem);
+            return edit::unprocessable(&FormPage {
+                errors,
+                ..FormPage::new(nav, id, UserForm::from(&user))
+            });
+        }
+        Err(AccountError::Failed(e)) => return Err(AppError::Internal(e)),
     }
-    let password_hash = hash(input.password).await?;
-    let mut tx = state.pool.begin().await?;
-    store::set_password(&mut *tx, id, &password_hash).await?;
-    sessions::delete_for_user(&mut *tx, id).await?;
-    let entry = Entry {
-        action: "password_reset",
-        entity: "user",
-        entity_id: Some(id),
-        item_id: None,
-        summary: format!("Reset the password of {}", user.email),
-        before: None,
-        after: None,
-    };
-    audit::record(&mut *tx, &admin.actor(), entry).await?;
-    tx.commit().await?;
     edit::see_other("/admin/users?done=saved")
 }
