@@ -599,3 +599,52 @@ async fn viewers_and_staff_cannot_use_the_item_admin() {
         .expect("item");
     assert!(!saved.archived);
 }
+
+/// Two changes that are each fine alone but together would put two components under each
+/// other: the database serialises them and refuses the second.
+#[tokio::test]
+async fn two_saves_that_together_close_a_loop_are_refused_by_the_database() {
+    let app = TestApp::spawn().await;
+    let pool = &app.db.pool;
+    let a = id_of(pool, "treatment-awareness-advocacy").await;
+    let b = id_of(pool, "treatment-capacity-building").await;
+    let move_under = "UPDATE items SET parent_id = $2 WHERE id = $1";
+
+    let mut first = pool.begin().await.expect("begin");
+    sqlx::query(move_under)
+        .bind(a)
+        .bind(b)
+        .execute(&mut *first)
+        .await
+        .expect("a under b, alone, is fine");
+    let second = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.expect("begin");
+            let result = sqlx::query(move_under)
+                .bind(b)
+                .bind(a)
+                .execute(&mut *tx)
+                .await;
+            result.err().and_then(|e| {
+                e.as_database_error()
+                    .and_then(|db| db.constraint().map(str::to_string))
+            })
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !second.is_finished(),
+        "the second change waits for the first"
+    );
+    first.commit().await.expect("commit the first");
+    let refused = second.await.expect("the second change ends");
+    assert_eq!(refused.as_deref(), Some("items_parent_cycle"));
+
+    let parent_of_b: Option<i64> = sqlx::query_scalar("SELECT parent_id FROM items WHERE id = $1")
+        .bind(b)
+        .fetch_one(pool)
+        .await
+        .expect("b");
+    assert_ne!(parent_of_b, Some(a), "b is not under a");
+}

@@ -653,7 +653,7 @@ fn field_error(e: &sqlx::Error) -> Option<(&'static str, &'static str)> {
     Some(match constraint.as_str() {
         "items_slug_key" => ("slug", "another item already uses this slug"),
         "items_parent_matches_kind" => ("parent", PARENT_NEEDED),
-        "items_not_own_parent" => ("parent", PARENT_CYCLE),
+        "items_not_own_parent" | "items_parent_cycle" => ("parent", PARENT_CYCLE),
         "items_parent_id_fkey" => ("parent", PARENT_GONE),
         "items_dates_ordered" => ("end_date", END_BEFORE_START),
         "alignments_pkey" => (
