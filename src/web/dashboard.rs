@@ -349,15 +349,6 @@ impl Records {
         Self::of(&self.contributions_of_org, org_id)
     }
 
-    pub fn contributions_of_org(
-        &self,
-        org_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::ContributionRecord> {
-        Self::of(&self.contributions_of_org, org_id)
-            .iter()
-            .map(|&i| &self.data.contributions[i])
-    }
-
     pub fn roles_of_org(
         &self,
         org_id: i64,
@@ -795,7 +786,8 @@ impl Dashboard {
         }
     }
 
-    /// An organisation's money as this audience sees it (nothing for an unknown id).
+    /// An organisation's money as this audience sees it (nothing for an unknown id);
+    /// `records` are this snapshot's, from which the summaries are built on first use.
     pub fn organisation(&self, records: &Records, id: i64) -> &OrganisationSummary {
         static NONE: OrganisationSummary = OrganisationSummary {
             contributions: Vec::new(),
