@@ -280,10 +280,6 @@ impl Editable for Themes {
         update_theme(db, version, fields).await
     }
 
-    async fn refusal(_: &PgPool, _: &str, _: &ThemeFields) -> sqlx::Result<Option<FieldErrors>> {
-        Ok(None)
-    }
-
     fn audit(before: Option<&ThemeRecord>, after: &ThemeRecord) -> Change {
         Change::of(
             before.map(ThemeFields::from),

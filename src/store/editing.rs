@@ -23,7 +23,7 @@ pub trait Editable: Send + Sync + Sized + 'static {
     /// One as loaded, with what its pages show.
     type Record: Send + Sync;
     /// What a new one is created under: an item for budgets, `()` for most.
-    type Owner: Send + Sync;
+    type Owner: Default + Send + Sync;
     /// Its validated, typed fields.
     type Fields: Send + Sync;
 
@@ -64,10 +64,12 @@ pub trait Editable: Send + Sync + Sized + 'static {
     /// something in between): the message for the field it is about, or None when it is
     /// not something the person can fix. The failed transaction is gone: read with `pool`.
     fn refusal(
-        pool: &PgPool,
-        constraint: &str,
-        fields: &Self::Fields,
-    ) -> impl Future<Output = sqlx::Result<Option<FieldErrors>>> + Send;
+        _pool: &PgPool,
+        _constraint: &str,
+        _fields: &Self::Fields,
+    ) -> impl Future<Output = sqlx::Result<Option<FieldErrors>>> + Send {
+        async { Ok(None) }
+    }
 
     /// Anything else a save changes, in its transaction (an account's sessions end when
     /// it is disabled).

@@ -15,7 +15,7 @@ use crate::domain::vocab::ContributionStatus;
 use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
 /// The item the money belongs to, archived or not: an admin still manages its money.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct ItemRef {
     pub id: i64,
     pub slug: String,

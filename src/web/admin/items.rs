@@ -252,6 +252,7 @@ pub struct FormTemplate {
 }
 
 /// What an item's form shows besides its fields.
+#[derive(Default)]
 pub struct ItemContext {
     pub parents: Vec<Choice>,
     pub alignments: Vec<AlignmentRow>,
@@ -315,10 +316,6 @@ impl EditPage for Items {
 
     fn parse_key(path: &PathParams) -> Result<i64, AppError> {
         path.id("id")
-    }
-
-    async fn owner_of(_: &PgPool, _: &AdminItem) -> Result<(), AppError> {
-        Ok(())
     }
 
     async fn context(
@@ -434,10 +431,6 @@ impl EditPage for Items {
 
 impl CreatePage for Items {
     const CREATE: &'static str = "/admin/items";
-
-    async fn owner(_: &PgPool, _: &PathParams) -> Result<(), AppError> {
-        Ok(())
-    }
 
     fn blank(_: &ItemContext) -> ItemForm {
         ItemForm::blank()

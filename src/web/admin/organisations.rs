@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, Response};
 use axum::routing::post;
-use sqlx::PgPool;
 
 use crate::domain::forms::FieldErrors;
 use crate::domain::records::organisation::OrganisationForm;
@@ -71,19 +70,6 @@ impl EditPage for Organisations {
         path.id("id")
     }
 
-    async fn owner_of(_: &PgPool, _: &Organisation) -> Result<(), AppError> {
-        Ok(())
-    }
-
-    async fn context(
-        _: &PgPool,
-        _: &(),
-        _: Option<&Organisation>,
-        _: &OrganisationForm,
-    ) -> Result<(), AppError> {
-        Ok(())
-    }
-
     fn form_of(o: &Organisation) -> OrganisationForm {
         OrganisationForm {
             slug: o.slug.clone(),
@@ -144,10 +130,6 @@ impl EditPage for Organisations {
 
 impl CreatePage for Organisations {
     const CREATE: &'static str = "/admin/organisations";
-
-    async fn owner(_: &PgPool, _: &PathParams) -> Result<(), AppError> {
-        Ok(())
-    }
 
     fn blank(_: &()) -> OrganisationForm {
         OrganisationForm::blank()

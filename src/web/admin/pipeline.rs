@@ -7,9 +7,8 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, RawPathParams, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
@@ -20,6 +19,7 @@ use crate::domain::vocab::Vocabulary;
 use crate::store::editing::{self, Archivable, Creatable, Editable, Saved};
 use crate::web::auth::{CurrentUser, Nav, SignedIn};
 use crate::web::forms::HtmlForm;
+pub use crate::web::forms::{PathParams, parse_id};
 use crate::web::{AppError, AppState};
 
 /// Where a save leaves the person: the notice the next page shows.
@@ -53,24 +53,29 @@ pub trait EditPage: Editable {
 
     /// The form as the browser sends it: strings, so nothing typed is lost.
     type Form: DeserializeOwned + Default + Send + Sync + 'static;
-    /// What the form's page offers besides the record: menus, the owner, other sections.
-    type Context: Send + Sync;
+    /// What the form's page offers besides the record: menus, other sections.
+    type Context: Default + Send + Sync;
 
     fn parse_key(path: &PathParams) -> Result<Self::Key, AppError>;
 
-    /// The owner of a saved record.
+    /// The owner of a saved record (none for most).
     fn owner_of(
-        pool: &PgPool,
-        record: &Self::Record,
-    ) -> impl Future<Output = Result<Self::Owner, AppError>> + Send;
+        _pool: &PgPool,
+        _record: &Self::Record,
+    ) -> impl Future<Output = Result<Self::Owner, AppError>> + Send {
+        async { Ok(Self::Owner::default()) }
+    }
 
-    /// Loads what the page needs. `form` is what is shown (a menu keeps its choice).
+    /// Loads what the page needs (nothing for most). `form` is what is shown (a menu
+    /// keeps its choice).
     fn context(
-        pool: &PgPool,
-        owner: &Self::Owner,
-        record: Option<&Self::Record>,
-        form: &Self::Form,
-    ) -> impl Future<Output = Result<Self::Context, AppError>> + Send;
+        _pool: &PgPool,
+        _owner: &Self::Owner,
+        _record: Option<&Self::Record>,
+        _form: &Self::Form,
+    ) -> impl Future<Output = Result<Self::Context, AppError>> + Send {
+        async { Ok(Self::Context::default()) }
+    }
 
     /// The form showing a saved record.
     fn form_of(record: &Self::Record) -> Self::Form;
@@ -122,11 +127,13 @@ pub trait CreatePage: EditPage + Creatable {
     /// under (the form itself is at `/new` below it).
     const CREATE: &'static str;
 
-    /// The owner named in the create address (`()` for records without one).
+    /// The owner named in the create address (none for most).
     fn owner(
-        pool: &PgPool,
-        path: &PathParams,
-    ) -> impl Future<Output = Result<Self::Owner, AppError>> + Send;
+        _pool: &PgPool,
+        _path: &PathParams,
+    ) -> impl Future<Output = Result<Self::Owner, AppError>> + Send {
+        async { Ok(Self::Owner::default()) }
+    }
 
     /// The form of a new record.
     fn blank(context: &Self::Context) -> Self::Form;
@@ -209,47 +216,6 @@ pub fn yes_no(ticked: bool) -> String {
     if ticked { "yes" } else { "no" }.to_string()
 }
 
-/// The path's parameters by name, read without a framework error page: a segment that
-/// cannot be read names no page.
-pub struct PathParams(Vec<(String, String)>);
-
-impl PathParams {
-    pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    /// A positive id, else no such page.
-    pub fn id(&self, name: &str) -> Result<i64, AppError> {
-        parse_id(self.get(name))
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for PathParams {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let raw = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::NotFound)?;
-        Ok(PathParams(
-            raw.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
-    }
-}
-
-/// An id from the URL; anything else is a page that does not exist.
-pub fn parse_id(raw: &str) -> Result<i64, AppError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(AppError::NotFound)
-}
-
 /// The version a form was loaded at (hidden field). A tampered value is a bad request.
 fn parse_version(raw: &str) -> Result<i32, AppError> {
     raw.trim().parse::<i32>().map_err(|_| {
@@ -309,13 +275,6 @@ async fn list<R: EditPage>(
     R::list(&state, nav, query).await
 }
 
-/// Where a form posts: the create address with its owner, or the record's own.
-fn action_of(template: &str, path: &PathParams) -> String {
-    path.0.iter().fold(template.to_string(), |url, (k, v)| {
-        url.replace(&format!("{{{k}}}"), v)
-    })
-}
-
 async fn new<R: CreatePage>(
     State(state): State<AppState>,
     nav: Nav,
@@ -326,7 +285,7 @@ async fn new<R: CreatePage>(
     let form = R::blank(&context);
     let html = R::render(FormPage {
         nav,
-        action: action_of(R::CREATE, &path),
+        action: path.fill(R::CREATE),
         is_new: true,
         owner: &owner,
         record: None,
@@ -360,7 +319,7 @@ async fn create<R: CreatePage>(
     };
     let page = FormPage {
         nav,
-        action: action_of(R::CREATE, &path),
+        action: path.fill(R::CREATE),
         is_new: true,
         owner: &owner,
         record: None,
@@ -390,7 +349,7 @@ async fn edit<R: EditPage>(
     let context = R::context(&state.pool, &owner, Some(&record), &form).await?;
     let html = R::render(FormPage {
         nav,
-        action: action_of(R::UPDATE, &path),
+        action: path.fill(R::UPDATE),
         is_new: false,
         owner: &owner,
         record: Some(&record),
@@ -443,7 +402,7 @@ async fn update<R: EditPage>(
     };
     let page = FormPage {
         nav,
-        action: action_of(R::UPDATE, &path),
+        action: path.fill(R::UPDATE),
         is_new: false,
         owner: &owner,
         record: Some(&shown),

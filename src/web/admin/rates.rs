@@ -123,10 +123,6 @@ impl EditPage for Rates {
         }
     }
 
-    async fn owner_of(_: &PgPool, _: &Rate) -> Result<(), AppError> {
-        Ok(())
-    }
-
     async fn context(
         pool: &PgPool,
         _: &(),
@@ -205,10 +201,6 @@ impl EditPage for Rates {
 
 impl CreatePage for Rates {
     const CREATE: &'static str = "/admin/exchange-rates";
-
-    async fn owner(_: &PgPool, _: &PathParams) -> Result<(), AppError> {
-        Ok(())
-    }
 
     fn blank(_: &Vec<String>) -> RateForm {
         RateForm {

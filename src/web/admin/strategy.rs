@@ -101,10 +101,6 @@ impl EditPage for ResultAreas {
         path.id("id")
     }
 
-    async fn owner_of(_: &PgPool, _: &AreaRecord) -> Result<(), AppError> {
-        Ok(())
-    }
-
     async fn context(
         pool: &PgPool,
         _: &(),
@@ -178,10 +174,6 @@ impl EditPage for ResultAreas {
 impl CreatePage for ResultAreas {
     const CREATE: &'static str = "/admin/result-areas";
 
-    async fn owner(_: &PgPool, _: &PathParams) -> Result<(), AppError> {
-        Ok(())
-    }
-
     fn blank(themes: &Vec<ThemeRecord>) -> AreaForm {
         AreaForm {
             theme: themes.first().map(|t| t.code.clone()).unwrap_or_default(),
@@ -216,19 +208,6 @@ impl EditPage for Themes {
             .filter(|c| is_theme_code(c))
             .map(str::to_string)
             .ok_or(AppError::NotFound)
-    }
-
-    async fn owner_of(_: &PgPool, _: &ThemeRecord) -> Result<(), AppError> {
-        Ok(())
-    }
-
-    async fn context(
-        _: &PgPool,
-        _: &(),
-        _: Option<&ThemeRecord>,
-        _: &ThemeForm,
-    ) -> Result<(), AppError> {
-        Ok(())
     }
 
     fn form_of(t: &ThemeRecord) -> ThemeForm {

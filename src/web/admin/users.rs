@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{Html, Response};
 use axum::routing::post;
 use serde::Deserialize;
-use sqlx::PgPool;
 
 use crate::accounts::{self, AccountError, Accounts};
 use crate::domain::auth::Role;
@@ -62,19 +61,6 @@ impl EditPage for Accounts {
 
     fn parse_key(path: &PathParams) -> Result<i64, AppError> {
         path.id("id")
-    }
-
-    async fn owner_of(_: &PgPool, _: &User) -> Result<(), AppError> {
-        Ok(())
-    }
-
-    async fn context(
-        _: &PgPool,
-        _: &(),
-        _: Option<&User>,
-        _: &AccountForm,
-    ) -> Result<(), AppError> {
-        Ok(())
     }
 
     fn form_of(u: &User) -> AccountForm {
@@ -151,10 +137,6 @@ impl EditPage for Accounts {
 
 impl CreatePage for Accounts {
     const CREATE: &'static str = "/admin/users";
-
-    async fn owner(_: &PgPool, _: &PathParams) -> Result<(), AppError> {
-        Ok(())
-    }
 
     fn blank(_: &()) -> AccountForm {
         AccountForm::blank()
