@@ -12,7 +12,7 @@ use crate::domain::forms::FieldErrors;
 use crate::domain::records::rate::{RateFields, RateForm, month_label, month_value, parse_month};
 use crate::store::rates::{self as store, Rate, Rates};
 use crate::web::admin::pipeline::{
-    self, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, done_param,
+    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, done_param,
 };
 use crate::web::auth::{CurrentUser, Nav};
 use crate::web::pages::render;
@@ -103,7 +103,7 @@ pub struct FormTemplate {
     pub form: RateForm,
     pub errors: FieldErrors,
     pub conflict: Vec<ConflictRow>,
-    pub currencies: Vec<String>,
+    pub currencies: Vec<Choice>,
 }
 
 impl EditPage for Rates {
@@ -176,7 +176,7 @@ impl EditPage for Rates {
             form: page.form,
             errors: page.errors,
             conflict: page.conflict,
-            currencies: page.context,
+            currencies: page.context.iter().map(|c| Choice::new(c, c.as_str())).collect(),
         }
         .render()
     }
