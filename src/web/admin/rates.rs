@@ -176,7 +176,11 @@ impl EditPage for Rates {
             form: page.form,
             errors: page.errors,
             conflict: page.conflict,
-            currencies: page.context.iter().map(|c| Choice::new(c, c.as_str())).collect(),
+            currencies: page
+                .context
+                .iter()
+                .map(|c| Choice::new(c, c.as_str()))
+                .collect(),
         }
         .render()
     }

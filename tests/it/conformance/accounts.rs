@@ -55,16 +55,12 @@ pub async fn spec(app: &TestApp) -> RecordSpec {
             Invalid::new(
                 &[("password", "too short")],
                 &[("password", "a password needs at least 12 characters")],
-            )
-            .unmarked(&["password"]),
+            ),
             Invalid::new(
                 &[("display_name", &long_name)],
-                &[("display_name", "a name has at most 200 characters")],
-            )
-            .unmarked(&["display_name"]),
-            Invalid::new(&[("role", "superuser")], &[("role", "choose a role")])
-                .unkept(&["role"])
-                .unmarked(&["role"]),
+                &[("display_name", "use at most 200 characters")],
+            ),
+            Invalid::new(&[("role", "superuser")], &[("role", "choose a role")]).unkept(&["role"]),
         ],
         duplicate: Duplicate::Key {
             field: "email",

@@ -92,7 +92,7 @@ pub async fn spec(app: &TestApp) -> RecordSpec {
             ),
             Invalid::new(
                 &[("source", &long_source)],
-                &[("source", "a source has at most 2,000 characters")],
+                &[("source", "use at most 2000 characters")],
             ),
         ],
         duplicate: Duplicate::Key {

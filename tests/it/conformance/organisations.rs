@@ -64,26 +64,21 @@ pub async fn spec(app: &TestApp) -> RecordSpec {
             ),
             Invalid::new(
                 &[("name", &long_name)],
-                &[("name", "a name has at most 300 characters")],
+                &[("name", "use at most 300 characters")],
             ),
             Invalid::new(
                 &[("source_paras", &long_paras)],
-                &[(
-                    "source_paras",
-                    "source paragraphs have at most 300 characters",
-                )],
+                &[("source_paras", "use at most 300 characters")],
             ),
             Invalid::new(
                 &[("acronym", &long_acronym)],
-                &[("acronym", "an acronym has at most 30 characters")],
-            )
-            .unmarked(&["acronym"]),
+                &[("acronym", "use at most 30 characters")],
+            ),
             Invalid::new(
                 &[("kind", "spaceship")],
                 &[("kind", "choose what kind of body it is")],
             )
-            .unkept(&["kind"])
-            .unmarked(&["kind"]),
+            .unkept(&["kind"]),
         ],
         duplicate: Duplicate::Key {
             field: "slug",

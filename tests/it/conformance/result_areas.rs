@@ -62,14 +62,11 @@ pub async fn spec(app: &TestApp) -> RecordSpec {
             .unkept(&["theme"]),
             Invalid::new(
                 &[("title", &long_title)],
-                &[("title", "a title has at most 300 characters")],
+                &[("title", "use at most 300 characters")],
             ),
             Invalid::new(
                 &[("source_para", &long_source)],
-                &[(
-                    "source_para",
-                    "a source reference has at most 100 characters",
-                )],
+                &[("source_para", "use at most 100 characters")],
             ),
         ],
         duplicate: Duplicate::Key {

@@ -24,7 +24,7 @@ pub async fn spec(_app: &TestApp) -> RecordSpec {
         },
         invalid: vec![Invalid::new(
             &[("title", &long_title)],
-            &[("title", "a title has at most 300 characters")],
+            &[("title", "use at most 300 characters")],
         )],
         duplicate: Duplicate::KeyInAddress {
             reason: "a theme's code is its address; the form edits its title only",
