@@ -55,8 +55,8 @@ fn describe(set: &Fields) -> String {
 }
 
 /// The message next to `field` contains `message`, and the control says so to assistive
-/// technology (aria-invalid, and aria-describedby naming the message) unless `unmarked`.
-fn assert_field_message(page: &Page, field: &str, message: &str, unmarked: bool, what: &str) {
+/// technology (aria-invalid, and aria-describedby naming the message).
+fn assert_field_message(page: &Page, field: &str, message: &str, what: &str) {
     let form = page.record_form();
     let shown = super::page::field_error_in(form, field)
         .unwrap_or_else(|| panic!("{what}: a message next to {field}"));
@@ -64,9 +64,6 @@ fn assert_field_message(page: &Page, field: &str, message: &str, unmarked: bool,
         shown.contains(message),
         "{what}: {field} says {shown:?}, expected {message:?}"
     );
-    if unmarked {
-        return;
-    }
     let control = page.control(field);
     assert_eq!(
         control.attr("aria-invalid"),
@@ -269,8 +266,7 @@ pub async fn invalid(app: &TestApp, spec: &RecordSpec) {
         assert_eq!(status, 422, "{what}");
         let page = Page::parse(&body);
         for (field, message) in &case.errors {
-            let unmarked = case.unmarked.contains(field);
-            assert_field_message(&page, field, message, unmarked, &what);
+            assert_field_message(&page, field, message, &what);
         }
         let fields: Vec<&str> = case.errors.iter().map(|(f, _)| *f).collect();
         assert_only_messages(&page, &fields, &what);
@@ -313,7 +309,7 @@ pub async fn duplicate(app: &TestApp, spec: &RecordSpec) {
             let (status, _, body) = post_form(&admin, &path, &form).await;
             assert_eq!(status, 422, "{what}: a field message, not a 500");
             let page = Page::parse(&body);
-            assert_field_message(&page, field, taken_message, false, &what);
+            assert_field_message(&page, field, taken_message, &what);
             assert_only_messages(&page, &[field], &what);
             assert_kept(&page, &form, &spec.secret, &what);
             assert_eq!(row_count(app, spec.table).await, rows, "{what}");
@@ -328,7 +324,7 @@ pub async fn duplicate(app: &TestApp, spec: &RecordSpec) {
                 let (status, _, body) = post_form(&admin, &spec.target.save, &form).await;
                 assert_eq!(status, 422, "{what}");
                 let page = Page::parse(&body);
-                assert_field_message(&page, field, message, false, &what);
+                assert_field_message(&page, field, message, &what);
                 assert_only_messages(&page, &[field], &what);
                 assert_kept(&page, &form, &spec.secret, &what);
                 assert_eq!(stored(app, &spec.target).await, before, "{what}");
@@ -355,7 +351,7 @@ pub async fn duplicate(app: &TestApp, spec: &RecordSpec) {
             let what = format!("create with {} while it is being taken", describe(fresh));
             assert_eq!(status, 422, "{what}: {body}");
             let page = Page::parse(&body);
-            assert_field_message(&page, field, fresh_message, false, &what);
+            assert_field_message(&page, field, fresh_message, &what);
             assert_kept(&page, &form, &spec.secret, &what);
             assert_eq!(
                 row_count(app, spec.table).await,

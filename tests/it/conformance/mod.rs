@@ -203,8 +203,6 @@ pub struct Invalid {
     /// Typed values the page cannot show as typed (a value no option of a menu offers,
     /// a password, which is never sent back); checked to be not shown.
     pub unkept: Vec<&'static str>,
-    /// Fields with a message whose control the template does not mark aria-invalid.
-    pub unmarked: Vec<&'static str>,
 }
 
 impl Invalid {
@@ -213,20 +211,12 @@ impl Invalid {
             set: fields(set),
             errors: errors.to_vec(),
             unkept: Vec::new(),
-            unmarked: Vec::new(),
         }
     }
 
     pub fn unkept(self, names: &[&'static str]) -> Invalid {
         Invalid {
             unkept: names.to_vec(),
-            ..self
-        }
-    }
-
-    pub fn unmarked(self, names: &[&'static str]) -> Invalid {
-        Invalid {
-            unmarked: names.to_vec(),
             ..self
         }
     }
