@@ -28,9 +28,6 @@ impl Editable for Accounts {
         users::by_id(db, *id).await
     }
 
-    fn key(user: &User) -> i64 {
-        user.id
-    }
 
     fn version(user: &User) -> i32 {
         user.version

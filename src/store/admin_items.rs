@@ -474,9 +474,6 @@ impl Editable for Items {
         by_id(db, *id).await
     }
 
-    fn key(record: &AdminItem) -> i64 {
-        record.id
-    }
 
     fn version(record: &AdminItem) -> i32 {
         record.version

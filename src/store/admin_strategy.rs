@@ -172,9 +172,6 @@ impl Editable for ResultAreas {
         area(db, *id).await
     }
 
-    fn key(record: &AreaRecord) -> i64 {
-        record.id
-    }
 
     fn version(record: &AreaRecord) -> i32 {
         record.version
@@ -263,9 +260,6 @@ impl Editable for Themes {
         theme(db, code).await
     }
 
-    fn key(record: &ThemeRecord) -> String {
-        record.code.clone()
-    }
 
     fn version(record: &ThemeRecord) -> i32 {
         record.version

@@ -354,9 +354,6 @@ impl Editable for Budgets {
         budget(db, *id).await
     }
 
-    fn key(record: &Budget) -> i64 {
-        record.id
-    }
 
     fn version(record: &Budget) -> i32 {
         record.version
@@ -434,9 +431,6 @@ impl Editable for Contributions {
         contribution(db, *id).await
     }
 
-    fn key(record: &Contribution) -> i64 {
-        record.id
-    }
 
     fn version(record: &Contribution) -> i32 {
         record.version

@@ -128,9 +128,6 @@ impl Editable for Organisations {
         by_id(db, *id).await
     }
 
-    fn key(record: &Organisation) -> i64 {
-        record.id
-    }
 
     fn version(record: &Organisation) -> i32 {
         record.version

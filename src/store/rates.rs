@@ -131,9 +131,6 @@ impl Editable for Rates {
         by_key(db, currency, *month).await
     }
 
-    fn key(record: &Rate) -> Self::Key {
-        (record.currency.clone(), record.month)
-    }
 
     fn version(record: &Rate) -> i32 {
         record.version
