@@ -380,7 +380,7 @@ mod tests {
             .await
             .expect("a command uses the running server");
         assert!(shared.embedded.is_none(), "it starts no server of its own");
-        let one: i32 = sqlx::query_scalar("SELECT 1")
+        let one = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
             .fetch_one(&shared.pool)
             .await
             .unwrap();
