@@ -10,7 +10,7 @@ use crate::domain::forms::FieldErrors;
 pub use crate::domain::records::item::ItemFields;
 use crate::domain::records::item::{END_BEFORE_START, PARENT_CYCLE, PARENT_GONE, PARENT_NEEDED};
 use crate::domain::vocab::{ItemKind, ItemStatus};
-use crate::store::editing::{Archivable, Change, Creatable, Editable};
+use crate::store::editing::{Archivable, Change, Creatable, Editable, keyed_by_id};
 
 /// One row of the admin list.
 #[derive(Debug, Clone)]
@@ -486,27 +486,11 @@ pub fn kind_word(kind: ItemKind) -> String {
 
 impl Editable for Items {
     const ENTITY: &'static str = "item";
-    type Key = i64;
     type Record = AdminItem;
     type Owner = ();
     type Fields = ItemFields;
 
-    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<AdminItem>> {
-        by_id(db, *id).await
-    }
-
-    fn version(record: &AdminItem) -> i32 {
-        record.version
-    }
-
-    async fn update(
-        db: &mut PgConnection,
-        id: &i64,
-        version: i32,
-        f: &ItemFields,
-    ) -> sqlx::Result<bool> {
-        update(db, *id, version, f).await
-    }
+    keyed_by_id!(by_id, update);
 
     /// The parent must be an item that is not archived (unless it is the saved parent
     /// already) and must not close a loop (the database's trigger refuses a loop made

@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use crate::domain::forms::FieldErrors;
 pub use crate::domain::records::result_area::AreaFields;
 pub use crate::domain::records::theme::ThemeFields;
-use crate::store::editing::{Archivable, Change, Creatable, Editable};
+use crate::store::editing::{Archivable, Change, Creatable, Editable, keyed_by_id};
 
 #[derive(Debug, Clone)]
 pub struct ThemeRecord {
@@ -175,27 +175,11 @@ pub struct ResultAreas;
 
 impl Editable for ResultAreas {
     const ENTITY: &'static str = "result_area";
-    type Key = i64;
     type Record = AreaRecord;
     type Owner = ();
     type Fields = AreaFields;
 
-    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<AreaRecord>> {
-        area(db, *id).await
-    }
-
-    fn version(record: &AreaRecord) -> i32 {
-        record.version
-    }
-
-    async fn update(
-        db: &mut PgConnection,
-        id: &i64,
-        version: i32,
-        fields: &AreaFields,
-    ) -> sqlx::Result<bool> {
-        update_area(db, *id, version, fields).await
-    }
+    keyed_by_id!(area, update_area);
 
     async fn refusal(
         pool: &PgPool,

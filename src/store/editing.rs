@@ -87,6 +87,33 @@ pub trait Editable: Send + Sync + Sized + 'static {
     fn audit_ids(record: &Self::Record) -> (Option<i64>, Option<i64>);
 }
 
+/// The part of an `Editable` impl that every record keyed by its id writes alike: the
+/// key is an `i64`, `load` and `update` call the module's `$load(db, id)` and
+/// `$update(db, id, version, fields)`, and the record's `version` field is its version.
+macro_rules! keyed_by_id {
+    ($load:path, $update:path) => {
+        type Key = i64;
+
+        async fn load(db: &mut sqlx::PgConnection, id: &i64) -> sqlx::Result<Option<Self::Record>> {
+            $load(db, *id).await
+        }
+
+        fn version(record: &Self::Record) -> i32 {
+            record.version
+        }
+
+        async fn update(
+            db: &mut sqlx::PgConnection,
+            id: &i64,
+            version: i32,
+            fields: &Self::Fields,
+        ) -> sqlx::Result<bool> {
+            $update(db, *id, version, fields).await
+        }
+    };
+}
+pub(crate) use keyed_by_id;
+
 /// A record people create (themes, for one, are only edited).
 pub trait Creatable: Editable {
     fn insert(

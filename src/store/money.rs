@@ -12,7 +12,7 @@ pub use crate::domain::records::budget::BudgetFields;
 use crate::domain::records::budget::{amount_text, change};
 pub use crate::domain::records::contribution::ContributionFields;
 use crate::domain::vocab::ContributionStatus;
-use crate::store::editing::{Archivable, Change, Creatable, Editable};
+use crate::store::editing::{Archivable, Change, Creatable, Editable, keyed_by_id};
 
 /// The item the money belongs to, archived or not: an admin still manages its money.
 #[derive(Debug, Clone, Default)]
@@ -369,27 +369,11 @@ pub struct Budgets;
 
 impl Editable for Budgets {
     const ENTITY: &'static str = "budget";
-    type Key = i64;
     type Record = Budget;
     type Owner = ItemRef;
     type Fields = BudgetFields;
 
-    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Budget>> {
-        budget(db, *id).await
-    }
-
-    fn version(record: &Budget) -> i32 {
-        record.version
-    }
-
-    async fn update(
-        db: &mut PgConnection,
-        id: &i64,
-        version: i32,
-        f: &BudgetFields,
-    ) -> sqlx::Result<bool> {
-        update_budget(db, *id, version, f).await
-    }
+    keyed_by_id!(budget, update_budget);
 
     async fn refusal(
         _: &PgPool,
@@ -445,27 +429,11 @@ pub struct Contributions;
 
 impl Editable for Contributions {
     const ENTITY: &'static str = "contribution";
-    type Key = i64;
     type Record = Contribution;
     type Owner = ItemRef;
     type Fields = ContributionFields;
 
-    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Contribution>> {
-        contribution(db, *id).await
-    }
-
-    fn version(record: &Contribution) -> i32 {
-        record.version
-    }
-
-    async fn update(
-        db: &mut PgConnection,
-        id: &i64,
-        version: i32,
-        f: &ContributionFields,
-    ) -> sqlx::Result<bool> {
-        update_contribution(db, *id, version, f).await
-    }
+    keyed_by_id!(contribution, update_contribution);
 
     async fn refusal(
         _: &PgPool,

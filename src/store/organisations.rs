@@ -5,7 +5,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use crate::domain::forms::FieldErrors;
 pub use crate::domain::records::organisation::OrganisationFields;
 use crate::domain::vocab::OrgKind;
-use crate::store::editing::{Archivable, Change, Creatable, Editable};
+use crate::store::editing::{Archivable, Change, Creatable, Editable, keyed_by_id};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Organisation {
@@ -123,27 +123,11 @@ pub struct Organisations;
 
 impl Editable for Organisations {
     const ENTITY: &'static str = "organisation";
-    type Key = i64;
     type Record = Organisation;
     type Owner = ();
     type Fields = OrganisationFields;
 
-    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Organisation>> {
-        by_id(db, *id).await
-    }
-
-    fn version(record: &Organisation) -> i32 {
-        record.version
-    }
-
-    async fn update(
-        db: &mut PgConnection,
-        id: &i64,
-        version: i32,
-        fields: &OrganisationFields,
-    ) -> sqlx::Result<bool> {
-        update(db, *id, version, fields).await
-    }
+    keyed_by_id!(by_id, update);
 
     async fn refusal(
         _: &PgPool,
