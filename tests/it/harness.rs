@@ -21,6 +21,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 const TEMPLATE: &str = "pt_template";
@@ -48,24 +49,52 @@ fn slots_dir() -> PathBuf {
         .join("test-pg")
 }
 
-/// The first slot from `first` on that no live process or server holds, locked: its
-/// number, its data directory, and the lock (released when every process holding it has
-/// exited, however they exit).
+/// How long a process waits for a slot that exists to come free (its last holder's
+/// server shutting down, usually well under a second) before it makes a new one, whose
+/// `initdb` and template take far longer.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Slot `n`'s lock, if no live process or server holds it.
+fn try_slot(dir: &Path, n: usize) -> Option<File> {
+    let path = dir.join(format!("slot-{n}.lock"));
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    match lock.try_lock() {
+        Ok(()) => Some(lock),
+        Err(TryLockError::WouldBlock) => None,
+        Err(TryLockError::Error(e)) => panic!("lock {}: {e}", path.display()),
+    }
+}
+
+/// A free slot from `first` on, locked: its number, its data directory, and the lock
+/// (released when every process holding it has exited, however they exit). A slot that
+/// exists is preferred, waiting up to [`SLOT_WAIT`] for one; then a new one is made.
 fn claim_slot(first: usize) -> (usize, PathBuf, File) {
     let dir = slots_dir();
     std::fs::create_dir_all(&dir).expect("create target/test-pg");
-    for n in first.. {
-        let path = dir.join(format!("slot-{n}.lock"));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-        match lock.try_lock() {
-            Ok(()) => return (n, dir.join(format!("slot-{n}")), lock),
-            Err(TryLockError::WouldBlock) => continue,
-            Err(TryLockError::Error(e)) => panic!("lock {}: {e}", path.display()),
+    let claimed = |n: usize, lock: File| (n, dir.join(format!("slot-{n}")), lock);
+    let existing = (first..)
+        .take_while(|n| dir.join(format!("slot-{n}.lock")).exists())
+        .count();
+    let deadline = Instant::now() + SLOT_WAIT;
+    loop {
+        for n in first..first + existing {
+            if let Some(lock) = try_slot(&dir, n) {
+                return claimed(n, lock);
+            }
+        }
+        if existing == 0 || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for n in first + existing.. {
+        if let Some(lock) = try_slot(&dir, n) {
+            return claimed(n, lock);
         }
     }
     unreachable!("slots are numbered without end")
