@@ -3,9 +3,10 @@
 use anyhow::{Context, bail};
 use sqlx::PgPool;
 
-use crate::domain::auth::{self, Role, email_problem, normalize_email, password_problem};
-use crate::store::audit::{self, Actor, Entry};
-use crate::store::{sessions, users};
+use crate::accounts::{self, AccountError};
+use crate::domain::auth::{Role, email_problem, normalize_email};
+use crate::store::audit::Actor;
+use crate::store::users;
 
 /// Changes made from the command line are recorded as made by this actor.
 fn cli_actor() -> Actor {
@@ -40,34 +41,8 @@ pub async fn add(
     role: Role,
     password: &str,
 ) -> anyhow::Result<String> {
-    let email = checked_email(email)?;
-    if let Some(problem) = password_problem(password) {
-        bail!("{problem}");
-    }
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await?
-        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
-    let mut tx = pool.begin().await?;
-    let user = match users::insert(&mut *tx, &email, name.trim(), role, &hash).await {
-        Ok(user) => user,
-        Err(e) if e.as_database_error().and_then(|d| d.constraint()) == Some("users_email_key") => {
-            bail!("an account with the email address {email} exists already")
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let entry = Entry {
-        action: "create",
-        entity: "user",
-        entity_id: Some(user.id),
-        item_id: None,
-        summary: format!("Created account {email} ({})", role.as_str()),
-        before: None,
-        after: Some(&user),
-    };
-    audit::record(&mut *tx, &cli_actor(), entry).await?;
-    tx.commit().await?;
-    Ok(format!("created {email} with role {}", role.as_str()))
+    let user = accounts::create(pool, &cli_actor(), email, name, role, password).await?;
+    Ok(format!("created {} with role {}", user.email, user.role))
 }
 
 pub async fn list(pool: &PgPool) -> anyhow::Result<String> {
@@ -99,43 +74,16 @@ async fn change(
     disabled: Option<bool>,
 ) -> anyhow::Result<String> {
     let before = existing(pool, email).await?;
-    let role = role.unwrap_or(before.role());
-    let disabled = disabled.unwrap_or(before.disabled_at.is_some());
-    let mut tx = pool.begin().await?;
-    let after = users::update(
-        &mut *tx,
-        before.id,
-        before.version,
-        &before.display_name,
-        role,
-        disabled,
-    )
-    .await?
-    .context("the account changed while this command ran; run it again")?;
-    sessions::delete_for_user(&mut *tx, before.id).await?;
-    let action = if disabled && before.disabled_at.is_none() {
-        "disable"
-    } else if !disabled && before.disabled_at.is_some() {
-        "enable"
-    } else {
-        "role_change"
-    };
-    let entry = Entry {
-        action,
-        entity: "user",
-        entity_id: Some(before.id),
-        item_id: None,
-        summary: format!("{} account {}", action.replace('_', " "), after.email),
-        before: Some(&before),
-        after: Some(&after),
-    };
-    audit::record(&mut *tx, &cli_actor(), entry).await?;
-    tx.commit().await?;
+    let after = accounts::change(pool, &cli_actor(), &before, role, disabled).await?;
     Ok(format!(
         "{}: role {}, {}",
         after.email,
         after.role,
-        if disabled { "disabled" } else { "active" }
+        if after.disabled_at.is_some() {
+            "disabled"
+        } else {
+            "active"
+        }
     ))
 }
 
@@ -153,7 +101,7 @@ pub async fn enable(pool: &PgPool, email: &str) -> anyhow::Result<String> {
 
 pub async fn reset_password(pool: &PgPool, email: &str, password: &str) -> anyhow::Result<String> {
     let user = existing(pool, email).await?;
-    match set_new_password(pool, &cli_actor(), &user, password).await {
+    match accounts::set_new_password(pool, &cli_actor(), &user, password).await {
         Ok(()) => Ok(format!(
             "password of {} reset; their sessions have ended",
             user.email
@@ -161,56 +109,4 @@ pub async fn reset_password(pool: &PgPool, email: &str, password: &str) -> anyho
         Err(AccountError::Refused(problem)) => bail!("{problem}"),
         Err(AccountError::Failed(e)) => Err(e),
     }
-}
-
-/// Why an account change was not made.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// What the person entered is not acceptable; the message says why.
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Failed(#[from] anyhow::Error),
-}
-
-impl From<sqlx::Error> for AccountError {
-    fn from(e: sqlx::Error) -> Self {
-        AccountError::Failed(e.into())
-    }
-}
-
-/// A new password for an account, as both `user reset-password` and the admin accounts
-/// page set it: checked, hashed, and in one transaction stored, every session of the
-/// account ended, the address's sign-in lock lifted (the owner is about to use the new
-/// password) and the change audited.
-pub async fn set_new_password(
-    pool: &PgPool,
-    actor: &Actor,
-    user: &users::User,
-    password: &str,
-) -> Result<(), AccountError> {
-    if let Some(problem) = password_problem(password) {
-        return Err(AccountError::Refused(problem));
-    }
-    let password = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
-    let mut tx = pool.begin().await?;
-    users::set_password(&mut *tx, user.id, &hash).await?;
-    sessions::delete_for_user(&mut *tx, user.id).await?;
-    users::clear_failures(&mut *tx, &user.email).await?;
-    let entry = Entry {
-        action: "password_reset",
-        entity: "user",
-        entity_id: Some(user.id),
-        item_id: None,
-        summary: format!("Reset the password of {}", user.email),
-        before: None,
-        after: None,
-    };
-    audit::record(&mut *tx, actor, entry).await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -25,6 +25,11 @@ pub struct DbSettings {
         global = true
     )]
     pub pool_size: u32,
+
+    /// Not a flag: whether this command must run the embedded server itself (`serve`)
+    /// rather than use the one another process runs for the same DATA_DIR.
+    #[arg(skip)]
+    pub own_embedded_server: bool,
 }
 
 /// Settings of the web server.

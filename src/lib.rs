@@ -1,6 +1,7 @@
 //! Portfolio Tracker: a UN office's programmes, their strategy alignment, budgets,
 //! pledges and funding gaps. `app` builds the web application from its state.
 
+pub mod accounts;
 pub mod commands;
 pub mod config;
 pub mod db;

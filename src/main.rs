@@ -21,6 +21,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn tune_allocator() {
     // SAFETY: plain calls with constant arguments; neither touches memory of ours.
     unsafe {
+        #[cfg(target_os = "linux")]
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
     }
@@ -187,7 +188,14 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => web::serve(&cli.db, &cli.serve).await,
+        Command::Serve => {
+            // A second `serve` on one DATA_DIR stops with a message naming the first.
+            let db = DbSettings {
+                own_embedded_server: true,
+                ..cli.db
+            };
+            web::serve(&db, &cli.serve).await
+        }
         Command::Migrate => {
             let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
             println!("migrations applied");

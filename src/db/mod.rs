@@ -1,15 +1,14 @@
-//! The connection pool, migrations, and the embedded PostgreSQL launcher.
-
-pub mod embedded;
+//! The connection pool, migrations, and the embedded PostgreSQL server (started with the
+//! `embedded-pg` crate, `crates/embedded-pg`).
 
 use crate::config::DbSettings;
 use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Every migration in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
@@ -32,33 +31,15 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects to `DATABASE_URL`, or starts the embedded cluster when it is not set, and
-    /// applies pending migrations.
+    /// Connects to `DATABASE_URL`, or when it is not set to the embedded cluster of
+    /// `DATA_DIR` (see [`open_embedded`]), and applies pending migrations.
     pub async fn open(settings: &DbSettings, seeding: Seeding) -> anyhow::Result<Database> {
         let (pool, embedded) = match &settings.database_url {
             Some(url) => (
                 connect_sized(parse_url(url)?, settings.pool_size).await?,
                 None,
             ),
-            None if let Some(socket_dir) = embedded::running_socket_dir(&settings.data_dir) => {
-                // A server for this DATA_DIR is running (e.g. `serve` in another terminal):
-                // share it rather than start a second one.
-                tracing::info!(
-                    "using the embedded PostgreSQL already running in {}",
-                    socket_dir.display()
-                );
-                let options = EmbeddedServer::socket_options(&socket_dir, EMBEDDED_DATABASE);
-                (connect_sized(options, settings.pool_size).await?, None)
-            }
-            None => {
-                let server = EmbeddedServer::launch(settings.data_dir.clone()).await?;
-                let admin = connect_with(server.options_for("postgres")).await?;
-                create_database_if_missing(&admin, EMBEDDED_DATABASE).await?;
-                admin.close().await;
-                let pool = connect_sized(server.options_for(EMBEDDED_DATABASE), settings.pool_size)
-                    .await?;
-                (pool, Some(server))
-            }
+            None => open_embedded(settings).await?,
         };
         // An external database is never seeded implicitly: it is seeded on purpose, with
         // `portfolio-tracker seed` (see the README).
@@ -83,6 +64,80 @@ impl Database {
         if let Some(server) = self.embedded {
             server.stop().await;
         }
+    }
+}
+
+/// How long a one-shot command waits for the embedded server that another process is
+/// starting for the same `DATA_DIR` (its first start includes `initdb`).
+const SHARE_WAIT: Duration = Duration::from_secs(120);
+
+/// The embedded cluster of `DATA_DIR`: started by this process, which then holds the
+/// data directory's lock until it stops the server. When another process holds it:
+/// `serve` (`own_embedded_server`) stops with the launcher's message naming that
+/// process; a one-shot command uses that process's server once it accepts connections
+/// (e.g. `user add` while `serve` runs in another terminal).
+async fn open_embedded(settings: &DbSettings) -> anyhow::Result<(PgPool, Option<EmbeddedServer>)> {
+    let options = embedded_pg::Options::new(&settings.data_dir);
+    let deadline = Instant::now() + SHARE_WAIT;
+    let mut waiting = false;
+    loop {
+        let error = match EmbeddedServer::start(options.clone()).await {
+            Ok(server) => {
+                let pool = async {
+                    let admin = connect_with(server.options_for("postgres")).await?;
+                    let created = create_database_if_missing(&admin, EMBEDDED_DATABASE).await;
+                    admin.close().await;
+                    created?;
+                    connect_sized(server.options_for(EMBEDDED_DATABASE), settings.pool_size).await
+                }
+                .await;
+                return match pool {
+                    Ok(pool) => Ok((pool, Some(server))),
+                    Err(e) => {
+                        server.stop().await;
+                        Err(e)
+                    }
+                };
+            }
+            Err(e) => e,
+        };
+        let locked = matches!(
+            error.downcast_ref::<embedded_pg::Error>(),
+            Some(embedded_pg::Error::DataDirLocked { .. })
+        );
+        if !locked || settings.own_embedded_server {
+            return Err(error);
+        }
+        if let Some(running) = options.running_server() {
+            tracing::info!(
+                pid = running.pid,
+                "using the embedded PostgreSQL that another process runs for this DATA_DIR in {}",
+                running.socket_dir.display()
+            );
+            let admin = connect_with(socket_options(&running.socket_dir, "postgres")).await?;
+            let created = create_database_if_missing(&admin, EMBEDDED_DATABASE).await;
+            admin.close().await;
+            created?;
+            let pool = connect_sized(
+                socket_options(&running.socket_dir, EMBEDDED_DATABASE),
+                settings.pool_size,
+            )
+            .await?;
+            return Ok((pool, None));
+        }
+        if Instant::now() >= deadline {
+            return Err(error).with_context(|| {
+                format!(
+                    "waited {} s for that process's server to accept connections",
+                    SHARE_WAIT.as_secs()
+                )
+            });
+        }
+        if !waiting {
+            waiting = true;
+            tracing::info!("{error:#}; waiting for its server to accept connections");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -167,11 +222,15 @@ pub async fn create_database_if_missing(pool: &PgPool, name: &str) -> anyhow::Re
     if !exists {
         // Identifiers cannot be bound; `name` is one of our own constants or test names.
         let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', ""));
-        sqlx::query(sqlx::AssertSqlSafe(statement))
+        match sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(pool)
             .await
-            .with_context(|| format!("creating database {name}"))?;
-        tracing::info!(database = name, "created database");
+        {
+            Ok(_) => tracing::info!(database = name, "created database"),
+            // 42P04 duplicate_database: another process created it since we looked.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e).with_context(|| format!("creating database {name}")),
+        }
     }
     Ok(())
 }
@@ -200,18 +259,24 @@ pub struct EmbeddedServer {
 }
 
 impl EmbeddedServer {
+    /// Starts the cluster of `data_dir`; fails (naming the holder) if another process
+    /// runs it.
     pub async fn launch(data_dir: PathBuf) -> anyhow::Result<EmbeddedServer> {
-        tokio::task::spawn_blocking(move || Self::launch_blocking(data_dir))
+        Self::start(embedded_pg::Options::new(data_dir)).await
+    }
+
+    async fn start(options: embedded_pg::Options) -> anyhow::Result<EmbeddedServer> {
+        tokio::task::spawn_blocking(move || Self::launch_blocking(options))
             .await
             .context("the embedded PostgreSQL launcher stopped unexpectedly")?
     }
 
-    fn launch_blocking(data_dir: PathBuf) -> anyhow::Result<EmbeddedServer> {
+    fn launch_blocking(options: embedded_pg::Options) -> anyhow::Result<EmbeddedServer> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("embedded-postgres".into())
-            .spawn(move || match embedded::EmbeddedPostgres::start(&data_dir) {
+            .spawn(move || match options.start() {
                 Ok(mut server) => {
                     if ready_tx.send(Ok(server.socket_dir().to_path_buf())).is_ok() {
                         // Wait for stop() or for the sender to be dropped.
@@ -238,19 +303,12 @@ impl EmbeddedServer {
 
     /// URL of database `db` over the cluster's Unix socket (for DATABASE_URL and psql).
     pub fn url_for(&self, db: &str) -> String {
-        embedded::build_connection_url(&self.socket_dir, db)
+        embedded_pg::connection_url(&self.socket_dir, db)
     }
 
     /// How to reach database `db` over the cluster's Unix socket.
     pub fn options_for(&self, db: &str) -> PgConnectOptions {
-        Self::socket_options(&self.socket_dir, db)
-    }
-
-    fn socket_options(socket_dir: &std::path::Path, db: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(socket_dir)
-            .username("postgres")
-            .database(db)
+        socket_options(&self.socket_dir, db)
     }
 
     /// Fast shutdown of the cluster; waits until PostgreSQL has exited.
@@ -261,18 +319,84 @@ impl EmbeddedServer {
     }
 }
 
+/// Database `db` of an embedded cluster whose socket is in `socket_dir`.
+fn socket_options(socket_dir: &Path, db: &str) -> PgConnectOptions {
+    PgConnectOptions::new()
+        .socket(socket_dir)
+        .username(embedded_pg::SUPERUSER)
+        .database(db)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A data directory in the temporary directory, removed with its cluster (as root,
+    /// the one `CLUSTER_LOCATION` names) when the test ends, however it ends.
+    struct TempDataDir(PathBuf);
+
+    impl Drop for TempDataDir {
+        fn drop(&mut self) {
+            if let Ok(text) = std::fs::read_to_string(self.0.join("CLUSTER_LOCATION"))
+                && let Some(cluster) = text.lines().nth(1)
+                && cluster.starts_with(embedded_pg::ROOT_CLUSTER_BASE)
+            {
+                let _ = std::fs::remove_dir_all(cluster);
+            }
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_second_serve_is_refused_and_commands_use_the_running_server() {
+        let dir =
+            TempDataDir(std::env::temp_dir().join(format!("pt-db-open-{}", std::process::id())));
+        let serve = DbSettings {
+            database_url: None,
+            data_dir: dir.0.clone(),
+            pool_size: 2,
+            own_embedded_server: true,
+        };
+        let first = Database::open(&serve, Seeding::Never)
+            .await
+            .expect("the first serve starts the embedded server");
+        assert!(first.embedded.is_some());
+
+        let refused = Database::open(&serve, Seeding::Never).await;
+        let message = format!("{:#}", refused.err().expect("a second serve is refused"));
+        assert!(
+            message.contains(&format!("in use by process {}", std::process::id())),
+            "names the process that runs the server: {message}"
+        );
+
+        let command = DbSettings {
+            own_embedded_server: false,
+            ..serve.clone()
+        };
+        let shared = Database::open(&command, Seeding::Never)
+            .await
+            .expect("a command uses the running server");
+        assert!(shared.embedded.is_none(), "it starts no server of its own");
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&shared.pool)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        shared.close().await;
+        first.close().await;
+
+        // Stopped and unlocked: the next serve starts again.
+        Database::open(&serve, Seeding::Never)
+            .await
+            .expect("a serve after the first one stopped")
+            .close()
+            .await;
+    }
+
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            super::redact("postgres:///db?host=/x"),
-            "postgres:///db?host=/x"
-        );
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("postgres:///db?host=/x"), "postgres:///db?host=/x");
     }
 }

@@ -41,6 +41,18 @@ impl Role {
     }
 }
 
+impl crate::domain::vocab::Vocabulary for Role {
+    fn all() -> &'static [Role] {
+        &Role::ALL
+    }
+    fn as_str(self) -> &'static str {
+        Role::as_str(self)
+    }
+    fn label(self) -> &'static str {
+        Role::label(self)
+    }
+}
+
 /// What a reader may see of the portfolio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {

@@ -6,6 +6,7 @@ pub mod forms;
 pub mod funding;
 pub mod money;
 pub mod portfolio;
+pub mod records;
 pub mod search;
 pub mod slug;
 pub mod vocab;

@@ -31,7 +31,38 @@ macro_rules! vocabulary {
                 f.write_str(self.label())
             }
         }
+
+        impl Vocabulary for $name {
+            fn all() -> &'static [$name] {
+                $name::ALL
+            }
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+            fn label(self) -> &'static str {
+                $name::label(self)
+            }
+        }
     };
+}
+
+/// A closed list of values with a stored spelling and a label: what forms offer as a
+/// menu and validate with `FieldErrors::choice`.
+pub trait Vocabulary: Copy + 'static {
+    fn all() -> &'static [Self];
+    /// The value stored in the database and used in URLs and JSON.
+    fn as_str(self) -> &'static str;
+    /// The label shown to people.
+    fn label(self) -> &'static str;
+
+    fn parse(value: &str) -> Option<Self> {
+        Self::all().iter().copied().find(|v| v.as_str() == value)
+    }
+
+    /// The label for a stored value, or the value itself when it is not one of ours.
+    fn label_for(raw: &str) -> String {
+        Self::parse(raw).map_or_else(|| raw.to_string(), |v| v.label().to_string())
+    }
 }
 
 vocabulary! {

@@ -6,6 +6,12 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
+use crate::domain::forms::FieldErrors;
+pub use crate::domain::records::item::ItemFields;
+use crate::domain::records::item::{END_BEFORE_START, PARENT_CYCLE, PARENT_GONE, PARENT_NEEDED};
+use crate::domain::vocab::{ItemKind, Vocabulary};
+use crate::store::editing::{Archivable, Change, Creatable, Editable};
+
 /// One row of the admin list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ListRow {
@@ -135,27 +141,6 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Admi
     .await
 }
 
-/// The editable fields of an item, as validated from a form.
-#[derive(Debug, Clone)]
-pub struct ItemFields {
-    pub title: String,
-    pub slug: String,
-    pub kind: String,
-    pub parent_id: Option<i64>,
-    pub report_section: Option<String>,
-    pub status: String,
-    pub status_note: Option<String>,
-    pub summary: String,
-    pub description: String,
-    pub period: Option<String>,
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
-    pub places: Vec<String>,
-    pub source_paras: Option<String>,
-    pub published: bool,
-    pub internal_notes: String,
-}
-
 /// What the audit trail records of an item: its editable fields as people read them
 /// (the parent by slug, dates as ISO text, places as one list).
 #[derive(Debug, Clone, Serialize)]
@@ -211,10 +196,10 @@ pub async fn insert(db: &mut PgConnection, f: &ItemFields) -> sqlx::Result<i64> 
     )
     .bind(&f.title)
     .bind(&f.slug)
-    .bind(&f.kind)
+    .bind(f.kind.as_str())
     .bind(f.parent_id)
     .bind(&f.report_section)
-    .bind(&f.status)
+    .bind(f.status.as_str())
     .bind(&f.status_note)
     .bind(&f.summary)
     .bind(&f.description)
@@ -248,10 +233,10 @@ pub async fn update(
     .bind(version)
     .bind(&f.title)
     .bind(&f.slug)
-    .bind(&f.kind)
+    .bind(f.kind.as_str())
     .bind(f.parent_id)
     .bind(&f.report_section)
-    .bind(&f.status)
+    .bind(f.status.as_str())
     .bind(&f.status_note)
     .bind(&f.summary)
     .bind(&f.description)
@@ -452,6 +437,11 @@ pub async fn add_alignment(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether a failed insert was an alignment that exists already.
+pub fn is_duplicate_alignment(error: &sqlx::Error) -> bool {
+    crate::store::editing::violated_constraint(error).as_deref() == Some("alignments_pkey")
+}
+
 pub async fn remove_alignment(
     db: impl PgExecutor<'_>,
     item_id: i64,
@@ -463,6 +453,115 @@ pub async fn remove_alignment(
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Items as the save pipeline edits them.
+pub struct Items;
+
+/// "programme", "component", ... for sentences.
+pub fn kind_word(kind: &str) -> String {
+    ItemKind::label_for(kind).to_lowercase()
+}
+
+impl Editable for Items {
+    const ENTITY: &'static str = "item";
+    type Key = i64;
+    type Record = AdminItem;
+    type Owner = ();
+    type Fields = ItemFields;
+
+    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<AdminItem>> {
+        by_id(db, *id).await
+    }
+
+    fn key(record: &AdminItem) -> i64 {
+        record.id
+    }
+
+    fn version(record: &AdminItem) -> i32 {
+        record.version
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        id: &i64,
+        version: i32,
+        f: &ItemFields,
+    ) -> sqlx::Result<bool> {
+        update(db, *id, version, f).await
+    }
+
+    /// The parent must be an item that is not archived (unless it is the saved parent
+    /// already) and must not close a loop (the database's trigger refuses a loop made
+    /// by two saves at once).
+    async fn check(
+        db: &mut PgConnection,
+        before: Option<&AdminItem>,
+        fields: &ItemFields,
+    ) -> sqlx::Result<FieldErrors> {
+        let Some(parent) = fields.parent_id else {
+            return Ok(FieldErrors::default());
+        };
+        let unchanged = before.is_some_and(|i| i.parent_id == Some(parent));
+        if !unchanged && !is_active(&mut *db, parent).await? {
+            return Ok(FieldErrors::one("parent", PARENT_GONE));
+        }
+        if let Some(item) = before
+            && would_cycle(&mut *db, item.id, parent).await?
+        {
+            return Ok(FieldErrors::one("parent", PARENT_CYCLE));
+        }
+        Ok(FieldErrors::default())
+    }
+
+    async fn refusal(
+        _: &PgPool,
+        constraint: &str,
+        _: &ItemFields,
+    ) -> sqlx::Result<Option<FieldErrors>> {
+        let (field, message) = match constraint {
+            "items_slug_key" => ("slug", "another item already uses this slug"),
+            "items_parent_matches_kind" => ("parent", PARENT_NEEDED),
+            "items_not_own_parent" | "items_parent_cycle" => ("parent", PARENT_CYCLE),
+            "items_parent_id_fkey" => ("parent", PARENT_GONE),
+            "items_dates_ordered" => ("end_date", END_BEFORE_START),
+            _ => return Ok(None),
+        };
+        Ok(Some(FieldErrors::one(field, message)))
+    }
+
+    fn audit(before: Option<&AdminItem>, after: &AdminItem) -> Change {
+        let verb = if before.is_some() {
+            "Edited"
+        } else {
+            "Created"
+        };
+        Change::of(
+            before.map(ItemSnapshot::from),
+            ItemSnapshot::from(after),
+            format!("{verb} {} “{}”", kind_word(&after.kind), after.title),
+        )
+    }
+
+    fn audit_ids(record: &AdminItem) -> (Option<i64>, Option<i64>) {
+        (Some(record.id), Some(record.id))
+    }
+}
+
+impl Creatable for Items {
+    async fn insert(db: &mut PgConnection, _: &(), f: &ItemFields) -> sqlx::Result<i64> {
+        insert(db, f).await
+    }
+}
+
+impl Archivable for Items {
+    async fn set_archived(db: &mut PgConnection, id: &i64, archived: bool) -> sqlx::Result<bool> {
+        set_archived(db, *id, archived).await
+    }
+
+    fn describe(item: &AdminItem) -> String {
+        format!("{} “{}”", kind_word(&item.kind), item.title)
+    }
 }
 
 #[cfg(test)]

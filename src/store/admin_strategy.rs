@@ -2,29 +2,18 @@
 //! areas included. The public pages read through `store::strategy`, which hides
 //! archived areas.
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use crate::domain::forms::FieldErrors;
+pub use crate::domain::records::result_area::AreaFields;
+pub use crate::domain::records::theme::ThemeFields;
+use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ThemeRecord {
     pub code: String,
     pub title: Option<String>,
     pub version: i32,
-}
-
-/// What a person edits on a theme; the code names it and does not change.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ThemeFields {
-    pub code: String,
-    pub title: Option<String>,
-}
-
-impl From<&ThemeRecord> for ThemeFields {
-    fn from(t: &ThemeRecord) -> Self {
-        ThemeFields {
-            code: t.code.clone(),
-            title: t.title.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -38,15 +27,6 @@ pub struct AreaRecord {
     pub archived: bool,
     /// Items (not archived) aligned with the area.
     pub items: i64,
-}
-
-/// The fields a person edits on a result area.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AreaFields {
-    pub code: String,
-    pub theme_code: String,
-    pub title: Option<String>,
-    pub source_para: Option<String>,
 }
 
 impl From<&AreaRecord> for AreaFields {
@@ -176,4 +156,148 @@ pub async fn set_area_archived(
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Result areas as the save pipeline edits them.
+pub struct ResultAreas;
+
+impl Editable for ResultAreas {
+    const ENTITY: &'static str = "result_area";
+    type Key = i64;
+    type Record = AreaRecord;
+    type Owner = ();
+    type Fields = AreaFields;
+
+    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<AreaRecord>> {
+        area(db, *id).await
+    }
+
+    fn key(record: &AreaRecord) -> i64 {
+        record.id
+    }
+
+    fn version(record: &AreaRecord) -> i32 {
+        record.version
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        id: &i64,
+        version: i32,
+        fields: &AreaFields,
+    ) -> sqlx::Result<bool> {
+        update_area(db, *id, version, fields).await
+    }
+
+    async fn refusal(
+        pool: &PgPool,
+        constraint: &str,
+        fields: &AreaFields,
+    ) -> sqlx::Result<Option<FieldErrors>> {
+        Ok(match constraint {
+            "result_areas_code_key" => {
+                let archived = area_by_code(pool, &fields.code)
+                    .await?
+                    .is_some_and(|a| a.archived);
+                let mut message = format!("another result area already has code {}", fields.code);
+                if archived {
+                    message.push_str(" (it is archived: restore it from the list instead)");
+                }
+                Some(FieldErrors::one("code", message))
+            }
+            "result_areas_theme_code_fkey" => Some(FieldErrors::one(
+                "theme",
+                "that theme no longer exists: choose another",
+            )),
+            _ => None,
+        })
+    }
+
+    fn audit(before: Option<&AreaRecord>, after: &AreaRecord) -> Change {
+        let verb = if before.is_some() {
+            "Edited"
+        } else {
+            "Created"
+        };
+        Change::of(
+            before.map(AreaFields::from),
+            AreaFields::from(after),
+            format!("{verb} result area {}", after.code),
+        )
+    }
+
+    fn audit_ids(record: &AreaRecord) -> (Option<i64>, Option<i64>) {
+        (Some(record.id), None)
+    }
+}
+
+impl Creatable for ResultAreas {
+    async fn insert(db: &mut PgConnection, _: &(), fields: &AreaFields) -> sqlx::Result<i64> {
+        insert_area(db, fields).await
+    }
+}
+
+/// Archiving hides the area from /result-areas and from item pages (their queries skip
+/// archived areas); its alignments stay, so restoring brings everything back.
+impl Archivable for ResultAreas {
+    async fn set_archived(db: &mut PgConnection, id: &i64, archived: bool) -> sqlx::Result<bool> {
+        set_area_archived(db, *id, archived).await
+    }
+
+    fn describe(record: &AreaRecord) -> String {
+        format!("result area {}", record.code)
+    }
+}
+
+/// Themes as the save pipeline edits them: titles only; the report fixes the themes.
+pub struct Themes;
+
+impl Editable for Themes {
+    const ENTITY: &'static str = "theme";
+    type Key = String;
+    type Record = ThemeRecord;
+    type Owner = ();
+    type Fields = ThemeFields;
+
+    async fn load(db: &mut PgConnection, code: &String) -> sqlx::Result<Option<ThemeRecord>> {
+        theme(db, code).await
+    }
+
+    fn key(record: &ThemeRecord) -> String {
+        record.code.clone()
+    }
+
+    fn version(record: &ThemeRecord) -> i32 {
+        record.version
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        _: &String,
+        version: i32,
+        fields: &ThemeFields,
+    ) -> sqlx::Result<bool> {
+        update_theme(db, version, fields).await
+    }
+
+    fn audit(before: Option<&ThemeRecord>, after: &ThemeRecord) -> Change {
+        Change::of(
+            before.map(ThemeFields::from),
+            ThemeFields::from(after),
+            format!("Edited the title of theme {}", after.code),
+        )
+    }
+
+    fn audit_ids(_: &ThemeRecord) -> (Option<i64>, Option<i64>) {
+        (None, None)
+    }
+}
+
+impl From<&ThemeRecord> for ThemeFields {
+    fn from(t: &ThemeRecord) -> Self {
+        ThemeFields {
+            code: t.code.clone(),
+            title: t.title.clone(),
+        }
+    }
 }

@@ -4,13 +4,18 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Serialize, Serializer};
-use sqlx::{PgExecutor, PgPool};
+use serde::Serialize;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use crate::domain::money::two_places;
+use crate::domain::forms::FieldErrors;
+pub use crate::domain::records::budget::BudgetFields;
+use crate::domain::records::budget::{amount_text, change};
+pub use crate::domain::records::contribution::ContributionFields;
+use crate::domain::vocab::ContributionStatus;
+use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
 /// The item the money belongs to, archived or not: an admin still manages its money.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct ItemRef {
     pub id: i64,
     pub slug: String,
@@ -34,16 +39,11 @@ pub async fn currencies(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
         .await
 }
 
-/// Audit trails show amounts as decimal strings with two places, never as JSON numbers
-/// (which readers may parse as floats).
-fn decimal_string<S: Serializer>(amount: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&two_places(*amount))
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Budget {
     pub id: i64,
     pub item_id: i64,
+    pub item_title: String,
     pub amount: Decimal,
     pub currency: String,
     pub approximate: bool,
@@ -57,19 +57,6 @@ pub struct Budget {
     /// From the view: None when archived or when no exchange rate covers it.
     pub rate_month: Option<NaiveDate>,
     pub amount_usd: Option<Decimal>,
-}
-
-/// The fields a person edits; also the audit record's before / after.
-#[derive(Debug, Clone, Serialize)]
-pub struct BudgetFields {
-    #[serde(serialize_with = "decimal_string")]
-    pub amount: Decimal,
-    pub currency: String,
-    pub approximate: bool,
-    pub period: Option<String>,
-    pub as_of: NaiveDate,
-    pub source_para: Option<String>,
-    pub note: Option<String>,
 }
 
 impl From<&Budget> for BudgetFields {
@@ -87,10 +74,10 @@ impl From<&Budget> for BudgetFields {
 }
 
 const BUDGET: &str =
-    "SELECT b.id, b.item_id, b.amount, b.currency::text AS currency, b.approximate,
+    "SELECT b.id, b.item_id, i.title AS item_title, b.amount, b.currency::text AS currency, b.approximate,
         b.period, b.as_of, b.source_para, b.note, b.seed_key, b.version,
         b.archived_at IS NOT NULL AS archived, u.rate_month, u.amount_usd
-   FROM budgets b LEFT JOIN budgets_usd u ON u.id = b.id";
+   FROM budgets b JOIN items i ON i.id = b.item_id LEFT JOIN budgets_usd u ON u.id = b.id";
 
 pub async fn budgets(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Budget>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -160,6 +147,7 @@ pub async fn update_budget(
 pub struct Contribution {
     pub id: i64,
     pub item_id: i64,
+    pub item_title: String,
     pub org_id: i64,
     pub org_name: String,
     pub amount: Decimal,
@@ -178,28 +166,13 @@ pub struct Contribution {
     pub amount_usd: Option<Decimal>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ContributionFields {
-    pub org_id: i64,
-    #[serde(serialize_with = "decimal_string")]
-    pub amount: Decimal,
-    pub currency: String,
-    pub status: String,
-    pub pledged_on: Option<NaiveDate>,
-    pub as_of: NaiveDate,
-    pub approximate: bool,
-    pub self_financing: bool,
-    pub source_para: Option<String>,
-    pub note: Option<String>,
-}
-
 impl From<&Contribution> for ContributionFields {
     fn from(c: &Contribution) -> Self {
         ContributionFields {
             org_id: c.org_id,
             amount: c.amount,
             currency: c.currency.clone(),
-            status: c.status.clone(),
+            status: ContributionStatus::parse(&c.status).unwrap_or(ContributionStatus::Pledged),
             pledged_on: c.pledged_on,
             as_of: c.as_of,
             approximate: c.approximate,
@@ -210,11 +183,13 @@ impl From<&Contribution> for ContributionFields {
     }
 }
 
-const CONTRIBUTION: &str = "SELECT c.id, c.item_id, c.org_id, o.name AS org_name, c.amount,
+const CONTRIBUTION: &str =
+    "SELECT c.id, c.item_id, i.title AS item_title, c.org_id, o.name AS org_name, c.amount,
         c.currency::text AS currency, c.status, c.pledged_on, c.as_of, c.approximate,
         c.self_financing, c.source_para, c.note, c.seed_key, c.version,
         c.archived_at IS NOT NULL AS archived, u.rate_month, u.amount_usd
    FROM contributions c
+   JOIN items i ON i.id = c.item_id
    JOIN organisations o ON o.id = c.org_id
    LEFT JOIN contributions_usd u ON u.id = c.id";
 
@@ -251,7 +226,7 @@ pub async fn insert_contribution(
     .bind(f.org_id)
     .bind(f.amount)
     .bind(&f.currency)
-    .bind(&f.status)
+    .bind(f.status.as_str())
     .bind(f.pledged_on)
     .bind(f.as_of)
     .bind(f.approximate)
@@ -281,7 +256,7 @@ pub async fn update_contribution(
     .bind(f.org_id)
     .bind(f.amount)
     .bind(&f.currency)
-    .bind(&f.status)
+    .bind(f.status.as_str())
     .bind(f.pledged_on)
     .bind(f.as_of)
     .bind(f.approximate)
@@ -298,16 +273,6 @@ pub async fn update_contribution(
 pub enum Money {
     Budget,
     Contribution,
-}
-
-impl Money {
-    /// The audit trail's entity name.
-    pub fn entity(self) -> &'static str {
-        match self {
-            Money::Budget => "budget",
-            Money::Contribution => "contribution",
-        }
-    }
 }
 
 /// Archives (`archived` true) or restores one row. False when nothing changed.
@@ -329,4 +294,214 @@ pub async fn set_archived(
     };
     let done = sqlx::query(sql).bind(id).bind(archived).execute(db).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The audit record of a contribution: its fields and the organisation's name, so the
+/// trail reads without looking up ids.
+#[derive(Serialize)]
+struct ContributionRecord<'a> {
+    #[serde(flatten)]
+    fields: ContributionFields,
+    organisation: &'a str,
+}
+
+impl Contribution {
+    fn audited(&self) -> ContributionRecord<'_> {
+        ContributionRecord {
+            fields: ContributionFields::from(self),
+            organisation: &self.org_name,
+        }
+    }
+
+    fn amount_text(&self) -> String {
+        amount_text(self.amount, &self.currency, self.approximate)
+    }
+}
+
+impl Budget {
+    fn amount_text(&self) -> String {
+        amount_text(self.amount, &self.currency, self.approximate)
+    }
+}
+
+/// A refusal by the database of a budget or contribution: a currency or organisation
+/// removed while the form was open.
+fn money_refusal(constraint: &str) -> Option<FieldErrors> {
+    match constraint {
+        "budgets_currency_fkey" | "contributions_currency_fkey" => Some(FieldErrors::one(
+            "currency",
+            "this currency code is no longer known; choose another",
+        )),
+        "contributions_org_id_fkey" => Some(FieldErrors::one(
+            "organisation",
+            "this organisation no longer exists; choose another",
+        )),
+        _ => None,
+    }
+}
+
+/// Budgets as the save pipeline edits them, created under their item.
+pub struct Budgets;
+
+impl Editable for Budgets {
+    const ENTITY: &'static str = "budget";
+    type Key = i64;
+    type Record = Budget;
+    type Owner = ItemRef;
+    type Fields = BudgetFields;
+
+    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Budget>> {
+        budget(db, *id).await
+    }
+
+    fn key(record: &Budget) -> i64 {
+        record.id
+    }
+
+    fn version(record: &Budget) -> i32 {
+        record.version
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        id: &i64,
+        version: i32,
+        f: &BudgetFields,
+    ) -> sqlx::Result<bool> {
+        update_budget(db, *id, version, f).await
+    }
+
+    async fn refusal(
+        _: &PgPool,
+        constraint: &str,
+        _: &BudgetFields,
+    ) -> sqlx::Result<Option<FieldErrors>> {
+        Ok(money_refusal(constraint))
+    }
+
+    fn audit(before: Option<&Budget>, after: &Budget) -> Change {
+        let summary = match before {
+            None => format!(
+                "Added a budget of {} to {}",
+                after.amount_text(),
+                after.item_title
+            ),
+            Some(b) => format!(
+                "Edited a budget of {}: {}",
+                after.item_title,
+                change(b.amount_text(), after.amount_text())
+            ),
+        };
+        Change::of(
+            before.map(BudgetFields::from),
+            BudgetFields::from(after),
+            summary,
+        )
+    }
+
+    fn audit_ids(record: &Budget) -> (Option<i64>, Option<i64>) {
+        (Some(record.id), Some(record.item_id))
+    }
+}
+
+impl Creatable for Budgets {
+    async fn insert(db: &mut PgConnection, item: &ItemRef, f: &BudgetFields) -> sqlx::Result<i64> {
+        insert_budget(db, item.id, f).await
+    }
+}
+
+impl Archivable for Budgets {
+    async fn set_archived(db: &mut PgConnection, id: &i64, archived: bool) -> sqlx::Result<bool> {
+        set_archived(db, Money::Budget, *id, archived).await
+    }
+
+    fn describe(b: &Budget) -> String {
+        format!("the budget of {}", b.amount_text())
+    }
+}
+
+/// Contributions as the save pipeline edits them, created under their item.
+pub struct Contributions;
+
+impl Editable for Contributions {
+    const ENTITY: &'static str = "contribution";
+    type Key = i64;
+    type Record = Contribution;
+    type Owner = ItemRef;
+    type Fields = ContributionFields;
+
+    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Contribution>> {
+        contribution(db, *id).await
+    }
+
+    fn key(record: &Contribution) -> i64 {
+        record.id
+    }
+
+    fn version(record: &Contribution) -> i32 {
+        record.version
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        id: &i64,
+        version: i32,
+        f: &ContributionFields,
+    ) -> sqlx::Result<bool> {
+        update_contribution(db, *id, version, f).await
+    }
+
+    async fn refusal(
+        _: &PgPool,
+        constraint: &str,
+        _: &ContributionFields,
+    ) -> sqlx::Result<Option<FieldErrors>> {
+        Ok(money_refusal(constraint))
+    }
+
+    fn audit(before: Option<&Contribution>, after: &Contribution) -> Change {
+        let summary = match before {
+            None => format!(
+                "Added a contribution of {} from {} to {}",
+                after.amount_text(),
+                after.org_name,
+                after.item_title
+            ),
+            Some(b) => format!(
+                "Edited the contribution of {} to {}: {}",
+                after.org_name,
+                after.item_title,
+                change(b.amount_text(), after.amount_text())
+            ),
+        };
+        Change::of(before.map(Contribution::audited), after.audited(), summary)
+    }
+
+    fn audit_ids(record: &Contribution) -> (Option<i64>, Option<i64>) {
+        (Some(record.id), Some(record.item_id))
+    }
+}
+
+impl Creatable for Contributions {
+    async fn insert(
+        db: &mut PgConnection,
+        item: &ItemRef,
+        f: &ContributionFields,
+    ) -> sqlx::Result<i64> {
+        insert_contribution(db, item.id, f).await
+    }
+}
+
+impl Archivable for Contributions {
+    async fn set_archived(db: &mut PgConnection, id: &i64, archived: bool) -> sqlx::Result<bool> {
+        set_archived(db, Money::Contribution, *id, archived).await
+    }
+
+    fn describe(c: &Contribution) -> String {
+        format!(
+            "the contribution of {} from {}",
+            c.amount_text(),
+            c.org_name
+        )
+    }
 }

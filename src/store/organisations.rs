@@ -1,6 +1,11 @@
 //! Organisations: donors, governments, UN entities, banks, regional bodies.
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use crate::domain::forms::FieldErrors;
+pub use crate::domain::records::organisation::OrganisationFields;
+use crate::domain::vocab::OrgKind;
+use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Organisation {
@@ -15,16 +20,6 @@ pub struct Organisation {
     pub archived: bool,
     #[serde(skip)]
     pub contributions: i64,
-}
-
-/// The fields a person edits.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct OrganisationFields {
-    pub slug: String,
-    pub name: String,
-    pub acronym: Option<String>,
-    pub kind: String,
-    pub source_paras: Option<String>,
 }
 
 const SELECT: &str = "SELECT o.id, o.slug, o.name, o.acronym, o.kind, o.source_paras, o.version,
@@ -62,7 +57,7 @@ pub async fn insert(db: impl PgExecutor<'_>, f: &OrganisationFields) -> sqlx::Re
     .bind(&f.slug)
     .bind(&f.name)
     .bind(&f.acronym)
-    .bind(&f.kind)
+    .bind(f.kind.as_str())
     .bind(&f.source_paras)
     .fetch_one(db)
     .await
@@ -85,7 +80,7 @@ pub async fn update(
     .bind(&f.slug)
     .bind(&f.name)
     .bind(&f.acronym)
-    .bind(&f.kind)
+    .bind(f.kind.as_str())
     .bind(&f.source_paras)
     .execute(db)
     .await?;
@@ -117,4 +112,94 @@ pub async fn delete(db: &mut sqlx::PgConnection, id: i64) -> sqlx::Result<bool> 
         .execute(&mut *db)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Organisations as the save pipeline edits them.
+pub struct Organisations;
+
+impl Editable for Organisations {
+    const ENTITY: &'static str = "organisation";
+    type Key = i64;
+    type Record = Organisation;
+    type Owner = ();
+    type Fields = OrganisationFields;
+
+    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Organisation>> {
+        by_id(db, *id).await
+    }
+
+    fn key(record: &Organisation) -> i64 {
+        record.id
+    }
+
+    fn version(record: &Organisation) -> i32 {
+        record.version
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        id: &i64,
+        version: i32,
+        fields: &OrganisationFields,
+    ) -> sqlx::Result<bool> {
+        update(db, *id, version, fields).await
+    }
+
+    async fn refusal(
+        _: &PgPool,
+        constraint: &str,
+        _: &OrganisationFields,
+    ) -> sqlx::Result<Option<FieldErrors>> {
+        Ok((constraint == "organisations_slug_key")
+            .then(|| FieldErrors::one("slug", "another organisation already uses this slug")))
+    }
+
+    fn audit(before: Option<&Organisation>, after: &Organisation) -> Change {
+        let verb = if before.is_some() {
+            "Edited"
+        } else {
+            "Created"
+        };
+        Change::of(
+            before.map(OrganisationFields::from),
+            OrganisationFields::from(after),
+            format!("{verb} organisation {}", after.name),
+        )
+    }
+
+    fn audit_ids(record: &Organisation) -> (Option<i64>, Option<i64>) {
+        (Some(record.id), None)
+    }
+}
+
+impl Creatable for Organisations {
+    async fn insert(
+        db: &mut PgConnection,
+        _: &(),
+        fields: &OrganisationFields,
+    ) -> sqlx::Result<i64> {
+        insert(db, fields).await
+    }
+}
+
+impl Archivable for Organisations {
+    async fn set_archived(db: &mut PgConnection, id: &i64, archived: bool) -> sqlx::Result<bool> {
+        set_archived(db, *id, archived).await
+    }
+
+    fn describe(record: &Organisation) -> String {
+        format!("organisation {}", record.name)
+    }
+}
+
+impl From<&Organisation> for OrganisationFields {
+    fn from(o: &Organisation) -> Self {
+        OrganisationFields {
+            slug: o.slug.clone(),
+            name: o.name.clone(),
+            acronym: o.acronym.clone(),
+            kind: OrgKind::parse(&o.kind).unwrap_or(OrgKind::Other),
+            source_paras: o.source_paras.clone(),
+        }
+    }
 }

@@ -4,7 +4,12 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use crate::domain::forms::FieldErrors;
+pub use crate::domain::records::rate::RateFields;
+use crate::domain::records::rate::month_label;
+use crate::store::editing::{Change, Creatable, Editable};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Rate {
@@ -13,15 +18,6 @@ pub struct Rate {
     pub usd_per_unit: Decimal,
     pub source: String,
     pub version: i32,
-}
-
-/// The fields a person edits; `month` is the first day of the month.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RateFields {
-    pub currency: String,
-    pub month: NaiveDate,
-    pub usd_per_unit: Decimal,
-    pub source: String,
 }
 
 impl From<&Rate> for RateFields {
@@ -114,4 +110,96 @@ pub async fn update(
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Exchange rates as the save pipeline edits them. Rates are never archived or deleted:
+/// amounts may have been reported with them; a wrong rate is corrected by editing it.
+pub struct Rates;
+
+impl Editable for Rates {
+    const ENTITY: &'static str = "exchange_rate";
+    /// (currency, first day of the month).
+    type Key = (String, NaiveDate);
+    type Record = Rate;
+    type Owner = ();
+    type Fields = RateFields;
+
+    async fn load(
+        db: &mut PgConnection,
+        (currency, month): &Self::Key,
+    ) -> sqlx::Result<Option<Rate>> {
+        by_key(db, currency, *month).await
+    }
+
+    fn key(record: &Rate) -> Self::Key {
+        (record.currency.clone(), record.month)
+    }
+
+    fn version(record: &Rate) -> i32 {
+        record.version
+    }
+
+    fn saved_key(_: &Self::Key, fields: &RateFields) -> Self::Key {
+        (fields.currency.clone(), fields.month)
+    }
+
+    async fn update(
+        db: &mut PgConnection,
+        (currency, month): &Self::Key,
+        version: i32,
+        fields: &RateFields,
+    ) -> sqlx::Result<bool> {
+        update(db, currency, *month, version, fields).await
+    }
+
+    async fn refusal(
+        _: &PgPool,
+        constraint: &str,
+        f: &RateFields,
+    ) -> sqlx::Result<Option<FieldErrors>> {
+        Ok((constraint == "exchange_rates_pkey").then(|| {
+            FieldErrors::one(
+                "month",
+                format!(
+                    "there is already a {} rate for {}: edit that one instead",
+                    f.currency,
+                    month_label(f.month)
+                ),
+            )
+        }))
+    }
+
+    fn audit(before: Option<&Rate>, after: &Rate) -> Change {
+        let summary = match before {
+            None => format!(
+                "Added the {} rate for {}: {} USD per unit",
+                after.currency,
+                month_label(after.month),
+                after.usd_per_unit.normalize()
+            ),
+            Some(b) => format!(
+                "Edited the {} rate for {}: {} → {} USD per unit",
+                b.currency,
+                month_label(b.month),
+                b.usd_per_unit.normalize(),
+                after.usd_per_unit.normalize()
+            ),
+        };
+        Change::of(
+            before.map(RateFields::from),
+            RateFields::from(after),
+            summary,
+        )
+    }
+
+    fn audit_ids(_: &Rate) -> (Option<i64>, Option<i64>) {
+        (None, None)
+    }
+}
+
+impl Creatable for Rates {
+    async fn insert(db: &mut PgConnection, _: &(), fields: &RateFields) -> sqlx::Result<Self::Key> {
+        insert(db, fields).await?;
+        Ok((fields.currency.clone(), fields.month))
+    }
 }

@@ -3,6 +3,8 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::web::AppError;
@@ -77,4 +79,53 @@ where
             Err(_) => Err(AppError::NotFound),
         }
     }
+}
+
+/// The path's parameters by name, read without a framework error page: a segment that
+/// cannot be read names no page.
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// `template` with each `{name}` replaced by its value here: the address a form on
+    /// this page posts to.
+    pub fn fill(&self, template: &str) -> String {
+        self.0.iter().fold(template.to_string(), |url, (k, v)| {
+            url.replace(&format!("{{{k}}}"), v)
+        })
+    }
+
+    /// A positive id, else no such page.
+    pub fn id(&self, name: &str) -> Result<i64, AppError> {
+        parse_id(self.get(name))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        Ok(PathParams(
+            raw.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+}
+
+/// An id from the URL; anything else is a page that does not exist.
+pub fn parse_id(raw: &str) -> Result<i64, AppError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(AppError::NotFound)
 }

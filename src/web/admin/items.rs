@@ -1,41 +1,36 @@
-//! Admin: programmes, initiatives and components, and their strategy alignments. Follows
-//! the organisations pattern (a form of strings, 422 keeping what was typed, a versioned
-//! save whose 409 shows both sides, archive and restore, the audit row in the same
-//! transaction) and adds the parent (with a cycle check), places and alignments.
+//! Admin: programmes, initiatives and components on the generic editing pages, plus
+//! what only items have: the list with its filters, the parent menu, and the strategy
+//! alignments on the edit page.
 
-use crate::web::forms::HtmlPath;
 use askama::Template;
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::response::{Html, Response};
-use axum::routing::{get, post};
-use chrono::NaiveDate;
-use serde::Deserialize;
-use sqlx::{PgConnection, PgPool};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::post;
+use sqlx::PgPool;
 
 use crate::domain::forms::FieldErrors;
-use crate::domain::slug;
-use crate::domain::vocab::{ItemKind, ItemStatus, TITLE_NOT_GIVEN, label_of};
+use crate::domain::records::item::{AlignForm, ItemFields, ItemForm};
+use crate::domain::vocab::{ItemKind, ItemStatus, TITLE_NOT_GIVEN, Vocabulary};
 use crate::store::admin_items::{
-    self as store, AdminItem, AlignmentRow, ItemFields, ItemSnapshot, ListFilter, PAGE_SIZE,
+    self as store, AdminItem, AlignmentRow, Items, ListFilter, PAGE_SIZE, kind_word,
 };
 use crate::store::audit::{self, Entry};
 use crate::store::strategy;
-use crate::web::admin::edit::{self, ConflictRow, FormValues};
-use crate::web::auth::{Nav, SignedIn};
+use crate::web::admin::pipeline::{
+    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices, label_in,
+};
+use crate::web::auth::{CurrentUser, Nav, SignedIn};
 use crate::web::forms::HtmlForm;
 use crate::web::pages::overview::parse_page;
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/items", get(list).post(create))
-        .route("/admin/items/new", get(new))
-        .route("/admin/items/{id}/edit", get(edit_form))
-        .route("/admin/items/{id}", post(update))
-        .route("/admin/items/{id}/archive", post(archive))
-        .route("/admin/items/{id}/restore", post(restore))
+    pipeline::routes::<Items>()
+        .merge(pipeline::create_routes::<Items>())
+        .merge(pipeline::archive_routes::<Items>())
         .route("/admin/items/{id}/alignments", post(add_alignment))
         .route(
             "/admin/items/{id}/alignments/{result_area_id}/delete",
@@ -43,50 +38,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Longest title, and longest text of any other field.
-const MAX_TITLE: usize = 300;
-const MAX_TEXT: usize = 20_000;
-/// Longest place name; longest search text on the list.
-const MAX_PLACE: usize = 200;
+/// Longest search text on the list.
 const MAX_SEARCH: usize = 200;
-
-const PARENT_NEEDED: &str = "a component belongs to a programme or an initiative: choose which one";
-const PARENT_FORBIDDEN: &str = "only components have a parent: leave this empty for a programme or an initiative, or make it a component";
-const PARENT_CYCLE: &str =
-    "an item cannot sit under itself or under one of its own components: choose another parent";
-const PARENT_GONE: &str = "that item is archived or no longer exists: choose another parent";
-const END_BEFORE_START: &str = "the end date cannot be before the start date";
-
-/// An option of a menu.
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
-
-fn kind_choices() -> Vec<Choice> {
-    ItemKind::ALL
-        .iter()
-        .map(|k| Choice {
-            value: k.as_str().into(),
-            label: k.label().into(),
-        })
-        .collect()
-}
-
-fn status_choices() -> Vec<Choice> {
-    ItemStatus::ALL
-        .iter()
-        .map(|s| Choice {
-            value: s.as_str().into(),
-            label: s.label().into(),
-        })
-        .collect()
-}
-
-/// "programme", "component", ... for sentences.
-fn kind_word(kind: &str) -> String {
-    label_of(ItemKind::parse, kind).to_lowercase()
-}
 
 // ---------------------------------------------------------------------------------------
 // The list
@@ -224,10 +177,10 @@ pub struct ListPage {
     pub query: String,
 }
 
-pub async fn list(
-    State(state): State<AppState>,
+async fn list_page(
+    state: &AppState,
     nav: Nav,
-    RawQuery(raw): RawQuery,
+    raw: Option<String>,
 ) -> Result<Html<String>, AppError> {
     let params = ListParams::parse(raw.as_deref());
     let filter = params.filter()?;
@@ -242,8 +195,8 @@ pub async fn list(
     let items = rows
         .into_iter()
         .map(|r| ListItem {
-            kind: label_of(ItemKind::parse, &r.kind),
-            status: label_of(ItemStatus::parse, &r.status),
+            kind: ItemKind::label_for(&r.kind),
+            status: ItemStatus::label_for(&r.status),
             parent: r.parent_title.unwrap_or_default(),
             parent_archived: r.parent_archived,
             id: r.id,
@@ -258,8 +211,8 @@ pub async fn list(
         nav,
         notice: notice_text(&params.done),
         items,
-        kinds: kind_choices(),
-        statuses: status_choices(),
+        kinds: choices::<ItemKind>(),
+        statuses: choices::<ItemStatus>(),
         kind: params.kind,
         status: params.status,
         published: params.published,
@@ -275,261 +228,9 @@ pub async fn list(
 // ---------------------------------------------------------------------------------------
 // The form
 
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct ItemForm {
-    pub title: String,
-    pub slug: String,
-    pub kind: String,
-    pub parent: String,
-    pub report_section: String,
-    pub status: String,
-    pub status_note: String,
-    pub summary: String,
-    pub description: String,
-    pub period: String,
-    pub start_date: String,
-    pub end_date: String,
-    pub places: String,
-    pub source_paras: String,
-    pub published: Option<String>,
-    pub internal_notes: String,
-    pub version: String,
-}
-
-impl From<&AdminItem> for ItemForm {
-    fn from(i: &AdminItem) -> Self {
-        let text = |t: &Option<String>| t.clone().unwrap_or_default();
-        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-        ItemForm {
-            title: i.title.clone(),
-            slug: i.slug.clone(),
-            kind: i.kind.clone(),
-            parent: i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
-            report_section: text(&i.report_section),
-            status: i.status.clone(),
-            status_note: text(&i.status_note),
-            summary: i.summary.clone(),
-            description: i.description.clone(),
-            period: text(&i.period),
-            start_date: date(i.start_date),
-            end_date: date(i.end_date),
-            places: i.places.clone(),
-            source_paras: text(&i.source_paras),
-            published: i.published.then(|| "on".to_string()),
-            internal_notes: i.internal_notes.clone(),
-            version: i.version.to_string(),
-        }
-    }
-}
-
-fn optional(text: &str) -> Option<String> {
-    Some(text.trim().to_string()).filter(|t| !t.is_empty())
-}
-
-impl ItemForm {
-    fn validate(&self) -> Result<ItemFields, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let title = self.title.trim().to_string();
-        if title.is_empty() {
-            errors.add("title", "enter the title");
-        } else if title.chars().count() > MAX_TITLE {
-            errors.add("title", "a title has at most 300 characters");
-        }
-        let slug = self.slug.trim().to_string();
-        if !slug::is_valid(&slug) {
-            errors.add(
-                "slug",
-                "use lowercase letters, digits and single hyphens, at most 100 characters, e.g. west-africa-guinea-bissau",
-            );
-        }
-        let kind = ItemKind::parse(&self.kind);
-        if kind.is_none() {
-            errors.add(
-                "kind",
-                "choose whether it is a programme, an initiative or a component",
-            );
-        }
-        let status = ItemStatus::parse(&self.status);
-        if status.is_none() {
-            errors.add("status", "choose where it stands");
-        }
-        let parent_id = parent_id(&mut errors, kind, &self.parent);
-        self.check_lengths(&mut errors);
-        let start_date = date(&mut errors, "start_date", &self.start_date);
-        let end_date = date(&mut errors, "end_date", &self.end_date);
-        if let (Some(start), Some(end)) = (start_date, end_date)
-            && end < start
-        {
-            errors.add("end_date", END_BEFORE_START);
-        }
-        let places = place_names(&mut errors, &self.places);
-        errors.into_result(ItemFields {
-            title,
-            slug,
-            kind: kind.map_or_else(String::new, |k| k.as_str().to_string()),
-            parent_id,
-            report_section: optional(&self.report_section),
-            status: status.map_or_else(String::new, |s| s.as_str().to_string()),
-            status_note: optional(&self.status_note),
-            summary: self.summary.trim().to_string(),
-            description: self.description.trim().to_string(),
-            period: optional(&self.period),
-            start_date,
-            end_date,
-            places,
-            source_paras: optional(&self.source_paras),
-            published: edit::ticked(&self.published),
-            internal_notes: self.internal_notes.trim().to_string(),
-        })
-    }
-
-    fn check_lengths(&self, errors: &mut FieldErrors) {
-        for (field, value) in [
-            ("report_section", &self.report_section),
-            ("status_note", &self.status_note),
-            ("summary", &self.summary),
-            ("description", &self.description),
-            ("period", &self.period),
-            ("source_paras", &self.source_paras),
-            ("internal_notes", &self.internal_notes),
-        ] {
-            if value.chars().count() > MAX_TEXT {
-                errors.add(field, "at most 20,000 characters");
-            }
-        }
-    }
-}
-
-/// The parent chosen: required for a component, refused for anything else.
-fn parent_id(errors: &mut FieldErrors, kind: Option<ItemKind>, raw: &str) -> Option<i64> {
-    let raw = raw.trim();
-    let parsed = raw.parse::<i64>().ok().filter(|id| *id > 0);
-    match kind {
-        Some(ItemKind::Component) if raw.is_empty() => errors.add("parent", PARENT_NEEDED),
-        Some(ItemKind::Component) if parsed.is_none() => {
-            errors.add("parent", "choose the parent from the list")
-        }
-        Some(ItemKind::Programme | ItemKind::Initiative) if !raw.is_empty() => {
-            errors.add("parent", PARENT_FORBIDDEN)
-        }
-        _ => {}
-    }
-    parsed.filter(|_| kind == Some(ItemKind::Component))
-}
-
-fn date(errors: &mut FieldErrors, field: &'static str, raw: &str) -> Option<NaiveDate> {
-    crate::domain::forms::parse_date(raw).unwrap_or_else(|message| {
-        errors.add(field, message);
-        None
-    })
-}
-
-/// Comma-separated place names, trimmed, without blanks or repeats (ignoring case).
-fn place_names(errors: &mut FieldErrors, raw: &str) -> Vec<String> {
-    if raw.chars().count() > MAX_TEXT {
-        errors.add("places", "at most 20,000 characters");
-        return Vec::new();
-    }
-    let mut names: Vec<String> = Vec::new();
-    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if name.chars().count() > MAX_PLACE {
-            let start: String = name.chars().take(30).collect();
-            errors.add(
-                "places",
-                format!("“{start}…” is too long for a place name (at most {MAX_PLACE} characters); separate places with commas"),
-            );
-        } else if !names
-            .iter()
-            .any(|n| n.to_lowercase() == name.to_lowercase())
-        {
-            names.push(name.to_string());
-        }
-    }
-    names
-}
-
-/// A form's values for the side-by-side view of a conflicting save, with the parent by
-/// its title rather than its id.
-struct Shown<'a> {
-    form: &'a ItemForm,
-    parents: &'a [Choice],
-}
-
-impl FormValues for Shown<'_> {
-    fn values(&self) -> Vec<(&'static str, String)> {
-        let f = self.form;
-        let parent = match self.parents.iter().find(|p| p.value == f.parent.trim()) {
-            Some(p) => p.label.clone(),
-            None => f.parent.clone(),
-        };
-        vec![
-            ("Title", f.title.clone()),
-            ("Slug", f.slug.clone()),
-            ("Kind", label_of(ItemKind::parse, &f.kind)),
-            ("Parent", parent),
-            ("Report section", f.report_section.clone()),
-            ("Status", label_of(ItemStatus::parse, &f.status)),
-            ("Status note", f.status_note.clone()),
-            ("Summary", f.summary.clone()),
-            ("Description", f.description.clone()),
-            ("Period", f.period.clone()),
-            ("Start date", f.start_date.clone()),
-            ("End date", f.end_date.clone()),
-            ("Countries and regions", f.places.clone()),
-            ("Source paragraphs", f.source_paras.clone()),
-            (
-                "Published",
-                if edit::ticked(&f.published) {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_string(),
-            ),
-            ("Internal notes", f.internal_notes.clone()),
-        ]
-    }
-}
-
-/// The add-an-alignment form on the edit page.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(default)]
-pub struct AlignForm {
-    pub result_area: String,
-    pub source_para: String,
-    pub note: String,
-}
-
-impl AlignForm {
-    fn validate(&self) -> Result<(i64, Option<String>, Option<String>), FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let area = self
-            .result_area
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0);
-        if area.is_none() {
-            errors.add("result_area", "choose a result area from the list");
-        }
-        if self.source_para.chars().count() > MAX_TEXT {
-            errors.add("align_source_para", "at most 20,000 characters");
-        }
-        if self.note.chars().count() > MAX_TEXT {
-            errors.add("align_note", "at most 20,000 characters");
-        }
-        errors.into_result((
-            area.unwrap_or_default(),
-            optional(&self.source_para),
-            optional(&self.note),
-        ))
-    }
-}
-
 #[derive(Template)]
 #[template(path = "admin/items/form.html")]
-pub struct FormPage {
+pub struct FormTemplate {
     pub nav: Nav,
     pub action: String,
     pub is_new: bool,
@@ -550,60 +251,43 @@ pub struct FormPage {
     pub align_errors: FieldErrors,
 }
 
-impl FormPage {
-    /// The page for `item` (None: a new one) showing `form`, with its menus and, for a
-    /// saved item, its alignments.
-    async fn load(
-        pool: &PgPool,
-        nav: Nav,
-        item: Option<&AdminItem>,
-        form: ItemForm,
-    ) -> Result<FormPage, AppError> {
-        let keep: Vec<i64> = item
-            .and_then(|i| i.parent_id)
-            .into_iter()
-            .chain(form.parent.trim().parse::<i64>().ok())
-            .collect();
-        let parents = store::parent_choices(pool, item.map(|i| i.id), &keep)
-            .await?
-            .into_iter()
-            .map(|p| Choice {
-                value: p.id.to_string(),
-                label: format!(
-                    "{} ({}){}",
-                    p.title,
-                    label_of(ItemKind::parse, &p.kind),
-                    if p.archived { " — archived" } else { "" }
-                ),
-            })
-            .collect();
-        let (alignments, areas) = match item {
-            Some(i) => alignment_section(pool, i.id).await?,
-            None => (Vec::new(), Vec::new()),
-        };
-        Ok(FormPage {
-            nav,
-            action: item.map_or_else(
-                || "/admin/items".into(),
-                |i| format!("/admin/items/{}", i.id),
-            ),
-            is_new: item.is_none(),
-            item_id: item.map_or(0, |i| i.id),
-            saved_slug: item.map(|i| i.slug.clone()).unwrap_or_default(),
-            archived: item.is_some_and(|i| i.archived),
-            notice: "",
-            form,
-            errors: FieldErrors::default(),
-            conflict: Vec::new(),
-            kinds: kind_choices(),
-            statuses: status_choices(),
-            parents,
-            alignments,
-            areas,
-            align: AlignForm::default(),
-            align_errors: FieldErrors::default(),
+/// What an item's form shows besides its fields.
+#[derive(Default)]
+pub struct ItemContext {
+    pub parents: Vec<Choice>,
+    pub alignments: Vec<AlignmentRow>,
+    /// The result areas it could still be aligned with.
+    pub areas: Vec<Choice>,
+    /// The add-an-alignment form, as typed when it was refused.
+    pub align: AlignForm,
+    pub align_errors: FieldErrors,
+}
+
+/// Possible parents of `item`: the saved and the typed parent stay listed even when
+/// archived, so that saving changes nothing by accident.
+async fn parent_menu(
+    pool: &PgPool,
+    item: Option<&AdminItem>,
+    form: &ItemForm,
+) -> Result<Vec<Choice>, AppError> {
+    let keep: Vec<i64> = item
+        .and_then(|i| i.parent_id)
+        .into_iter()
+        .chain(form.parent.trim().parse::<i64>().ok())
+        .collect();
+    let parents = store::parent_choices(pool, item.map(|i| i.id), &keep).await?;
+    Ok(parents
+        .into_iter()
+        .map(|p| {
+            let label = format!(
+                "{} ({}){}",
+                p.title,
+                ItemKind::label_for(&p.kind),
+                if p.archived { " — archived" } else { "" }
+            );
+            Choice::new(p.id, label)
         })
-    }
+        .collect())
 }
 
 /// The item's alignments, and the result areas it could still be aligned with.
@@ -616,344 +300,223 @@ async fn alignment_section(
         .await?
         .into_iter()
         .filter(|ra| !alignments.iter().any(|a| a.result_area_id == ra.id))
-        .map(|ra| Choice {
-            value: ra.id.to_string(),
-            label: format!(
-                "{} {}",
-                ra.code,
-                ra.title.as_deref().unwrap_or(TITLE_NOT_GIVEN)
-            ),
+        .map(|ra| {
+            let title = ra.title.as_deref().unwrap_or(TITLE_NOT_GIVEN);
+            Choice::new(ra.id, format!("{} {title}", ra.code))
         })
         .collect();
     Ok((alignments, areas))
 }
 
-/// The form again, answering 422, with these messages and everything typed kept.
-async fn invalid(
-    pool: &PgPool,
-    nav: Nav,
-    item: Option<&AdminItem>,
-    form: ItemForm,
-    errors: FieldErrors,
-) -> Result<Response, AppError> {
-    let page = FormPage::load(pool, nav, item, form).await?;
-    edit::unprocessable(&FormPage { errors, ..page })
-}
+impl EditPage for Items {
+    const LIST: Option<&'static str> = Some("/admin/items");
+    const UPDATE: &'static str = "/admin/items/{id}";
+    type Form = ItemForm;
+    type Context = ItemContext;
 
-fn one(field: &'static str, message: &str) -> FieldErrors {
-    let mut errors = FieldErrors::default();
-    errors.add(field, message);
-    errors
-}
+    fn parse_key(path: &PathParams) -> Result<i64, AppError> {
+        path.id("id")
+    }
 
-/// The field a refusal by the database is about, with the message to show there. The
-/// form checks all of these first; this covers a change made in between.
-fn field_error(e: &sqlx::Error) -> Option<(&'static str, &'static str)> {
-    let constraint = edit::unique_violation(e).or_else(|| edit::constraint_violation(e))?;
-    Some(match constraint.as_str() {
-        "items_slug_key" => ("slug", "another item already uses this slug"),
-        "items_parent_matches_kind" => ("parent", PARENT_NEEDED),
-        "items_not_own_parent" | "items_parent_cycle" => ("parent", PARENT_CYCLE),
-        "items_parent_id_fkey" => ("parent", PARENT_GONE),
-        "items_dates_ordered" => ("end_date", END_BEFORE_START),
-        "alignments_pkey" => (
-            "result_area",
-            "this item is already aligned with that result area",
-        ),
-        _ => return None,
-    })
-}
+    async fn context(
+        pool: &PgPool,
+        _: &(),
+        item: Option<&AdminItem>,
+        form: &ItemForm,
+    ) -> Result<ItemContext, AppError> {
+        let (alignments, areas) = match item {
+            Some(i) => alignment_section(pool, i.id).await?,
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(ItemContext {
+            parents: parent_menu(pool, item, form).await?,
+            alignments,
+            areas,
+            align: AlignForm::default(),
+            align_errors: FieldErrors::default(),
+        })
+    }
 
-/// A database result, with a refusal about one field turned into that field's message.
-fn refused<T>(result: sqlx::Result<T>) -> Result<Result<T, FieldErrors>, AppError> {
-    match result {
-        Ok(value) => Ok(Ok(value)),
-        Err(e) => match field_error(&e) {
-            Some((field, message)) => Ok(Err(one(field, message))),
-            None => Err(e.into()),
-        },
+    fn form_of(i: &AdminItem) -> ItemForm {
+        let text = |t: &Option<String>| t.clone().unwrap_or_default();
+        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+        ItemForm {
+            title: i.title.clone(),
+            slug: i.slug.clone(),
+            kind: i.kind.clone(),
+            parent: i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+            report_section: text(&i.report_section),
+            status: i.status.clone(),
+            status_note: text(&i.status_note),
+            summary: i.summary.clone(),
+            description: i.description.clone(),
+            period: text(&i.period),
+            start_date: date(i.start_date),
+            end_date: date(i.end_date),
+            places: i.places.clone(),
+            source_paras: text(&i.source_paras),
+            published: i.published.then(|| "on".to_string()),
+            internal_notes: i.internal_notes.clone(),
+            version: i.version.to_string(),
+        }
+    }
+
+    fn validate(
+        form: &ItemForm,
+        _: &ItemContext,
+        _: Option<&AdminItem>,
+        _: &CurrentUser,
+    ) -> Result<ItemFields, FieldErrors> {
+        form.validate()
+    }
+
+    fn version_field(form: &mut ItemForm) -> &mut String {
+        &mut form.version
+    }
+
+    /// With the parent by its title rather than its id.
+    fn conflict_values(form: &ItemForm, context: &ItemContext) -> Vec<(&'static str, String)> {
+        form.labelled(label_in(&context.parents, &form.parent))
+    }
+
+    fn done_url(item: &AdminItem, done: Done) -> String {
+        match done {
+            Done::Created => format!("/admin/items/{}/edit?done=created", item.id),
+            other => format!("/admin/items?done={}", other.as_str()),
+        }
+    }
+
+    fn notice(done: &str) -> &'static str {
+        notice_text(done)
+    }
+
+    fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
+        let ItemContext {
+            parents,
+            alignments,
+            areas,
+            align,
+            align_errors,
+        } = page.context;
+        FormTemplate {
+            nav: page.nav,
+            action: page.action,
+            is_new: page.is_new,
+            item_id: page.record.map_or(0, |i| i.id),
+            saved_slug: page.record.map(|i| i.slug.clone()).unwrap_or_default(),
+            archived: page.record.is_some_and(|i| i.archived),
+            notice: page.notice,
+            form: page.form,
+            errors: page.errors,
+            conflict: page.conflict,
+            kinds: choices::<ItemKind>(),
+            statuses: choices::<ItemStatus>(),
+            parents,
+            alignments,
+            areas,
+            align,
+            align_errors,
+        }
+        .render()
+    }
+
+    async fn list(
+        state: &AppState,
+        nav: Nav,
+        query: Option<String>,
+    ) -> Result<Html<String>, AppError> {
+        list_page(state, nav, query).await
     }
 }
 
-/// The parent must be an item that is not archived (unless it is the saved parent
-/// already) and must not close a loop.
-async fn check_parent(
-    db: &mut PgConnection,
-    item: Option<&AdminItem>,
-    fields: &ItemFields,
-) -> Result<Option<&'static str>, AppError> {
-    let Some(parent) = fields.parent_id else {
-        return Ok(None);
-    };
-    let unchanged = item.is_some_and(|i| i.parent_id == Some(parent));
-    if !unchanged && !store::is_active(&mut *db, parent).await? {
-        return Ok(Some(PARENT_GONE));
-    }
-    if let Some(item) = item
-        && store::would_cycle(&mut *db, item.id, parent).await?
-    {
-        return Ok(Some(PARENT_CYCLE));
-    }
-    Ok(None)
-}
+impl CreatePage for Items {
+    const CREATE: &'static str = "/admin/items";
 
-async fn snapshot(db: &mut PgConnection, id: i64) -> Result<ItemSnapshot, AppError> {
-    let item = store::by_id(db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(ItemSnapshot::from(&item))
-}
-
-/// `done=` of the query string, for the notice after a redirect.
-fn done(raw: Option<&str>) -> &'static str {
-    let done = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "done")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
-    notice_text(&done)
+    fn blank(_: &ItemContext) -> ItemForm {
+        ItemForm::blank()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
-// Create and update
-
-pub async fn new(State(state): State<AppState>, nav: Nav) -> Result<Html<String>, AppError> {
-    let form = ItemForm {
-        kind: ItemKind::Programme.as_str().into(),
-        status: ItemStatus::Planned.as_str().into(),
-        version: "0".into(),
-        ..ItemForm::default()
-    };
-    render(&FormPage::load(&state.pool, nav, None, form).await?)
-}
-
-pub async fn create(
-    State(state): State<AppState>,
-    nav: Nav,
-    SignedIn(user): SignedIn,
-    HtmlForm(form): HtmlForm<ItemForm>,
-) -> Result<Response, AppError> {
-    let fields = match form.validate() {
-        Ok(fields) => fields,
-        Err(errors) => return invalid(&state.pool, nav, None, form, errors).await,
-    };
-    let mut tx = state.pool.begin().await?;
-    if let Some(message) = check_parent(&mut tx, None, &fields).await? {
-        drop(tx);
-        return invalid(&state.pool, nav, None, form, one("parent", message)).await;
-    }
-    let id = match refused(store::insert(&mut tx, &fields).await)? {
-        Ok(id) => id,
-        Err(errors) => {
-            drop(tx);
-            return invalid(&state.pool, nav, None, form, errors).await;
-        }
-    };
-    let after = snapshot(&mut tx, id).await?;
-    let entry = Entry {
-        action: "create",
-        entity: "item",
-        entity_id: Some(id),
-        item_id: Some(id),
-        summary: format!("Created {} “{}”", kind_word(&fields.kind), fields.title),
-        before: None,
-        after: Some(&after),
-    };
-    audit::record(&mut *tx, &user.actor(), entry).await?;
-    tx.commit().await?;
-    edit::see_other(&format!("/admin/items/{id}/edit?done=created"))
-}
-
-pub async fn edit_form(
-    State(state): State<AppState>,
-    nav: Nav,
-    HtmlPath(id): HtmlPath<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Html<String>, AppError> {
-    let id = edit::parse_id(&id)?;
-    let item = store::by_id(&state.pool, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let page = FormPage::load(&state.pool, nav, Some(&item), ItemForm::from(&item)).await?;
-    render(&FormPage {
-        notice: done(raw.as_deref()),
-        ..page
-    })
-}
-
-pub async fn update(
-    State(state): State<AppState>,
-    nav: Nav,
-    SignedIn(user): SignedIn,
-    HtmlPath(id): HtmlPath<String>,
-    HtmlForm(form): HtmlForm<ItemForm>,
-) -> Result<Response, AppError> {
-    let id = edit::parse_id(&id)?;
-    let version = edit::parse_version(&form.version)?;
-    let mut tx = state.pool.begin().await?;
-    let before = store::by_id(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let checked = match form.validate() {
-        Ok(fields) => match check_parent(&mut tx, Some(&before), &fields).await? {
-            Some(message) => Err(one("parent", message)),
-            None => refused(store::update(&mut tx, id, version, &fields).await)?
-                .map(|saved| (saved, fields)),
-        },
-        Err(errors) => Err(errors),
-    };
-    let fields = match checked {
-        Ok((true, fields)) => fields,
-        Ok((false, _)) => {
-            drop(tx);
-            return stale(&state.pool, nav, id, form).await;
-        }
-        Err(errors) => {
-            drop(tx);
-            return invalid(&state.pool, nav, Some(&before), form, errors).await;
-        }
-    };
-    let after = snapshot(&mut tx, id).await?;
-    let entry = Entry {
-        action: "update",
-        entity: "item",
-        entity_id: Some(id),
-        item_id: Some(id),
-        summary: format!("Edited {} “{}”", kind_word(&fields.kind), fields.title),
-        before: Some(&ItemSnapshot::from(&before)),
-        after: Some(&after),
-    };
-    audit::record(&mut *tx, &user.actor(), entry).await?;
-    tx.commit().await?;
-    edit::see_other("/admin/items?done=saved")
-}
-
-/// Someone saved since this form was loaded: show both, keep what was typed, and let the
-/// person save again on top of the current version if they mean to.
-async fn stale(pool: &PgPool, nav: Nav, id: i64, form: ItemForm) -> Result<Response, AppError> {
-    let current = store::by_id(pool, id).await?.ok_or(AppError::NotFound)?;
-    let saved = ItemForm::from(&current);
-    let form = ItemForm {
-        version: current.version.to_string(),
-        ..form
-    };
-    let page = FormPage::load(pool, nav, Some(&current), form).await?;
-    let conflict = edit::conflict_rows(
-        &Shown {
-            form: &saved,
-            parents: &page.parents,
-        },
-        &Shown {
-            form: &page.form,
-            parents: &page.parents,
-        },
-    );
-    edit::conflict(&FormPage { conflict, ..page })
-}
-
-// ---------------------------------------------------------------------------------------
-// Archive and restore
-
-pub async fn archive(
-    state: State<AppState>,
-    user: SignedIn,
-    id: HtmlPath<String>,
-) -> Result<Response, AppError> {
-    set_archived(state, user, id, true).await
-}
-
-pub async fn restore(
-    state: State<AppState>,
-    user: SignedIn,
-    id: HtmlPath<String>,
-) -> Result<Response, AppError> {
-    set_archived(state, user, id, false).await
-}
-
-async fn set_archived(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    HtmlPath(id): HtmlPath<String>,
-    archived: bool,
-) -> Result<Response, AppError> {
-    let id = edit::parse_id(&id)?;
-    let mut tx = state.pool.begin().await?;
-    let item = store::by_id(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if store::set_archived(&mut *tx, id, archived).await? {
-        let what = format!("{} “{}”", kind_word(&item.kind), item.title);
-        let entry = edit::archive_entry("item", id, Some(id), archived, &what);
-        audit::record(&mut *tx, &user.actor(), entry).await?;
-    }
-    tx.commit().await?;
-    edit::see_other(if archived {
-        "/admin/items?done=archived"
-    } else {
-        "/admin/items?done=restored"
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// Alignments
+// Alignments: added and removed on the item's edit page, one row each, so they do not
+// go through the form's versioned save (an alignment has no version and no form of its own).
 
 /// The edit page again, answering 422, with a message at the add-an-alignment form.
-async fn alignment_invalid(
+async fn alignment_refused(
     pool: &PgPool,
     nav: Nav,
     item: &AdminItem,
     align: AlignForm,
     align_errors: FieldErrors,
 ) -> Result<Response, AppError> {
-    let page = FormPage::load(pool, nav, Some(item), ItemForm::from(item)).await?;
-    edit::unprocessable(&FormPage {
-        align,
-        align_errors,
-        ..page
-    })
+    let form = Items::form_of(item);
+    let context = Items::context(pool, &(), Some(item), &form).await?;
+    let html = Items::render(FormPage {
+        nav,
+        action: format!("/admin/items/{}", item.id),
+        is_new: false,
+        owner: &(),
+        record: Some(item),
+        context: ItemContext {
+            align,
+            align_errors,
+            ..context
+        },
+        form,
+        errors: FieldErrors::default(),
+        conflict: Vec::new(),
+        notice: "",
+    })?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
+}
+
+async fn item(pool: &PgPool, id: i64) -> Result<AdminItem, AppError> {
+    store::by_id(pool, id).await?.ok_or(AppError::NotFound)
 }
 
 pub async fn add_alignment(
     State(state): State<AppState>,
     nav: Nav,
     SignedIn(user): SignedIn,
-    HtmlPath(id): HtmlPath<String>,
+    path: PathParams,
     HtmlForm(align): HtmlForm<AlignForm>,
 ) -> Result<Response, AppError> {
-    let id = edit::parse_id(&id)?;
-    let item = store::by_id(&state.pool, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let (area_id, source_para, note) = match align.validate() {
-        Ok(values) => values,
-        Err(errors) => return alignment_invalid(&state.pool, nav, &item, align, errors).await,
+    let item = item(&state.pool, path.id("id")?).await?;
+    let fields = match align.validate() {
+        Ok(fields) => fields,
+        Err(errors) => return alignment_refused(&state.pool, nav, &item, align, errors).await,
     };
+    let area_id = fields.result_area_id;
     let mut tx = state.pool.begin().await?;
     let added = store::add_alignment(
         &mut *tx,
-        id,
+        item.id,
         area_id,
-        source_para.as_deref(),
-        note.as_deref(),
+        fields.source_para.as_deref(),
+        fields.note.as_deref(),
     )
     .await;
-    let errors = match refused(added)? {
+    let refusal = match added {
         Ok(true) => None,
-        Ok(false) => Some(one(
-            "result_area",
-            "that result area is archived or no longer exists: choose another",
-        )),
-        Err(errors) => Some(errors),
+        Ok(false) => Some("that result area is archived or no longer exists: choose another"),
+        Err(e) if store::is_duplicate_alignment(&e) => {
+            Some("this item is already aligned with that result area")
+        }
+        Err(e) => return Err(e.into()),
     };
-    if let Some(errors) = errors {
+    if let Some(message) = refusal {
         drop(tx);
-        return alignment_invalid(&state.pool, nav, &item, align, errors).await;
+        let errors = FieldErrors::one("result_area", message);
+        return alignment_refused(&state.pool, nav, &item, align, errors).await;
     }
-    let row = store::alignment(&mut *tx, id, area_id)
+    let row = store::alignment(&mut *tx, item.id, area_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let entry = Entry {
         action: "create",
         entity: "alignment",
         entity_id: Some(area_id),
-        item_id: Some(id),
+        item_id: Some(item.id),
         summary: format!(
             "Aligned {} “{}” with result area {}",
             kind_word(&item.kind),
@@ -965,16 +528,19 @@ pub async fn add_alignment(
     };
     audit::record(&mut *tx, &user.actor(), entry).await?;
     tx.commit().await?;
-    edit::see_other(&format!("/admin/items/{id}/edit?done=aligned#alignments"))
+    pipeline::see_other(&format!(
+        "/admin/items/{}/edit?done=aligned#alignments",
+        item.id
+    ))
 }
 
 pub async fn remove_alignment(
     State(state): State<AppState>,
     SignedIn(user): SignedIn,
-    HtmlPath((id, area_id)): HtmlPath<(String, String)>,
+    path: PathParams,
 ) -> Result<Response, AppError> {
-    let id = edit::parse_id(&id)?;
-    let area_id = edit::parse_id(&area_id)?;
+    let id = path.id("id")?;
+    let area_id = path.id("result_area_id")?;
     let mut tx = state.pool.begin().await?;
     let item = store::by_id(&mut *tx, id)
         .await?
@@ -1000,86 +566,12 @@ pub async fn remove_alignment(
         audit::record(&mut *tx, &user.actor(), entry).await?;
     }
     tx.commit().await?;
-    edit::see_other(&format!("/admin/items/{id}/edit?done=unaligned#alignments"))
+    pipeline::see_other(&format!("/admin/items/{id}/edit?done=unaligned#alignments"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn valid() -> ItemForm {
-        ItemForm {
-            title: "A programme".into(),
-            slug: "a-programme".into(),
-            kind: "programme".into(),
-            status: "planned".into(),
-            version: "1".into(),
-            ..ItemForm::default()
-        }
-    }
-
-    #[test]
-    fn a_component_needs_a_parent_and_nothing_else_may_have_one() {
-        let component = ItemForm {
-            kind: "component".into(),
-            ..valid()
-        };
-        assert_eq!(
-            component
-                .validate()
-                .err()
-                .and_then(|e| e.get("parent").map(str::to_string)),
-            Some(PARENT_NEEDED.to_string())
-        );
-        let with_parent = ItemForm {
-            parent: "3".into(),
-            ..component
-        };
-        assert_eq!(
-            with_parent.validate().ok().and_then(|f| f.parent_id),
-            Some(3)
-        );
-        let programme = ItemForm {
-            parent: "3".into(),
-            ..valid()
-        };
-        assert!(
-            programme
-                .validate()
-                .is_err_and(|e| e.get("parent").is_some())
-        );
-    }
-
-    #[test]
-    fn dates_lengths_and_places_are_checked() {
-        let form = ItemForm {
-            start_date: "2010-01-01".into(),
-            end_date: "2009-12-31".into(),
-            title: "x".repeat(301),
-            description: "y".repeat(20_001),
-            ..valid()
-        };
-        let errors = form.validate().err().unwrap_or_default();
-        assert_eq!(errors.get("end_date"), Some(END_BEFORE_START));
-        assert!(errors.get("title").is_some());
-        assert!(errors.get("description").is_some());
-        assert!(
-            ItemForm {
-                start_date: "31/01/2008".into(),
-                ..valid()
-            }
-            .validate()
-            .is_err_and(|e| e.get("start_date").is_some())
-        );
-        let places = ItemForm {
-            places: " Guinea-Bissau, West Africa,, guinea-bissau ,".into(),
-            ..valid()
-        };
-        assert_eq!(
-            places.validate().map(|f| f.places).unwrap_or_default(),
-            vec!["Guinea-Bissau".to_string(), "West Africa".to_string()]
-        );
-    }
 
     #[test]
     fn list_filters_refuse_unknown_values() {

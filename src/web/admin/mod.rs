@@ -2,10 +2,10 @@
 //! them sit behind the admin guard and the CSRF token check declared in `web::routes`.
 
 pub mod audit;
-pub mod edit;
 pub mod items;
 pub mod money;
 pub mod organisations;
+pub mod pipeline;
 pub mod rates;
 pub mod strategy;
 pub mod users;

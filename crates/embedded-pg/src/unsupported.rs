@@ -1,0 +1,38 @@
+//! Operating systems other than Linux: the crate builds, but no server starts.
+
+use crate::{Error, Options, RunningServer};
+use std::path::Path;
+
+/// Never constructed: [`start`] always fails.
+#[derive(Debug)]
+pub(crate) enum Server {}
+
+impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        match *self {}
+    }
+
+    pub(crate) fn socket_dir(&self) -> &Path {
+        match *self {}
+    }
+
+    pub(crate) fn cluster_dir(&self) -> &Path {
+        match *self {}
+    }
+
+    pub(crate) fn log_file(&self) -> &Path {
+        match *self {}
+    }
+
+    pub(crate) fn stop(&mut self) -> Result<(), Error> {
+        match *self {}
+    }
+}
+
+pub(crate) fn start(_options: &Options) -> Result<Server, Error> {
+    Err(Error::Unsupported)
+}
+
+pub(crate) fn running_server(_options: &Options) -> Option<RunningServer> {
+    None
+}

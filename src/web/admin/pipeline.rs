@@ -1,0 +1,455 @@
+//! The editing pages of every record: one set of handlers and routes (list, new,
+//! create, edit, update, archive, restore) over the `EditPage` trait. A record type says
+//! where its pages are, what its form needs and how its form reads; the save itself is
+//! `store::editing`. The answers are the same for all: 303 to where the person works
+//! after a save, 422 with the form as typed and a message per field, 409 with the saved
+//! and the typed values side by side.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+
+use crate::domain::forms::FieldErrors;
+use crate::domain::vocab::Vocabulary;
+use crate::store::editing::{self, Archivable, Creatable, Editable, Saved};
+use crate::web::auth::{CurrentUser, Nav, SignedIn};
+use crate::web::forms::HtmlForm;
+pub use crate::web::forms::{PathParams, parse_id};
+use crate::web::{AppError, AppState};
+
+/// Where a save leaves the person: the notice the next page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Created,
+    Saved,
+    Archived,
+    Restored,
+}
+
+impl Done {
+    /// The `done=` value of the page a save redirects to.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Done::Created => "created",
+            Done::Saved => "saved",
+            Done::Archived => "archived",
+            Done::Restored => "restored",
+        }
+    }
+}
+
+/// A record's editing pages.
+pub trait EditPage: Editable {
+    /// Route patterns, in axum's syntax. `UPDATE` is the record's own address (its form
+    /// is at `/edit`, archive and restore below it). No `LIST` when another page lists
+    /// them (an item's money page lists its budgets).
+    const LIST: Option<&'static str>;
+    const UPDATE: &'static str;
+
+    /// The form as the browser sends it: strings, so nothing typed is lost.
+    type Form: DeserializeOwned + Default + Send + Sync + 'static;
+    /// What the form's page offers besides the record: menus, other sections.
+    type Context: Default + Send + Sync;
+
+    fn parse_key(path: &PathParams) -> Result<Self::Key, AppError>;
+
+    /// The owner of a saved record (none for most).
+    fn owner_of(
+        _pool: &PgPool,
+        _record: &Self::Record,
+    ) -> impl Future<Output = Result<Self::Owner, AppError>> + Send {
+        async { Ok(Self::Owner::default()) }
+    }
+
+    /// Loads what the page needs (nothing for most). `form` is what is shown (a menu
+    /// keeps its choice).
+    fn context(
+        _pool: &PgPool,
+        _owner: &Self::Owner,
+        _record: Option<&Self::Record>,
+        _form: &Self::Form,
+    ) -> impl Future<Output = Result<Self::Context, AppError>> + Send {
+        async { Ok(Self::Context::default()) }
+    }
+
+    /// The form showing a saved record.
+    fn form_of(record: &Self::Record) -> Self::Form;
+
+    /// Reads the typed strings (`domain::forms`). `before` is None for a new record;
+    /// `editor` is who saves (an admin cannot demote themself).
+    fn validate(
+        form: &Self::Form,
+        context: &Self::Context,
+        before: Option<&Self::Record>,
+        editor: &CurrentUser,
+    ) -> Result<Self::Fields, FieldErrors>;
+
+    /// The hidden field holding the version the form was loaded at.
+    fn version_field(form: &mut Self::Form) -> &mut String;
+
+    /// The form's values as (label, value) for the side-by-side view of a conflict,
+    /// written the way people read them (labels, not codes).
+    fn conflict_values(form: &Self::Form, context: &Self::Context) -> Vec<(&'static str, String)>;
+
+    /// The form shown again after a refused save (a password is never sent back).
+    fn shown_again(form: Self::Form, _before: Option<&Self::Record>) -> Self::Form {
+        form
+    }
+
+    /// Where the person goes after a save.
+    fn done_url(record: &Self::Record, done: Done) -> String;
+
+    /// The notice of the edit page after a redirect to it (`?done=`).
+    fn notice(_done: &str) -> &'static str {
+        ""
+    }
+
+    fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error>;
+
+    /// The list page (its filters and grouping are the record's own).
+    fn list(
+        _state: &AppState,
+        _nav: Nav,
+        _query: Option<String>,
+    ) -> impl Future<Output = Result<Html<String>, AppError>> + Send {
+        async { Err(AppError::NotFound) }
+    }
+}
+
+/// A record's pages for creating one.
+pub trait CreatePage: EditPage + Creatable {
+    /// Where the form of a new one posts; `{owner}` names the record it is created
+    /// under (the form itself is at `/new` below it).
+    const CREATE: &'static str;
+
+    /// The owner named in the create address (none for most).
+    fn owner(
+        _pool: &PgPool,
+        _path: &PathParams,
+    ) -> impl Future<Output = Result<Self::Owner, AppError>> + Send {
+        async { Ok(Self::Owner::default()) }
+    }
+
+    /// The form of a new record.
+    fn blank(context: &Self::Context) -> Self::Form;
+}
+
+/// What every form page shows; a record's template adds its own menus from `context`.
+pub struct FormPage<'a, R: EditPage> {
+    pub nav: Nav,
+    /// Where the form posts.
+    pub action: String,
+    pub is_new: bool,
+    pub owner: &'a R::Owner,
+    /// The saved record (None for a new one).
+    pub record: Option<&'a R::Record>,
+    pub context: R::Context,
+    pub form: R::Form,
+    pub errors: FieldErrors,
+    pub conflict: Vec<ConflictRow>,
+    pub notice: &'static str,
+}
+
+/// One field of a conflicting save: what is stored now, and what this person typed.
+#[derive(Debug, Clone)]
+pub struct ConflictRow {
+    pub field: &'static str,
+    pub saved: String,
+    pub yours: String,
+    pub differs: bool,
+}
+
+fn conflict_rows(
+    saved: Vec<(&'static str, String)>,
+    yours: Vec<(&'static str, String)>,
+) -> Vec<ConflictRow> {
+    saved
+        .into_iter()
+        .zip(yours)
+        .map(|((field, saved), (_, yours))| ConflictRow {
+            field,
+            differs: saved.trim() != yours.trim(),
+            saved,
+            yours,
+        })
+        .collect()
+}
+
+/// An option of a menu.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+impl Choice {
+    pub fn new(value: impl ToString, label: impl Into<String>) -> Choice {
+        Choice {
+            value: value.to_string(),
+            label: label.into(),
+        }
+    }
+}
+
+/// The values of a vocabulary as a menu.
+pub fn choices<T: Vocabulary>() -> Vec<Choice> {
+    T::all()
+        .iter()
+        .map(|v| Choice::new(v.as_str(), v.label()))
+        .collect()
+}
+
+/// The label a menu shows for `value`, or the value itself.
+pub fn label_in(menu: &[Choice], value: &str) -> String {
+    menu.iter()
+        .find(|c| c.value == value.trim())
+        .map_or_else(|| value.to_string(), |c| c.label.clone())
+}
+
+/// `yes` / `no`, for a checkbox in the conflict view.
+pub fn yes_no(ticked: bool) -> String {
+    if ticked { "yes" } else { "no" }.to_string()
+}
+
+/// The version a form was loaded at (hidden field). A tampered value is a bad request.
+fn parse_version(raw: &str) -> Result<i32, AppError> {
+    raw.trim().parse::<i32>().map_err(|_| {
+        AppError::BadRequest(
+            "The form lacks its version number; reload the page and try again.".into(),
+        )
+    })
+}
+
+/// `done=` of a query string.
+pub fn done_param(query: Option<&str>) -> String {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "done")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A page with a status other than 200.
+pub fn page_with(status: StatusCode, page: &impl Template) -> Result<Response, AppError> {
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+fn answer(status: StatusCode, html: Result<String, askama::Error>) -> Result<Response, AppError> {
+    Ok((status, Html(html?)).into_response())
+}
+
+/// The routes of a record's pages.
+pub fn routes<R: EditPage>() -> Router<AppState> {
+    let mut router = Router::new()
+        .route(&format!("{}/edit", R::UPDATE), get(edit::<R>))
+        .route(R::UPDATE, post(update::<R>));
+    if let Some(list_path) = R::LIST {
+        router = router.route(list_path, get(list::<R>));
+    }
+    router
+}
+
+/// New and create, for records people create.
+pub fn create_routes<R: CreatePage>() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{}/new", R::CREATE), get(new::<R>))
+        .route(R::CREATE, post(create::<R>))
+}
+
+/// Archive and restore, for records that have them.
+pub fn archive_routes<R: EditPage + Archivable>() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{}/archive", R::UPDATE), post(archive::<R>))
+        .route(&format!("{}/restore", R::UPDATE), post(restore::<R>))
+}
+
+async fn list<R: EditPage>(
+    State(state): State<AppState>,
+    nav: Nav,
+    RawQuery(query): RawQuery,
+) -> Result<Html<String>, AppError> {
+    R::list(&state, nav, query).await
+}
+
+async fn new<R: CreatePage>(
+    State(state): State<AppState>,
+    nav: Nav,
+    path: PathParams,
+) -> Result<Html<String>, AppError> {
+    let owner = R::owner(&state.pool, &path).await?;
+    let context = R::context(&state.pool, &owner, None, &R::Form::default()).await?;
+    let form = R::blank(&context);
+    let html = R::render(FormPage {
+        nav,
+        action: path.fill(R::CREATE),
+        is_new: true,
+        owner: &owner,
+        record: None,
+        context,
+        form,
+        errors: FieldErrors::default(),
+        conflict: Vec::new(),
+        notice: "",
+    })?;
+    Ok(Html(html))
+}
+
+async fn create<R: CreatePage>(
+    State(state): State<AppState>,
+    nav: Nav,
+    SignedIn(user): SignedIn,
+    path: PathParams,
+    HtmlForm(form): HtmlForm<R::Form>,
+) -> Result<Response, AppError> {
+    let owner = R::owner(&state.pool, &path).await?;
+    let context = R::context(&state.pool, &owner, None, &form).await?;
+    let errors = match R::validate(&form, &context, None, &user) {
+        Ok(fields) => {
+            match editing::create::<R>(&state.pool, &user.actor(), &owner, &fields).await? {
+                Saved::Done(record) => return see_other(&R::done_url(&record, Done::Created)),
+                Saved::Refused(errors) => errors,
+                Saved::Stale(_) | Saved::Missing => return Err(AppError::NotFound),
+            }
+        }
+        Err(errors) => errors,
+    };
+    let page = FormPage {
+        nav,
+        action: path.fill(R::CREATE),
+        is_new: true,
+        owner: &owner,
+        record: None,
+        context,
+        form: R::shown_again(form, None),
+        errors,
+        conflict: Vec::new(),
+        notice: "",
+    };
+    answer(StatusCode::UNPROCESSABLE_ENTITY, R::render(page))
+}
+
+async fn load<R: EditPage>(pool: &PgPool, key: &R::Key) -> Result<R::Record, AppError> {
+    let mut db = pool.acquire().await?;
+    R::load(&mut db, key).await?.ok_or(AppError::NotFound)
+}
+
+async fn edit<R: EditPage>(
+    State(state): State<AppState>,
+    nav: Nav,
+    path: PathParams,
+    RawQuery(query): RawQuery,
+) -> Result<Html<String>, AppError> {
+    let record = load::<R>(&state.pool, &R::parse_key(&path)?).await?;
+    let owner = R::owner_of(&state.pool, &record).await?;
+    let form = R::form_of(&record);
+    let context = R::context(&state.pool, &owner, Some(&record), &form).await?;
+    let html = R::render(FormPage {
+        nav,
+        action: path.fill(R::UPDATE),
+        is_new: false,
+        owner: &owner,
+        record: Some(&record),
+        context,
+        form,
+        errors: FieldErrors::default(),
+        conflict: Vec::new(),
+        notice: R::notice(&done_param(query.as_deref())),
+    })?;
+    Ok(Html(html))
+}
+
+async fn update<R: EditPage>(
+    State(state): State<AppState>,
+    nav: Nav,
+    SignedIn(user): SignedIn,
+    path: PathParams,
+    HtmlForm(mut form): HtmlForm<R::Form>,
+) -> Result<Response, AppError> {
+    let key = R::parse_key(&path)?;
+    let version = parse_version(R::version_field(&mut form))?;
+    let before = load::<R>(&state.pool, &key).await?;
+    let owner = R::owner_of(&state.pool, &before).await?;
+    let context = R::context(&state.pool, &owner, Some(&before), &form).await?;
+    let saved = match R::validate(&form, &context, Some(&before), &user) {
+        Ok(fields) => {
+            editing::update::<R>(&state.pool, &user.actor(), &key, version, &fields).await?
+        }
+        Err(errors) => Saved::Refused(errors),
+    };
+    let (status, errors, conflict, shown) = match saved {
+        Saved::Done(record) => return see_other(&R::done_url(&record, Done::Saved)),
+        Saved::Missing => return Err(AppError::NotFound),
+        Saved::Refused(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new(), before),
+        Saved::Stale(current) => {
+            // Someone saved since this form was loaded: show both, keep what was typed,
+            // and let the person save again on top of the current version if they mean to.
+            let conflict = conflict_rows(
+                R::conflict_values(&R::form_of(&current), &context),
+                R::conflict_values(&form, &context),
+            );
+            *R::version_field(&mut form) = R::version(&current).to_string();
+            (
+                StatusCode::CONFLICT,
+                FieldErrors::default(),
+                conflict,
+                current,
+            )
+        }
+    };
+    let page = FormPage {
+        nav,
+        action: path.fill(R::UPDATE),
+        is_new: false,
+        owner: &owner,
+        record: Some(&shown),
+        context,
+        form: R::shown_again(form, Some(&shown)),
+        errors,
+        conflict,
+        notice: "",
+    };
+    answer(status, R::render(page))
+}
+
+async fn archive<R: EditPage + Archivable>(
+    state: State<AppState>,
+    user: SignedIn,
+    path: PathParams,
+) -> Result<Response, AppError> {
+    set_archived::<R>(state, user, path, true).await
+}
+
+async fn restore<R: EditPage + Archivable>(
+    state: State<AppState>,
+    user: SignedIn,
+    path: PathParams,
+) -> Result<Response, AppError> {
+    set_archived::<R>(state, user, path, false).await
+}
+
+async fn set_archived<R: EditPage + Archivable>(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    path: PathParams,
+    archived: bool,
+) -> Result<Response, AppError> {
+    let key = R::parse_key(&path)?;
+    let record = editing::set_archived::<R>(&state.pool, &user.actor(), &key, archived)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let done = if archived {
+        Done::Archived
+    } else {
+        Done::Restored
+    };
+    see_other(&R::done_url(&record, done))
+}
+
+/// After a successful POST: go to the page that shows the result.
+pub fn see_other(url: &str) -> Result<Response, AppError> {
+    Ok(Redirect::to(url).into_response())
+}
