@@ -28,10 +28,6 @@ impl Editable for Accounts {
         users::by_id(db, *id).await
     }
 
-    fn key(user: &User) -> i64 {
-        user.id
-    }
-
     fn version(user: &User) -> i32 {
         user.version
     }
@@ -42,9 +38,7 @@ impl Editable for Accounts {
         version: i32,
         f: &AccountFields,
     ) -> sqlx::Result<bool> {
-        let saved =
-            users::update(db, *id, version, f.display_name.trim(), f.role, f.disabled).await?;
-        Ok(saved.is_some())
+        users::update(db, *id, version, f.display_name.trim(), f.role, f.disabled).await
     }
 
     async fn refusal(
@@ -107,8 +101,7 @@ impl Creatable for Accounts {
         let hash = hash(password)
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        let user = users::insert(db, &f.email, f.display_name.trim(), f.role, &hash).await?;
-        Ok(user.id)
+        users::insert(db, &f.email, f.display_name.trim(), f.role, &hash).await
     }
 }
 

@@ -41,6 +41,13 @@ impl Role {
     }
 }
 
+/// The stored value (`admin`), as the command line and the accounts list show it.
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl crate::domain::vocab::Vocabulary for Role {
     fn all() -> &'static [Role] {
         &Role::ALL

@@ -4,6 +4,7 @@
 use crate::domain::filters::{Filters, FundingState};
 use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
 use crate::domain::money::Currency;
+use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -16,8 +17,8 @@ pub struct ItemSummary {
     pub parent_id: Option<i64>,
     pub slug: String,
     pub title: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: ItemKind,
+    pub status: ItemStatus,
     pub report_section: Option<String>,
     pub published: bool,
     pub start_date: Option<NaiveDate>,
@@ -43,18 +44,18 @@ pub struct Facets {
 }
 
 /// An organisation as the donor lists name it, shared by every gift it makes.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Donor {
     /// Dense and unique among the donors of one portfolio: sums over donors are arrays
     /// indexed by it rather than maps keyed by name.
     pub number: usize,
     pub slug: String,
     pub name: String,
-    pub kind: String,
+    pub kind: OrgKind,
 }
 
 /// What one organisation gives one item, in USD, by status.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Gift {
     pub donor: Arc<Donor>,
     pub pledged_usd: Decimal,
@@ -69,7 +70,11 @@ impl Gift {
     pub fn new(donor: Arc<Donor>) -> Gift {
         Gift {
             donor,
-            ..Gift::default()
+            pledged_usd: Decimal::ZERO,
+            firm_usd: Decimal::ZERO,
+            paid_usd: Decimal::ZERO,
+            contributions: 0,
+            currencies: Vec::new(),
         }
     }
 
@@ -105,11 +110,11 @@ impl Gift {
 }
 
 /// An organisation's money over a set of items.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DonorTotal {
     pub slug: String,
     pub name: String,
-    pub kind: String,
+    pub kind: OrgKind,
     pub pledged_usd: Decimal,
     pub firm_usd: Decimal,
     pub paid_usd: Decimal,
@@ -269,8 +274,8 @@ impl Portfolio {
         let has = |list: &[String], wanted: &Option<String>| {
             wanted.as_ref().is_none_or(|w| list.contains(w))
         };
-        f.kind.is_none_or(|k| item.kind == k.as_str())
-            && f.status.is_none_or(|s| item.status == s.as_str())
+        f.kind.is_none_or(|k| item.kind == k)
+            && f.status.is_none_or(|s| item.status == s)
             && has(&item.facets.result_areas, &f.result_area)
             && has(&item.facets.themes, &f.theme)
             && has(&item.facets.organisations, &f.organisation)
@@ -301,7 +306,7 @@ impl Portfolio {
             .map(|sum| DonorTotal {
                 slug: sum.donor.slug.clone(),
                 name: sum.donor.name.clone(),
-                kind: sum.donor.kind.clone(),
+                kind: sum.donor.kind,
                 pledged_usd: sum.pledged_usd,
                 firm_usd: sum.firm_usd,
                 paid_usd: sum.paid_usd,
@@ -361,12 +366,11 @@ mod tests {
             slug: format!("i{id}"),
             title: format!("Item {id}"),
             kind: if parent.is_some() {
-                "component"
+                ItemKind::Component
             } else {
-                "programme"
-            }
-            .into(),
-            status: "ongoing".into(),
+                ItemKind::Programme
+            },
+            status: ItemStatus::Ongoing,
             report_section: None,
             published: id != 11,
             start_date: None,
@@ -420,13 +424,13 @@ mod tests {
             number: 0,
             slug: "eu".into(),
             name: "EU".into(),
-            kind: String::new(),
+            kind: OrgKind::Other,
         });
         let ca = Arc::new(Donor {
             number: 1,
             slug: "ca".into(),
             name: "CA".into(),
-            kind: String::new(),
+            kind: OrgKind::Other,
         });
         let gift = |donor: &Arc<Donor>, pledged: Decimal, currency: &str| {
             let mut gift = Gift::new(Arc::clone(donor));

@@ -43,6 +43,64 @@ macro_rules! vocabulary {
                 $name::label(self)
             }
         }
+
+        text_column!($name);
+    };
+}
+
+/// A vocabulary as a `text` column: `sqlx::Type`, `Encode` and `Decode` by its
+/// `as_str`/`parse`, so the query macros read and bind it directly (`kind AS "kind: ItemKind"`,
+/// `kind as ItemKind`). The columns are `text` with a CHECK constraint, not PostgreSQL enum
+/// types (see migrations/). This is what `#[derive(sqlx::Type)]` with
+/// `#[sqlx(type_name = "text", rename_all = "snake_case")]` generates, written out for two
+/// reasons: the values come from the one table in `vocabulary!` rather than a second
+/// spelling by `rename_all`, and the type is PostgreSQL's built-in `text` by OID, where
+/// the derive names it (`PgTypeInfo::with_name`) and so costs each connection a type
+/// lookup the first time it binds one.
+macro_rules! text_column {
+    ($name:ty) => {
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::postgres::PgHasArrayType for $name {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+
+            fn array_compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.as_str(), buf)
+            }
+
+            fn size_hint(&self) -> usize {
+                self.as_str().len()
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                <$name>::parse(text)
+                    .ok_or_else(|| format!("{text:?} is not a {}", stringify!($name)).into())
+            }
+        }
     };
 }
 
@@ -126,6 +184,9 @@ vocabulary! {
         Region => ("region", "Region"),
     }
 }
+
+// A user's role (users.role), defined with the rules of access in `domain::auth`.
+text_column!(crate::domain::auth::Role);
 
 /// Shown wherever a title the source does not give would go.
 pub const TITLE_NOT_GIVEN: &str = "title not given in the source";

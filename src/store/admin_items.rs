@@ -9,19 +9,19 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use crate::domain::forms::FieldErrors;
 pub use crate::domain::records::item::ItemFields;
 use crate::domain::records::item::{END_BEFORE_START, PARENT_CYCLE, PARENT_GONE, PARENT_NEEDED};
-use crate::domain::vocab::{ItemKind, Vocabulary};
+use crate::domain::vocab::{ItemKind, ItemStatus};
 use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
 /// One row of the admin list.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ListRow {
     pub id: i64,
     pub slug: String,
     pub title: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub parent_title: Option<String>,
     pub parent_archived: bool,
-    pub status: String,
+    pub status: ItemStatus,
     pub published: bool,
     pub archived: bool,
 }
@@ -29,8 +29,8 @@ pub struct ListRow {
 /// The list's filters; None means "any".
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub kind: Option<ItemKind>,
+    pub status: Option<ItemStatus>,
     pub published: Option<bool>,
     pub archived: Option<bool>,
     pub text: Option<String>,
@@ -45,41 +45,47 @@ pub async fn list(
     filter: &ListFilter,
     page: i64,
 ) -> sqlx::Result<(Vec<ListRow>, i64)> {
-    const WHERE: &str = "WHERE ($1::text IS NULL OR i.kind = $1)
-                           AND ($2::text IS NULL OR i.status = $2)
-                           AND ($3::bool IS NULL OR i.published = $3)
-                           AND ($4::bool IS NULL OR (i.archived_at IS NOT NULL) = $4)
-                           AND ($5::text IS NULL OR i.title ILIKE $5 ESCAPE '\\' OR i.slug ILIKE $5 ESCAPE '\\')";
     let pattern = filter.text.as_deref().map(like_pattern);
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM items i {WHERE}"
-    )))
-    .bind(&filter.kind)
-    .bind(&filter.status)
-    .bind(filter.published)
-    .bind(filter.archived)
-    .bind(&pattern)
-    .fetch_one(pool)
-    .await?;
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT i.id, i.slug, i.title, i.kind, p.title AS parent_title,
-                coalesce(p.archived_at IS NOT NULL, false) AS parent_archived, i.status, i.published,
-                i.archived_at IS NOT NULL AS archived
-           FROM items i LEFT JOIN items p ON p.id = i.parent_id
-           {WHERE}
-          ORDER BY i.archived_at IS NOT NULL, coalesce(p.report_section, i.report_section) NULLS LAST,
-                   coalesce(i.parent_id, i.id), i.parent_id IS NOT NULL, i.id
-          LIMIT $6 OFFSET $7"
-    )))
-    .bind(&filter.kind)
-    .bind(&filter.status)
-    .bind(filter.published)
-    .bind(filter.archived)
-    .bind(&pattern)
-    .bind(PAGE_SIZE)
-    .bind((page.max(1) - 1) * PAGE_SIZE)
+    // One statement: the page of rows, each with the count of all matches.
+    let rows = sqlx::query!(
+        r#"SELECT i.id, i.slug, i.title, i.kind AS "kind: ItemKind", p.title AS "parent_title?",
+                  coalesce(p.archived_at IS NOT NULL, false) AS "parent_archived!",
+                  i.status AS "status: ItemStatus", i.published,
+                  i.archived_at IS NOT NULL AS "archived!", count(*) OVER () AS "total!"
+             FROM items i LEFT JOIN items p ON p.id = i.parent_id
+            WHERE ($1::text IS NULL OR i.kind = $1)
+              AND ($2::text IS NULL OR i.status = $2)
+              AND ($3::bool IS NULL OR i.published = $3)
+              AND ($4::bool IS NULL OR (i.archived_at IS NOT NULL) = $4)
+              AND ($5::text IS NULL OR i.title ILIKE $5 ESCAPE '\' OR i.slug ILIKE $5 ESCAPE '\')
+            ORDER BY i.archived_at IS NOT NULL, coalesce(p.report_section, i.report_section) NULLS LAST,
+                     coalesce(i.parent_id, i.id), i.parent_id IS NOT NULL, i.id
+            LIMIT $6 OFFSET $7"#,
+        filter.kind as Option<ItemKind>,
+        filter.status as Option<ItemStatus>,
+        filter.published,
+        filter.archived,
+        pattern,
+        PAGE_SIZE,
+        (page.max(1) - 1) * PAGE_SIZE
+    )
     .fetch_all(pool)
     .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let rows = rows
+        .into_iter()
+        .map(|r| ListRow {
+            id: r.id,
+            slug: r.slug,
+            title: r.title,
+            kind: r.kind,
+            parent_title: r.parent_title,
+            parent_archived: r.parent_archived,
+            status: r.status,
+            published: r.published,
+            archived: r.archived,
+        })
+        .collect();
     Ok((rows, total))
 }
 
@@ -98,16 +104,16 @@ fn like_pattern(text: &str) -> String {
 }
 
 /// One item with everything its edit form shows.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AdminItem {
     pub id: i64,
     pub slug: String,
     pub title: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub parent_id: Option<i64>,
     pub parent_slug: Option<String>,
     pub report_section: Option<String>,
-    pub status: String,
+    pub status: ItemStatus,
     pub status_note: Option<String>,
     pub summary: String,
     pub description: String,
@@ -124,19 +130,20 @@ pub struct AdminItem {
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<AdminItem>> {
-    sqlx::query_as(
-        "SELECT i.id, i.slug, i.title, i.kind, i.parent_id, p.slug AS parent_slug, i.report_section,
-                i.status, i.status_note, i.summary, i.description, i.period, i.start_date,
-                i.end_date,
-                coalesce((SELECT string_agg(pl.name, ', ' ORDER BY pl.kind DESC, pl.name)
-                            FROM item_places ip JOIN places pl ON pl.id = ip.place_id
-                           WHERE ip.item_id = i.id), '') AS places,
-                i.source_paras, i.published, i.internal_notes,
-                i.archived_at IS NOT NULL AS archived, i.version
-           FROM items i LEFT JOIN items p ON p.id = i.parent_id
-          WHERE i.id = $1",
+    sqlx::query_as!(
+        AdminItem,
+        r#"SELECT i.id, i.slug, i.title, i.kind AS "kind: ItemKind", i.parent_id,
+                  p.slug AS "parent_slug?", i.report_section, i.status AS "status: ItemStatus",
+                  i.status_note, i.summary, i.description, i.period, i.start_date, i.end_date,
+                  coalesce((SELECT string_agg(pl.name, ', ' ORDER BY pl.kind DESC, pl.name)
+                              FROM item_places ip JOIN places pl ON pl.id = ip.place_id
+                             WHERE ip.item_id = i.id), '') AS "places!",
+                  i.source_paras, i.published, i.internal_notes,
+                  i.archived_at IS NOT NULL AS "archived!", i.version
+             FROM items i LEFT JOIN items p ON p.id = i.parent_id
+            WHERE i.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
@@ -147,10 +154,10 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Admi
 pub struct ItemSnapshot {
     pub title: String,
     pub slug: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub parent: Option<String>,
     pub report_section: Option<String>,
-    pub status: String,
+    pub status: ItemStatus,
     pub status_note: Option<String>,
     pub summary: String,
     pub description: String,
@@ -168,10 +175,10 @@ impl From<&AdminItem> for ItemSnapshot {
         ItemSnapshot {
             title: i.title.clone(),
             slug: i.slug.clone(),
-            kind: i.kind.clone(),
+            kind: i.kind,
             parent: i.parent_slug.clone(),
             report_section: i.report_section.clone(),
-            status: i.status.clone(),
+            status: i.status,
             status_note: i.status_note.clone(),
             summary: i.summary.clone(),
             description: i.description.clone(),
@@ -187,28 +194,28 @@ impl From<&AdminItem> for ItemSnapshot {
 }
 
 pub async fn insert(db: &mut PgConnection, f: &ItemFields) -> sqlx::Result<i64> {
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "INSERT INTO items (title, slug, kind, parent_id, report_section, status, status_note,
                             summary, description, period, start_date, end_date, source_paras,
                             published, internal_notes)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          RETURNING id",
+        f.title,
+        f.slug,
+        f.kind as ItemKind,
+        f.parent_id,
+        f.report_section,
+        f.status as ItemStatus,
+        f.status_note,
+        f.summary,
+        f.description,
+        f.period,
+        f.start_date,
+        f.end_date,
+        f.source_paras,
+        f.published,
+        f.internal_notes
     )
-    .bind(&f.title)
-    .bind(&f.slug)
-    .bind(f.kind.as_str())
-    .bind(f.parent_id)
-    .bind(&f.report_section)
-    .bind(f.status.as_str())
-    .bind(&f.status_note)
-    .bind(&f.summary)
-    .bind(&f.description)
-    .bind(&f.period)
-    .bind(f.start_date)
-    .bind(f.end_date)
-    .bind(&f.source_paras)
-    .bind(f.published)
-    .bind(&f.internal_notes)
     .fetch_one(&mut *db)
     .await?;
     sync_places(db, id, &f.places).await?;
@@ -222,30 +229,30 @@ pub async fn update(
     version: i32,
     f: &ItemFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE items SET title = $3, slug = $4, kind = $5, parent_id = $6, report_section = $7,
                 status = $8, status_note = $9, summary = $10, description = $11, period = $12,
                 start_date = $13, end_date = $14, source_paras = $15, published = $16,
                 internal_notes = $17, version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        f.title,
+        f.slug,
+        f.kind as ItemKind,
+        f.parent_id,
+        f.report_section,
+        f.status as ItemStatus,
+        f.status_note,
+        f.summary,
+        f.description,
+        f.period,
+        f.start_date,
+        f.end_date,
+        f.source_paras,
+        f.published,
+        f.internal_notes
     )
-    .bind(id)
-    .bind(version)
-    .bind(&f.title)
-    .bind(&f.slug)
-    .bind(f.kind.as_str())
-    .bind(f.parent_id)
-    .bind(&f.report_section)
-    .bind(f.status.as_str())
-    .bind(&f.status_note)
-    .bind(&f.summary)
-    .bind(&f.description)
-    .bind(&f.period)
-    .bind(f.start_date)
-    .bind(f.end_date)
-    .bind(&f.source_paras)
-    .bind(f.published)
-    .bind(&f.internal_notes)
     .execute(&mut *db)
     .await?;
     if done.rows_affected() != 1 {
@@ -262,27 +269,29 @@ async fn sync_places(db: &mut PgConnection, item_id: i64, names: &[String]) -> s
     for name in names {
         ids.push(place_id(db, name).await?);
     }
-    sqlx::query("DELETE FROM item_places WHERE item_id = $1 AND NOT (place_id = ANY($2))")
-        .bind(item_id)
-        .bind(&ids)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
+        "DELETE FROM item_places WHERE item_id = $1 AND NOT (place_id = ANY($2))",
+        item_id,
+        &ids
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query!(
         "INSERT INTO item_places (item_id, place_id) SELECT $1, unnest($2::bigint[])
          ON CONFLICT DO NOTHING",
+        item_id,
+        &ids
     )
-    .bind(item_id)
-    .bind(&ids)
     .execute(&mut *db)
     .await?;
     Ok(())
 }
 
 async fn place_id(db: &mut PgConnection, name: &str) -> sqlx::Result<i64> {
-    let found: Option<i64> = sqlx::query_scalar(
+    let found = sqlx::query_scalar!(
         "SELECT id FROM places WHERE lower(name) = lower($1) ORDER BY name = $1 DESC, id LIMIT 1",
+        name
     )
-    .bind(name)
     .fetch_optional(&mut *db)
     .await?;
     if let Some(id) = found {
@@ -290,24 +299,24 @@ async fn place_id(db: &mut PgConnection, name: &str) -> sqlx::Result<i64> {
     }
     // ON CONFLICT covers a concurrent insert of the same name: the UPDATE is a no-op that
     // still returns the row's id.
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO places (name, kind) VALUES ($1, 'country')
          ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+        name
     )
-    .bind(name)
     .fetch_one(&mut *db)
     .await
 }
 
 /// Archives (`archived` true) or restores. False when nothing changed.
 pub async fn set_archived(db: impl PgExecutor<'_>, id: i64, archived: bool) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE items SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1,
                 updated_at = now()
           WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+        id,
+        archived
     )
-    .bind(id)
-    .bind(archived)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -320,33 +329,35 @@ pub async fn would_cycle(
     item_id: i64,
     parent_id: i64,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "WITH RECURSIVE below (id) AS (
+    sqlx::query_scalar!(
+        r#"WITH RECURSIVE below (id) AS (
              SELECT $1::bigint
              UNION
              SELECT i.id FROM items i JOIN below b ON i.parent_id = b.id)
-         SELECT EXISTS (SELECT 1 FROM below WHERE id = $2)",
+         SELECT EXISTS (SELECT 1 FROM below WHERE id = $2) AS "cycle!""#,
+        item_id,
+        parent_id
     )
-    .bind(item_id)
-    .bind(parent_id)
     .fetch_one(db)
     .await
 }
 
 /// Whether the item exists and is not archived: whether it can be chosen as a parent.
 pub async fn is_active(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM items WHERE id = $1 AND archived_at IS NULL)")
-        .bind(id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM items WHERE id = $1 AND archived_at IS NULL) AS "active!""#,
+        id
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// A possible parent in the form's menu.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ParentChoice {
     pub id: i64,
     pub title: String,
-    pub kind: String,
+    pub kind: ItemKind,
     pub archived: bool,
 }
 
@@ -358,23 +369,25 @@ pub async fn parent_choices(
     item_id: Option<i64>,
     keep: &[i64],
 ) -> sqlx::Result<Vec<ParentChoice>> {
-    sqlx::query_as(
-        "WITH RECURSIVE below (id) AS (
+    sqlx::query_as!(
+        ParentChoice,
+        r#"WITH RECURSIVE below (id) AS (
              SELECT id FROM items WHERE id = $1
              UNION
              SELECT i.id FROM items i JOIN below b ON i.parent_id = b.id)
-         SELECT id, title, kind, archived_at IS NOT NULL AS archived FROM items
+         SELECT id, title, kind AS "kind: ItemKind", archived_at IS NOT NULL AS "archived!"
+           FROM items
           WHERE (archived_at IS NULL OR id = ANY($2)) AND id NOT IN (SELECT id FROM below)
-          ORDER BY kind = 'component', lower(title), id",
+          ORDER BY kind = 'component', lower(title), id"#,
+        item_id,
+        keep
     )
-    .bind(item_id)
-    .bind(keep)
     .fetch_all(pool)
     .await
 }
 
 /// One strategy alignment of an item.
-#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AlignmentRow {
     #[serde(skip)]
     pub result_area_id: i64,
@@ -386,19 +399,29 @@ pub struct AlignmentRow {
     pub area_archived: bool,
 }
 
-const ALIGNMENT: &str = "SELECT a.result_area_id, ra.code AS result_area, ra.title, a.source_para,
-        a.note, ra.archived_at IS NOT NULL AS area_archived
-   FROM alignments a JOIN result_areas ra ON ra.id = a.result_area_id";
-
 /// The item's alignments in strategy order, archived result areas included (marked) so
-/// they can be removed.
-pub async fn alignments(db: impl PgExecutor<'_>, item_id: i64) -> sqlx::Result<Vec<AlignmentRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ALIGNMENT} WHERE a.item_id = $1 ORDER BY string_to_array(ra.code, '.')::numeric[]"
-    )))
-    .bind(item_id)
+/// they can be removed; or only the one with `result_area_id`.
+async fn select_alignments(
+    db: impl PgExecutor<'_>,
+    item_id: i64,
+    result_area_id: Option<i64>,
+) -> sqlx::Result<Vec<AlignmentRow>> {
+    sqlx::query_as!(
+        AlignmentRow,
+        r#"SELECT a.result_area_id, ra.code AS result_area, ra.title, a.source_para, a.note,
+                  ra.archived_at IS NOT NULL AS "area_archived!"
+             FROM alignments a JOIN result_areas ra ON ra.id = a.result_area_id
+            WHERE a.item_id = $1 AND ($2::bigint IS NULL OR a.result_area_id = $2)
+            ORDER BY string_to_array(ra.code, '.')::numeric[]"#,
+        item_id,
+        result_area_id
+    )
     .fetch_all(db)
     .await
+}
+
+pub async fn alignments(db: impl PgExecutor<'_>, item_id: i64) -> sqlx::Result<Vec<AlignmentRow>> {
+    select_alignments(db, item_id, None).await
 }
 
 pub async fn alignment(
@@ -406,13 +429,9 @@ pub async fn alignment(
     item_id: i64,
     result_area_id: i64,
 ) -> sqlx::Result<Option<AlignmentRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{ALIGNMENT} WHERE a.item_id = $1 AND a.result_area_id = $2"
-    )))
-    .bind(item_id)
-    .bind(result_area_id)
-    .fetch_optional(db)
-    .await
+    Ok(select_alignments(db, item_id, Some(result_area_id))
+        .await?
+        .pop())
 }
 
 /// Adds an alignment with a result area that is not archived. False when the result area
@@ -424,14 +443,14 @@ pub async fn add_alignment(
     source_para: Option<&str>,
     note: Option<&str>,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "INSERT INTO alignments (item_id, result_area_id, source_para, note)
          SELECT $1, id, $3, $4 FROM result_areas WHERE id = $2 AND archived_at IS NULL",
+        item_id,
+        result_area_id,
+        source_para,
+        note
     )
-    .bind(item_id)
-    .bind(result_area_id)
-    .bind(source_para)
-    .bind(note)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -447,11 +466,13 @@ pub async fn remove_alignment(
     item_id: i64,
     result_area_id: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM alignments WHERE item_id = $1 AND result_area_id = $2")
-        .bind(item_id)
-        .bind(result_area_id)
-        .execute(db)
-        .await?;
+    let done = sqlx::query!(
+        "DELETE FROM alignments WHERE item_id = $1 AND result_area_id = $2",
+        item_id,
+        result_area_id
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -459,8 +480,8 @@ pub async fn remove_alignment(
 pub struct Items;
 
 /// "programme", "component", ... for sentences.
-pub fn kind_word(kind: &str) -> String {
-    ItemKind::label_for(kind).to_lowercase()
+pub fn kind_word(kind: ItemKind) -> String {
+    kind.label().to_lowercase()
 }
 
 impl Editable for Items {
@@ -472,10 +493,6 @@ impl Editable for Items {
 
     async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<AdminItem>> {
         by_id(db, *id).await
-    }
-
-    fn key(record: &AdminItem) -> i64 {
-        record.id
     }
 
     fn version(record: &AdminItem) -> i32 {
@@ -539,7 +556,7 @@ impl Editable for Items {
         Change::of(
             before.map(ItemSnapshot::from),
             ItemSnapshot::from(after),
-            format!("{verb} {} “{}”", kind_word(&after.kind), after.title),
+            format!("{verb} {} “{}”", kind_word(after.kind), after.title),
         )
     }
 
@@ -560,7 +577,7 @@ impl Archivable for Items {
     }
 
     fn describe(item: &AdminItem) -> String {
-        format!("{} “{}”", kind_word(&item.kind), item.title)
+        format!("{} “{}”", kind_word(item.kind), item.title)
     }
 }
 

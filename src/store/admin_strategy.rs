@@ -9,14 +9,14 @@ pub use crate::domain::records::result_area::AreaFields;
 pub use crate::domain::records::theme::ThemeFields;
 use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ThemeRecord {
     pub code: String,
     pub title: Option<String>,
     pub version: i32,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AreaRecord {
     pub id: i64,
     pub code: String,
@@ -40,17 +40,28 @@ impl From<&AreaRecord> for AreaFields {
     }
 }
 
+/// Every theme (`code` None) or one, in order.
+async fn select_themes(
+    db: impl PgExecutor<'_>,
+    code: Option<&str>,
+) -> sqlx::Result<Vec<ThemeRecord>> {
+    sqlx::query_as!(
+        ThemeRecord,
+        "SELECT code, title, version FROM themes
+          WHERE $1::text IS NULL OR code = $1
+          ORDER BY code::numeric",
+        code
+    )
+    .fetch_all(db)
+    .await
+}
+
 pub async fn themes(pool: &PgPool) -> sqlx::Result<Vec<ThemeRecord>> {
-    sqlx::query_as("SELECT code, title, version FROM themes ORDER BY code::numeric")
-        .fetch_all(pool)
-        .await
+    select_themes(pool, None).await
 }
 
 pub async fn theme(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<ThemeRecord>> {
-    sqlx::query_as("SELECT code, title, version FROM themes WHERE code = $1")
-        .bind(code)
-        .fetch_optional(db)
-        .await
+    Ok(select_themes(db, Some(code)).await?.pop())
 }
 
 /// Saves the title if `version` is still current. False when someone saved in between.
@@ -59,61 +70,62 @@ pub async fn update_theme(
     version: i32,
     f: &ThemeFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE themes SET title = $3, version = version + 1 WHERE code = $1 AND version = $2",
+        f.code,
+        version,
+        f.title
     )
-    .bind(&f.code)
-    .bind(version)
-    .bind(&f.title)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-const SELECT_AREA: &str =
-    "SELECT ra.id, ra.code, ra.theme_code, ra.title, ra.source_para, ra.version,
-        ra.archived_at IS NOT NULL AS archived,
-        (SELECT count(*) FROM alignments a JOIN items i ON i.id = a.item_id
-          WHERE a.result_area_id = ra.id AND i.archived_at IS NULL) AS items
-   FROM result_areas ra";
-
-/// Every result area, archived ones included, in strategy order (1.1, 1.2, ..., 3.10).
-pub async fn areas(pool: &PgPool) -> sqlx::Result<Vec<AreaRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_AREA} ORDER BY string_to_array(ra.code, '.')::numeric[]"
-    )))
-    .fetch_all(pool)
+/// Result areas, archived ones included, in strategy order (1.1, 1.2, ..., 3.10): every
+/// one, or the one with this id, or the one with this code.
+async fn select_areas(
+    db: impl PgExecutor<'_>,
+    id: Option<i64>,
+    code: Option<&str>,
+) -> sqlx::Result<Vec<AreaRecord>> {
+    sqlx::query_as!(
+        AreaRecord,
+        r#"SELECT ra.id, ra.code, ra.theme_code, ra.title, ra.source_para, ra.version,
+                  ra.archived_at IS NOT NULL AS "archived!",
+                  (SELECT count(*) FROM alignments a JOIN items i ON i.id = a.item_id
+                    WHERE a.result_area_id = ra.id AND i.archived_at IS NULL) AS "items!"
+             FROM result_areas ra
+            WHERE ($1::bigint IS NULL OR ra.id = $1) AND ($2::text IS NULL OR ra.code = $2)
+            ORDER BY string_to_array(ra.code, '.')::numeric[]"#,
+        id,
+        code
+    )
+    .fetch_all(db)
     .await
 }
 
+pub async fn areas(pool: &PgPool) -> sqlx::Result<Vec<AreaRecord>> {
+    select_areas(pool, None, None).await
+}
+
 pub async fn area(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<AreaRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_AREA} WHERE ra.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    Ok(select_areas(db, Some(id), None).await?.pop())
 }
 
 /// The area holding a code, to say whether a clashing one is archived.
 pub async fn area_by_code(db: impl PgExecutor<'_>, code: &str) -> sqlx::Result<Option<AreaRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_AREA} WHERE ra.code = $1"
-    )))
-    .bind(code)
-    .fetch_optional(db)
-    .await
+    Ok(select_areas(db, None, Some(code)).await?.pop())
 }
 
 pub async fn insert_area(db: impl PgExecutor<'_>, f: &AreaFields) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO result_areas (code, theme_code, title, source_para) VALUES ($1, $2, $3, $4)
          RETURNING id",
+        f.code,
+        f.theme_code,
+        f.title,
+        f.source_para
     )
-    .bind(&f.code)
-    .bind(&f.theme_code)
-    .bind(&f.title)
-    .bind(&f.source_para)
     .fetch_one(db)
     .await
 }
@@ -125,17 +137,17 @@ pub async fn update_area(
     version: i32,
     f: &AreaFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE result_areas SET code = $3, theme_code = $4, title = $5, source_para = $6,
                 version = version + 1
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        f.code,
+        f.theme_code,
+        f.title,
+        f.source_para
     )
-    .bind(id)
-    .bind(version)
-    .bind(&f.code)
-    .bind(&f.theme_code)
-    .bind(&f.title)
-    .bind(&f.source_para)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -147,12 +159,12 @@ pub async fn set_area_archived(
     id: i64,
     archived: bool,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE result_areas SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1
           WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+        id,
+        archived
     )
-    .bind(id)
-    .bind(archived)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -170,10 +182,6 @@ impl Editable for ResultAreas {
 
     async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<AreaRecord>> {
         area(db, *id).await
-    }
-
-    fn key(record: &AreaRecord) -> i64 {
-        record.id
     }
 
     fn version(record: &AreaRecord) -> i32 {
@@ -261,10 +269,6 @@ impl Editable for Themes {
 
     async fn load(db: &mut PgConnection, code: &String) -> sqlx::Result<Option<ThemeRecord>> {
         theme(db, code).await
-    }
-
-    fn key(record: &ThemeRecord) -> String {
-        record.code.clone()
     }
 
     fn version(record: &ThemeRecord) -> i32 {

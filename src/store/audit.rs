@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 
 /// Who did it: a signed-in user, or (for failed sign-ins) only the email typed.
 #[derive(Debug, Clone)]
@@ -36,19 +36,19 @@ pub mod erased {
 }
 
 pub async fn record(db: impl PgExecutor<'_>, actor: &Actor, entry: Entry<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, item_id, summary, before, after)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        actor.id,
+        actor.email,
+        entry.action,
+        entry.entity,
+        entry.entity_id,
+        entry.item_id,
+        entry.summary,
+        entry.before.map(|b| b.to_json()),
+        entry.after.map(|a| a.to_json()),
     )
-    .bind(actor.id)
-    .bind(&actor.email)
-    .bind(entry.action)
-    .bind(entry.entity)
-    .bind(entry.entity_id)
-    .bind(entry.item_id)
-    .bind(entry.summary)
-    .bind(entry.before.map(|b| b.to_json()))
-    .bind(entry.after.map(|a| a.to_json()))
     .execute(db)
     .await?;
     Ok(())
@@ -80,64 +80,84 @@ pub struct Filter {
 pub const PAGE_SIZE: i64 = 50;
 
 pub async fn list(pool: &PgPool, filter: &Filter, page: i64) -> sqlx::Result<(Vec<Row>, i64)> {
-    const WHERE: &str = "WHERE ($1::text IS NULL OR actor_email = $1)
-                           AND ($2::text IS NULL OR entity = $2)
-                           AND ($3::date IS NULL OR at >= $3::date)
-                           AND ($4::date IS NULL OR at < $4::date + 1)";
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM audit_log {WHERE}"
-    )))
-    .bind(&filter.actor_email)
-    .bind(&filter.entity)
-    .bind(filter.from)
-    .bind(filter.to)
-    .fetch_one(pool)
-    .await?;
-    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let total: i64 = filtered("SELECT count(*) FROM audit_log", filter)
+        .build_query_scalar()
+        .fetch_one(pool)
+        .await?;
+    let mut rows = filtered(
         "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
-           FROM audit_log {WHERE} ORDER BY at DESC, id DESC LIMIT $5 OFFSET $6"
-    )))
-    .bind(&filter.actor_email)
-    .bind(&filter.entity)
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(PAGE_SIZE)
-    .bind((page.max(1) - 1) * PAGE_SIZE)
-    .fetch_all(pool)
-    .await?;
+           FROM audit_log",
+        filter,
+    );
+    rows.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((page.max(1) - 1) * PAGE_SIZE);
+    let rows = rows.build_query_as().fetch_all(pool).await?;
     Ok((rows, total))
+}
+
+/// `select` with a WHERE clause of the filters that are set, each value bound: the
+/// planner sees only the conditions that apply, so the actor and entity indexes serve.
+fn filtered(select: &'static str, filter: &Filter) -> QueryBuilder<Postgres> {
+    let mut query = QueryBuilder::new(select);
+    let mut clause = " WHERE ";
+    let mut and = |query: &mut QueryBuilder<Postgres>| {
+        query.push(clause);
+        clause = " AND ";
+    };
+    if let Some(actor) = &filter.actor_email {
+        and(&mut query);
+        query.push("actor_email = ").push_bind(actor);
+    }
+    if let Some(entity) = &filter.entity {
+        and(&mut query);
+        query.push("entity = ").push_bind(entity);
+    }
+    if let Some(from) = filter.from {
+        and(&mut query);
+        query.push("at >= ").push_bind(from).push("::date");
+    }
+    if let Some(to) = filter.to {
+        and(&mut query);
+        query.push("at < ").push_bind(to).push("::date + 1");
+    }
+    query
 }
 
 /// Changes that belong to one portfolio item (the item itself, its budgets, ...).
 pub async fn for_item(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Row>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Row,
         "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
            FROM audit_log WHERE item_id = $1 ORDER BY at DESC, id DESC LIMIT 200",
+        item_id,
     )
-    .bind(item_id)
     .fetch_all(pool)
     .await
 }
 
 /// The latest changes to the portfolio (sign-ins left out), for the overview.
-pub async fn recent_changes(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Row>> {
-    sqlx::query_as(
+pub async fn recent_changes(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Row>> {
+    sqlx::query_as!(
+        Row,
         "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
            FROM audit_log WHERE entity NOT IN ('session', 'user') ORDER BY at DESC, id DESC LIMIT $1",
+        limit,
     )
-    .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
 /// Distinct actors and entities, for the filter menus.
 pub async fn facets(pool: &PgPool) -> sqlx::Result<(Vec<String>, Vec<String>)> {
-    let actors = sqlx::query_scalar(
-        "SELECT DISTINCT actor_email FROM audit_log WHERE actor_email IS NOT NULL ORDER BY 1",
+    let actors = sqlx::query_scalar!(
+        r#"SELECT DISTINCT actor_email AS "actor_email!" FROM audit_log
+            WHERE actor_email IS NOT NULL ORDER BY 1"#
     )
     .fetch_all(pool)
     .await?;
-    let entities = sqlx::query_scalar("SELECT DISTINCT entity FROM audit_log ORDER BY 1")
+    let entities = sqlx::query_scalar!("SELECT DISTINCT entity FROM audit_log ORDER BY 1")
         .fetch_all(pool)
         .await?;
     Ok((actors, entities))

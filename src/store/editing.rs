@@ -32,8 +32,6 @@ pub trait Editable: Send + Sync + Sized + 'static {
         key: &Self::Key,
     ) -> impl Future<Output = sqlx::Result<Option<Self::Record>>> + Send;
 
-    fn key(record: &Self::Record) -> Self::Key;
-
     /// The version the record is at; a save names the version it was loaded at.
     fn version(record: &Self::Record) -> i32;
 

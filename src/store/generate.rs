@@ -870,6 +870,10 @@ impl std::fmt::Display for Summary {
 
 /// The item slugs the generator uses, as a regular expression.
 const GEN_ITEM: &str = "^gen-[0-9]+(-[0-9]+)*$";
+/// Its organisation slugs.
+const GEN_ORG: &str = "^gen-org-[0-9]+$";
+/// Its place names.
+const GEN_PLACE: &str = "^Gen(land|region) [0-9]+$";
 
 /// Refuses unless the database holds the seeded report and nothing else: no item,
 /// organisation or place the seed files do not name, and no budget or contribution
@@ -877,29 +881,30 @@ const GEN_ITEM: &str = "^gen-[0-9]+(-[0-9]+)*$";
 /// edits to seeded rows do not count.
 pub async fn check_only_seeded(pool: &PgPool) -> anyhow::Result<()> {
     let names = super::seed::seed_names()?;
-    let (items, generated, orgs, places, budgets, contributions): (i64, i64, i64, i64, i64, i64) =
-        sqlx::query_as(
-            "SELECT (SELECT count(*) FROM items WHERE slug <> ALL($1)),
-                    (SELECT count(*) FROM items WHERE slug ~ $5),
-                    (SELECT count(*) FROM organisations WHERE slug <> ALL($2)),
-                    (SELECT count(*) FROM places WHERE name <> ALL($3)),
-                    (SELECT count(*) FROM budgets WHERE seed_key IS NULL OR seed_key <> ALL($4)),
-                    (SELECT count(*) FROM contributions WHERE seed_key IS NULL OR seed_key <> ALL($4))",
-        )
-        .bind(&names.items)
-        .bind(&names.organisations)
-        .bind(&names.places)
-        .bind(&names.money_keys)
-        .bind(GEN_ITEM)
-        .fetch_one(pool)
-        .await
-        .context("checking what the database holds")?;
+    let counts = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM items WHERE slug <> ALL($1)) AS "items!",
+                  (SELECT count(*) FROM items WHERE slug ~ $5) AS "generated!",
+                  (SELECT count(*) FROM organisations WHERE slug <> ALL($2)) AS "orgs!",
+                  (SELECT count(*) FROM places WHERE name <> ALL($3)) AS "places!",
+                  (SELECT count(*) FROM budgets
+                    WHERE seed_key IS NULL OR seed_key <> ALL($4)) AS "budgets!",
+                  (SELECT count(*) FROM contributions
+                    WHERE seed_key IS NULL OR seed_key <> ALL($4)) AS "contributions!""#,
+        &names.items,
+        &names.organisations,
+        &names.places,
+        &names.money_keys,
+        GEN_ITEM,
+    )
+    .fetch_one(pool)
+    .await
+    .context("checking what the database holds")?;
     let extra: Vec<String> = [
-        (items, "items"),
-        (orgs, "organisations"),
-        (places, "places"),
-        (budgets, "budgets"),
-        (contributions, "contributions"),
+        (counts.items, "items"),
+        (counts.orgs, "organisations"),
+        (counts.places, "places"),
+        (counts.budgets, "budgets"),
+        (counts.contributions, "contributions"),
     ]
     .iter()
     .filter(|(count, _)| *count > 0)
@@ -908,7 +913,7 @@ pub async fn check_only_seeded(pool: &PgPool) -> anyhow::Result<()> {
     if extra.is_empty() {
         return Ok(());
     }
-    let what = if generated > 0 {
+    let what = if counts.generated > 0 {
         "a generated portfolio is loaded already".to_string()
     } else {
         "the database holds more than the seeded report".to_string()
@@ -932,9 +937,9 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
     if !options.force {
         check_only_seeded(pool).await?;
     }
-    let areas: Vec<i64> = sqlx::query_scalar(
+    let areas: Vec<i64> = sqlx::query_scalar!(
         "SELECT id FROM result_areas WHERE archived_at IS NULL
-          ORDER BY string_to_array(code, '.')::numeric[]",
+          ORDER BY string_to_array(code, '.')::numeric[]"
     )
     .fetch_all(pool)
     .await?;
@@ -993,30 +998,28 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
     for chunk in portfolio.item_places.chunks(BATCH) {
         let items: Vec<i64> = chunk.iter().map(|(i, _)| item_ids[*i]).collect();
         let places: Vec<i64> = chunk.iter().map(|(_, p)| place_ids[*p]).collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO item_places (item_id, place_id)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
+            &items,
+            &places,
         )
-        .bind(items)
-        .bind(places)
         .execute(&mut *tx)
         .await
         .context("inserting item places")?;
         bar.inc(chunk.len() as u64);
     }
     for chunk in portfolio.item_organisations.chunks(BATCH) {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO item_organisations (item_id, org_id, role, source_para)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
-        )
-        .bind(chunk.iter().map(|l| item_ids[l.item]).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|l| org_ids[l.org]).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|l| l.role).collect::<Vec<_>>())
-        .bind(
-            chunk
+            &chunk.iter().map(|l| item_ids[l.item]).collect::<Vec<_>>(),
+            &chunk.iter().map(|l| org_ids[l.org]).collect::<Vec<_>>(),
+            &chunk.iter().map(|l| l.role).collect::<Vec<_>>() as &[&str],
+            &chunk
                 .iter()
                 .map(|l| l.source_para.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>() as &[Option<String>],
         )
         .execute(&mut *tx)
         .await
@@ -1024,19 +1027,17 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
         bar.inc(chunk.len() as u64);
     }
     for chunk in portfolio.alignments.chunks(BATCH) {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO alignments (item_id, result_area_id, source_para, note)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
-        )
-        .bind(chunk.iter().map(|a| item_ids[a.item]).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|a| areas[a.area]).collect::<Vec<_>>())
-        .bind(
-            chunk
+            &chunk.iter().map(|a| item_ids[a.item]).collect::<Vec<_>>(),
+            &chunk.iter().map(|a| areas[a.area]).collect::<Vec<_>>(),
+            &chunk
                 .iter()
                 .map(|a| a.source_para.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>() as &[Option<String>],
+            &chunk.iter().map(|a| a.note.clone()).collect::<Vec<_>>() as &[Option<String>],
         )
-        .bind(chunk.iter().map(|a| a.note.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await
         .context("inserting alignments")?;
@@ -1045,7 +1046,7 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
 
     bar.set_message("budgets");
     for chunk in portfolio.budgets.chunks(BATCH) {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO budgets (item_id, amount, currency, approximate, period, as_of,
                                   source_para, note)
              SELECT u.item_id, u.cents::numeric / 100, u.currency, u.approximate, u.period,
@@ -1053,20 +1054,18 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
                FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bool[], $5::text[],
                            $6::date[], $7::text[], $8::text[])
                  AS u(item_id, cents, currency, approximate, period, as_of, source_para, note)",
-        )
-        .bind(chunk.iter().map(|b| item_ids[b.item]).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|b| b.cents).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|b| b.currency).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|b| b.approximate).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|b| b.period.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|b| b.as_of).collect::<Vec<_>>())
-        .bind(
-            chunk
+            &chunk.iter().map(|b| item_ids[b.item]).collect::<Vec<_>>(),
+            &chunk.iter().map(|b| b.cents).collect::<Vec<_>>(),
+            &chunk.iter().map(|b| b.currency).collect::<Vec<_>>() as &[&str],
+            &chunk.iter().map(|b| b.approximate).collect::<Vec<_>>(),
+            &chunk.iter().map(|b| b.period.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &chunk.iter().map(|b| b.as_of).collect::<Vec<_>>(),
+            &chunk
                 .iter()
                 .map(|b| b.source_para.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>() as &[Option<String>],
+            &chunk.iter().map(|b| b.note.clone()).collect::<Vec<_>>() as &[Option<String>],
         )
-        .bind(chunk.iter().map(|b| b.note.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await
         .context("inserting budgets")?;
@@ -1075,7 +1074,7 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
 
     bar.set_message("contributions");
     for chunk in portfolio.contributions.chunks(BATCH) {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO contributions (item_id, org_id, amount, currency, status, pledged_on,
                                         as_of, approximate, self_financing, source_para, note)
              SELECT u.item_id, u.org_id, u.cents::numeric / 100, u.currency, u.status,
@@ -1085,23 +1084,21 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
                            $11::text[])
                  AS u(item_id, org_id, cents, currency, status, pledged_on, as_of, approximate,
                       self_financing, source_para, note)",
-        )
-        .bind(chunk.iter().map(|c| item_ids[c.item]).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| org_ids[c.org]).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.cents).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.currency).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.status).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.pledged_on).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.as_of).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.approximate).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|c| c.self_financing).collect::<Vec<_>>())
-        .bind(
-            chunk
+            &chunk.iter().map(|c| item_ids[c.item]).collect::<Vec<_>>(),
+            &chunk.iter().map(|c| org_ids[c.org]).collect::<Vec<_>>(),
+            &chunk.iter().map(|c| c.cents).collect::<Vec<_>>(),
+            &chunk.iter().map(|c| c.currency).collect::<Vec<_>>() as &[&str],
+            &chunk.iter().map(|c| c.status).collect::<Vec<_>>() as &[&str],
+            &chunk.iter().map(|c| c.pledged_on).collect::<Vec<_>>() as &[Option<NaiveDate>],
+            &chunk.iter().map(|c| c.as_of).collect::<Vec<_>>(),
+            &chunk.iter().map(|c| c.approximate).collect::<Vec<_>>(),
+            &chunk.iter().map(|c| c.self_financing).collect::<Vec<_>>(),
+            &chunk
                 .iter()
                 .map(|c| c.source_para.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>() as &[Option<String>],
+            &chunk.iter().map(|c| c.note.clone()).collect::<Vec<_>>() as &[Option<String>],
         )
-        .bind(chunk.iter().map(|c| c.note.clone()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await
         .context("inserting contributions")?;
@@ -1111,7 +1108,7 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
     bar.set_message("committing");
     tx.commit().await?;
     bar.set_message("ANALYZE");
-    sqlx::query("ANALYZE").execute(pool).await?;
+    sqlx::query!("ANALYZE").execute(pool).await?;
     bar.finish_and_clear();
 
     let mut budgeted = vec![false; portfolio.items.len()];
@@ -1138,75 +1135,90 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
 /// Removes the rows an earlier run added (by the generator's names), and whatever
 /// hangs on them. Returns how many items went.
 async fn remove_generated(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<u64> {
-    let items = "SELECT id FROM items WHERE slug ~ '^gen-[0-9]+(-[0-9]+)*$'";
-    let orgs = "SELECT id FROM organisations WHERE slug ~ '^gen-org-[0-9]+$'";
-    let places = "SELECT id FROM places WHERE name ~ '^Gen(land|region) [0-9]+$'";
-    for statement in [
-        format!("DELETE FROM contributions WHERE item_id IN ({items}) OR org_id IN ({orgs})"),
-        format!("DELETE FROM budgets WHERE item_id IN ({items})"),
-        format!("DELETE FROM alignments WHERE item_id IN ({items})"),
-        format!("DELETE FROM item_places WHERE item_id IN ({items}) OR place_id IN ({places})"),
-        format!("DELETE FROM item_organisations WHERE item_id IN ({items}) OR org_id IN ({orgs})"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(&mut **tx)
-            .await
-            .context("removing an earlier generated portfolio")?;
-    }
-    let removed = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM items WHERE id IN ({items})"
-    )))
-    .execute(&mut **tx)
+    let tx = &mut **tx;
+    let context = "removing an earlier generated portfolio";
+    sqlx::query!(
+        "DELETE FROM contributions
+          WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)
+             OR org_id IN (SELECT id FROM organisations WHERE slug ~ $2)",
+        GEN_ITEM,
+        GEN_ORG,
+    )
+    .execute(&mut *tx)
     .await
-    .context("removing earlier generated items")?
-    .rows_affected();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM organisations WHERE id IN ({orgs})"
-    )))
-    .execute(&mut **tx)
+    .context(context)?;
+    sqlx::query!(
+        "DELETE FROM budgets WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)",
+        GEN_ITEM,
+    )
+    .execute(&mut *tx)
     .await
-    .context("removing earlier generated organisations (are they used elsewhere?)")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM places WHERE id IN ({places})"
-    )))
-    .execute(&mut **tx)
+    .context(context)?;
+    sqlx::query!(
+        "DELETE FROM alignments WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)",
+        GEN_ITEM,
+    )
+    .execute(&mut *tx)
     .await
-    .context("removing earlier generated places")?;
+    .context(context)?;
+    sqlx::query!(
+        "DELETE FROM item_places
+          WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)
+             OR place_id IN (SELECT id FROM places WHERE name ~ $2)",
+        GEN_ITEM,
+        GEN_PLACE,
+    )
+    .execute(&mut *tx)
+    .await
+    .context(context)?;
+    sqlx::query!(
+        "DELETE FROM item_organisations
+          WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)
+             OR org_id IN (SELECT id FROM organisations WHERE slug ~ $2)",
+        GEN_ITEM,
+        GEN_ORG,
+    )
+    .execute(&mut *tx)
+    .await
+    .context(context)?;
+    let removed = sqlx::query!("DELETE FROM items WHERE slug ~ $1", GEN_ITEM)
+        .execute(&mut *tx)
+        .await
+        .context("removing earlier generated items")?
+        .rows_affected();
+    sqlx::query!("DELETE FROM organisations WHERE slug ~ $1", GEN_ORG)
+        .execute(&mut *tx)
+        .await
+        .context("removing earlier generated organisations (are they used elsewhere?)")?;
+    sqlx::query!("DELETE FROM places WHERE name ~ $1", GEN_PLACE)
+        .execute(&mut *tx)
+        .await
+        .context("removing earlier generated places")?;
     Ok(removed)
 }
 
 async fn insert_rates(tx: &mut Transaction<'_, Postgres>, rates: &[Rate]) -> anyhow::Result<u64> {
-    let result = sqlx::query(
+    let result = sqlx::query!(
         "INSERT INTO exchange_rates (currency, month, usd_per_unit, source)
          SELECT u.currency, u.month, u.rate::numeric, $4
            FROM UNNEST($1::text[], $2::date[], $3::text[]) AS u(currency, month, rate)
          ON CONFLICT (currency, month) DO NOTHING",
-    )
-    .bind(rates.iter().map(|r| r.currency).collect::<Vec<_>>())
-    .bind(rates.iter().map(|r| r.month).collect::<Vec<_>>())
-    .bind(
-        rates
+        &rates.iter().map(|r| r.currency).collect::<Vec<_>>() as &[&str],
+        &rates.iter().map(|r| r.month).collect::<Vec<_>>(),
+        &rates
             .iter()
             .map(|r| r.usd_per_unit.clone())
             .collect::<Vec<_>>(),
+        RATE_SOURCE,
     )
-    .bind(RATE_SOURCE)
     .execute(&mut **tx)
     .await
     .context("inserting exchange rates")?;
     Ok(result.rows_affected())
 }
 
-/// Ids by name of the rows just inserted, in the order of `names`.
-async fn ids_by_name(
-    tx: &mut Transaction<'_, Postgres>,
-    sql: &'static str,
-    names: Vec<String>,
-) -> anyhow::Result<Vec<i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(sql)
-        .bind(&names)
-        .fetch_all(&mut **tx)
-        .await?;
+/// The ids of `names` in their order, from the (name, id) rows read back after inserting.
+fn ids_by_name(names: &[String], rows: Vec<(String, i64)>) -> anyhow::Result<Vec<i64>> {
     let map: HashMap<String, i64> = rows.into_iter().collect();
     names
         .iter()
@@ -1224,34 +1236,35 @@ async fn insert_organisations(
     bar: &ProgressBar,
 ) -> anyhow::Result<Vec<i64>> {
     for chunk in orgs.chunks(BATCH) {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO organisations (slug, name, acronym, kind, source_paras)
              SELECT u.slug, u.name, u.acronym, u.kind, u.source_paras
                FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
                     WITH ORDINALITY AS u(slug, name, acronym, kind, source_paras, ord)
               ORDER BY u.ord",
-        )
-        .bind(chunk.iter().map(|o| o.slug.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|o| o.name.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|o| o.acronym.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|o| o.kind).collect::<Vec<_>>())
-        .bind(
-            chunk
+            &chunk.iter().map(|o| o.slug.clone()).collect::<Vec<_>>(),
+            &chunk.iter().map(|o| o.name.clone()).collect::<Vec<_>>(),
+            &chunk.iter().map(|o| o.acronym.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &chunk.iter().map(|o| o.kind).collect::<Vec<_>>() as &[&str],
+            &chunk
                 .iter()
                 .map(|o| o.source_paras.clone())
-                .collect::<Vec<_>>(),
+                .collect::<Vec<_>>() as &[Option<String>],
         )
         .execute(&mut **tx)
         .await
         .context("inserting organisations (does a gen-org-* slug exist already?)")?;
         bar.inc(chunk.len() as u64);
     }
-    ids_by_name(
-        tx,
+    let slugs: Vec<String> = orgs.iter().map(|o| o.slug.clone()).collect();
+    let rows = sqlx::query!(
         "SELECT slug, id FROM organisations WHERE slug = ANY($1)",
-        orgs.iter().map(|o| o.slug.clone()).collect(),
+        &slugs
     )
-    .await
+    .map(|r| (r.slug, r.id))
+    .fetch_all(&mut **tx)
+    .await?;
+    ids_by_name(&slugs, rows)
 }
 
 async fn insert_places(
@@ -1260,25 +1273,25 @@ async fn insert_places(
     bar: &ProgressBar,
 ) -> anyhow::Result<Vec<i64>> {
     for chunk in places.chunks(BATCH) {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO places (name, kind)
              SELECT u.name, u.kind FROM UNNEST($1::text[], $2::text[])
                     WITH ORDINALITY AS u(name, kind, ord)
               ORDER BY u.ord",
+            &chunk.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+            &chunk.iter().map(|p| p.kind).collect::<Vec<_>>() as &[&str],
         )
-        .bind(chunk.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
-        .bind(chunk.iter().map(|p| p.kind).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await
         .context("inserting places (does a Genland place exist already?)")?;
         bar.inc(chunk.len() as u64);
     }
-    ids_by_name(
-        tx,
-        "SELECT name, id FROM places WHERE name = ANY($1)",
-        places.iter().map(|p| p.name.clone()).collect(),
-    )
-    .await
+    let names: Vec<String> = places.iter().map(|p| p.name.clone()).collect();
+    let rows = sqlx::query!("SELECT name, id FROM places WHERE name = ANY($1)", &names)
+        .map(|r| (r.name, r.id))
+        .fetch_all(&mut **tx)
+        .await?;
+    ids_by_name(&names, rows)
 }
 
 /// Level by level, so every parent exists before its components name it by slug.
@@ -1290,7 +1303,7 @@ async fn insert_items(
     for level in 0..3u8 {
         let rows: Vec<&Item> = items.iter().filter(|i| i.level == level).collect();
         for chunk in rows.chunks(BATCH) {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO items (slug, title, kind, parent_id, report_section, status,
                                     status_note, summary, description, period, start_date,
                                     end_date, source_paras, published, internal_notes)
@@ -1306,48 +1319,36 @@ async fn insert_items(
                              published, internal_notes, ord)
                    LEFT JOIN items p ON p.slug = u.parent
                   ORDER BY u.ord",
-            )
-            .bind(chunk.iter().map(|i| i.slug.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|i| i.title.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|i| i.kind).collect::<Vec<_>>())
-            .bind(
-                chunk
+                &chunk.iter().map(|i| i.slug.clone()).collect::<Vec<_>>(),
+                &chunk.iter().map(|i| i.title.clone()).collect::<Vec<_>>(),
+                &chunk.iter().map(|i| i.kind).collect::<Vec<_>>() as &[&str],
+                &chunk
                     .iter()
                     .map(|i| i.parent.map(|p| items[p].slug.clone()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
+                    .collect::<Vec<_>>() as &[Option<String>],
+                &chunk
                     .iter()
                     .map(|i| i.report_section.clone())
                     .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|i| i.status).collect::<Vec<_>>())
-            .bind(
-                chunk
+                &chunk.iter().map(|i| i.status).collect::<Vec<_>>() as &[&str],
+                &chunk
                     .iter()
                     .map(|i| i.status_note.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|i| i.summary.clone()).collect::<Vec<_>>())
-            .bind(
-                chunk
+                    .collect::<Vec<_>>() as &[Option<String>],
+                &chunk.iter().map(|i| i.summary.clone()).collect::<Vec<_>>(),
+                &chunk
                     .iter()
                     .map(|i| i.description.clone())
                     .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|i| i.period.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|i| i.start_date).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|i| i.end_date).collect::<Vec<_>>())
-            .bind(
-                chunk
+                &chunk.iter().map(|i| i.period.clone()).collect::<Vec<_>>() as &[Option<String>],
+                &chunk.iter().map(|i| i.start_date).collect::<Vec<_>>() as &[Option<NaiveDate>],
+                &chunk.iter().map(|i| i.end_date).collect::<Vec<_>>() as &[Option<NaiveDate>],
+                &chunk
                     .iter()
                     .map(|i| i.source_paras.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|i| i.published).collect::<Vec<_>>())
-            .bind(
-                chunk
+                    .collect::<Vec<_>>() as &[Option<String>],
+                &chunk.iter().map(|i| i.published).collect::<Vec<_>>(),
+                &chunk
                     .iter()
                     .map(|i| i.internal_notes.clone())
                     .collect::<Vec<_>>(),
@@ -1358,12 +1359,12 @@ async fn insert_items(
             bar.inc(chunk.len() as u64);
         }
     }
-    ids_by_name(
-        tx,
-        "SELECT slug, id FROM items WHERE slug = ANY($1)",
-        items.iter().map(|i| i.slug.clone()).collect(),
-    )
-    .await
+    let slugs: Vec<String> = items.iter().map(|i| i.slug.clone()).collect();
+    let rows = sqlx::query!("SELECT slug, id FROM items WHERE slug = ANY($1)", &slugs)
+        .map(|r| (r.slug, r.id))
+        .fetch_all(&mut **tx)
+        .await?;
+    ids_by_name(&slugs, rows)
 }
 
 #[cfg(test)]

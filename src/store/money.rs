@@ -15,7 +15,7 @@ use crate::domain::vocab::ContributionStatus;
 use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
 /// The item the money belongs to, archived or not: an admin still manages its money.
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
+#[derive(Debug, Clone, Default)]
 pub struct ItemRef {
     pub id: i64,
     pub slug: String,
@@ -24,22 +24,25 @@ pub struct ItemRef {
 }
 
 pub async fn item(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<ItemRef>> {
-    sqlx::query_as(
-        "SELECT id, slug, title, archived_at IS NOT NULL AS archived FROM items WHERE id = $1",
+    sqlx::query_as!(
+        ItemRef,
+        r#"SELECT id, slug, title, archived_at IS NOT NULL AS "archived!" FROM items WHERE id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
 /// Currency codes for the forms' menus: USD first, then alphabetical.
 pub async fn currencies(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT code::text FROM currencies ORDER BY code <> 'USD', code")
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT code::text AS "code!" FROM currencies ORDER BY code <> 'USD', code"#
+    )
+    .fetch_all(db)
+    .await
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Budget {
     pub id: i64,
     pub item_id: i64,
@@ -73,26 +76,35 @@ impl From<&Budget> for BudgetFields {
     }
 }
 
-const BUDGET: &str =
-    "SELECT b.id, b.item_id, i.title AS item_title, b.amount, b.currency::text AS currency, b.approximate,
-        b.period, b.as_of, b.source_para, b.note, b.seed_key, b.version,
-        b.archived_at IS NOT NULL AS archived, u.rate_month, u.amount_usd
-   FROM budgets b JOIN items i ON i.id = b.item_id LEFT JOIN budgets_usd u ON u.id = b.id";
-
-pub async fn budgets(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Budget>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{BUDGET} WHERE b.item_id = $1 ORDER BY b.archived_at IS NOT NULL, b.as_of, b.id"
-    )))
-    .bind(item_id)
-    .fetch_all(pool)
+/// The budgets of an item (`item_id`), archived ones last, or one budget (`id`).
+async fn select_budgets(
+    db: impl PgExecutor<'_>,
+    item_id: Option<i64>,
+    id: Option<i64>,
+) -> sqlx::Result<Vec<Budget>> {
+    sqlx::query_as!(
+        Budget,
+        r#"SELECT b.id, b.item_id, i.title AS item_title, b.amount, b.currency::text AS "currency!",
+                  b.approximate, b.period, b.as_of, b.source_para, b.note, b.seed_key, b.version,
+                  b.archived_at IS NOT NULL AS "archived!", u.rate_month, u.amount_usd
+             FROM budgets b
+             JOIN items i ON i.id = b.item_id
+             LEFT JOIN budgets_usd u ON u.id = b.id
+            WHERE b.item_id = $1 OR b.id = $2
+            ORDER BY b.archived_at IS NOT NULL, b.as_of, b.id"#,
+        item_id,
+        id
+    )
+    .fetch_all(db)
     .await
 }
 
+pub async fn budgets(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Budget>> {
+    select_budgets(pool, Some(item_id), None).await
+}
+
 pub async fn budget(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Budget>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{BUDGET} WHERE b.id = $1")))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    Ok(select_budgets(db, None, Some(id)).await?.pop())
 }
 
 pub async fn insert_budget(
@@ -100,18 +112,18 @@ pub async fn insert_budget(
     item_id: i64,
     f: &BudgetFields,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO budgets (item_id, amount, currency, approximate, period, as_of, source_para, note)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        item_id,
+        f.amount,
+        f.currency,
+        f.approximate,
+        f.period,
+        f.as_of,
+        f.source_para,
+        f.note
     )
-    .bind(item_id)
-    .bind(f.amount)
-    .bind(&f.currency)
-    .bind(f.approximate)
-    .bind(&f.period)
-    .bind(f.as_of)
-    .bind(&f.source_para)
-    .bind(&f.note)
     .fetch_one(db)
     .await
 }
@@ -124,26 +136,26 @@ pub async fn update_budget(
     version: i32,
     f: &BudgetFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE budgets SET amount = $3, currency = $4, approximate = $5, period = $6, as_of = $7,
                 source_para = $8, note = $9, version = version + 1
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        f.amount,
+        f.currency,
+        f.approximate,
+        f.period,
+        f.as_of,
+        f.source_para,
+        f.note
     )
-    .bind(id)
-    .bind(version)
-    .bind(f.amount)
-    .bind(&f.currency)
-    .bind(f.approximate)
-    .bind(&f.period)
-    .bind(f.as_of)
-    .bind(&f.source_para)
-    .bind(&f.note)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Contribution {
     pub id: i64,
     pub item_id: i64,
@@ -152,7 +164,7 @@ pub struct Contribution {
     pub org_name: String,
     pub amount: Decimal,
     pub currency: String,
-    pub status: String,
+    pub status: ContributionStatus,
     pub pledged_on: Option<NaiveDate>,
     pub as_of: NaiveDate,
     pub approximate: bool,
@@ -172,7 +184,7 @@ impl From<&Contribution> for ContributionFields {
             org_id: c.org_id,
             amount: c.amount,
             currency: c.currency.clone(),
-            status: ContributionStatus::parse(&c.status).unwrap_or(ContributionStatus::Pledged),
+            status: c.status,
             pledged_on: c.pledged_on,
             as_of: c.as_of,
             approximate: c.approximate,
@@ -183,33 +195,38 @@ impl From<&Contribution> for ContributionFields {
     }
 }
 
-const CONTRIBUTION: &str =
-    "SELECT c.id, c.item_id, i.title AS item_title, c.org_id, o.name AS org_name, c.amount,
-        c.currency::text AS currency, c.status, c.pledged_on, c.as_of, c.approximate,
-        c.self_financing, c.source_para, c.note, c.seed_key, c.version,
-        c.archived_at IS NOT NULL AS archived, u.rate_month, u.amount_usd
-   FROM contributions c
-   JOIN items i ON i.id = c.item_id
-   JOIN organisations o ON o.id = c.org_id
-   LEFT JOIN contributions_usd u ON u.id = c.id";
-
-pub async fn contributions(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Contribution>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{CONTRIBUTION} WHERE c.item_id = $1
-          ORDER BY c.archived_at IS NOT NULL, c.as_of, o.name, c.id"
-    )))
-    .bind(item_id)
-    .fetch_all(pool)
+/// The contributions to an item (`item_id`), archived ones last, or one (`id`).
+async fn select_contributions(
+    db: impl PgExecutor<'_>,
+    item_id: Option<i64>,
+    id: Option<i64>,
+) -> sqlx::Result<Vec<Contribution>> {
+    sqlx::query_as!(
+        Contribution,
+        r#"SELECT c.id, c.item_id, i.title AS item_title, c.org_id, o.name AS org_name, c.amount,
+                  c.currency::text AS "currency!", c.status AS "status: ContributionStatus",
+                  c.pledged_on, c.as_of, c.approximate, c.self_financing, c.source_para, c.note,
+                  c.seed_key, c.version, c.archived_at IS NOT NULL AS "archived!",
+                  u.rate_month, u.amount_usd
+             FROM contributions c
+             JOIN items i ON i.id = c.item_id
+             JOIN organisations o ON o.id = c.org_id
+             LEFT JOIN contributions_usd u ON u.id = c.id
+            WHERE c.item_id = $1 OR c.id = $2
+            ORDER BY c.archived_at IS NOT NULL, c.as_of, o.name, c.id"#,
+        item_id,
+        id
+    )
+    .fetch_all(db)
     .await
 }
 
+pub async fn contributions(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Contribution>> {
+    select_contributions(pool, Some(item_id), None).await
+}
+
 pub async fn contribution(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Contribution>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{CONTRIBUTION} WHERE c.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    Ok(select_contributions(db, None, Some(id)).await?.pop())
 }
 
 pub async fn insert_contribution(
@@ -217,22 +234,22 @@ pub async fn insert_contribution(
     item_id: i64,
     f: &ContributionFields,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO contributions (item_id, org_id, amount, currency, status, pledged_on, as_of,
                                     approximate, self_financing, source_para, note)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        item_id,
+        f.org_id,
+        f.amount,
+        f.currency,
+        f.status as ContributionStatus,
+        f.pledged_on,
+        f.as_of,
+        f.approximate,
+        f.self_financing,
+        f.source_para,
+        f.note
     )
-    .bind(item_id)
-    .bind(f.org_id)
-    .bind(f.amount)
-    .bind(&f.currency)
-    .bind(f.status.as_str())
-    .bind(f.pledged_on)
-    .bind(f.as_of)
-    .bind(f.approximate)
-    .bind(f.self_financing)
-    .bind(&f.source_para)
-    .bind(&f.note)
     .fetch_one(db)
     .await
 }
@@ -245,24 +262,24 @@ pub async fn update_contribution(
     version: i32,
     f: &ContributionFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE contributions SET org_id = $3, amount = $4, currency = $5, status = $6,
                 pledged_on = $7, as_of = $8, approximate = $9, self_financing = $10,
                 source_para = $11, note = $12, version = version + 1
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        f.org_id,
+        f.amount,
+        f.currency,
+        f.status as ContributionStatus,
+        f.pledged_on,
+        f.as_of,
+        f.approximate,
+        f.self_financing,
+        f.source_para,
+        f.note
     )
-    .bind(id)
-    .bind(version)
-    .bind(f.org_id)
-    .bind(f.amount)
-    .bind(&f.currency)
-    .bind(f.status.as_str())
-    .bind(f.pledged_on)
-    .bind(f.as_of)
-    .bind(f.approximate)
-    .bind(f.self_financing)
-    .bind(&f.source_para)
-    .bind(&f.note)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -282,17 +299,24 @@ pub async fn set_archived(
     id: i64,
     archived: bool,
 ) -> sqlx::Result<bool> {
-    let sql = match table {
-        Money::Budget => {
+    let done = match table {
+        Money::Budget => sqlx::query!(
             "UPDATE budgets SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1
-              WHERE id = $1 AND (archived_at IS NOT NULL) <> $2"
-        }
-        Money::Contribution => {
+              WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+            id,
+            archived
+        )
+        .execute(db)
+        .await?,
+        Money::Contribution => sqlx::query!(
             "UPDATE contributions SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1
-              WHERE id = $1 AND (archived_at IS NOT NULL) <> $2"
-        }
+              WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+            id,
+            archived
+        )
+        .execute(db)
+        .await?,
     };
-    let done = sqlx::query(sql).bind(id).bind(archived).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -352,10 +376,6 @@ impl Editable for Budgets {
 
     async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Budget>> {
         budget(db, *id).await
-    }
-
-    fn key(record: &Budget) -> i64 {
-        record.id
     }
 
     fn version(record: &Budget) -> i32 {
@@ -432,10 +452,6 @@ impl Editable for Contributions {
 
     async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Contribution>> {
         contribution(db, *id).await
-    }
-
-    fn key(record: &Contribution) -> i64 {
-        record.id
     }
 
     fn version(record: &Contribution) -> i32 {

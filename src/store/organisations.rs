@@ -7,13 +7,13 @@ pub use crate::domain::records::organisation::OrganisationFields;
 use crate::domain::vocab::OrgKind;
 use crate::store::editing::{Archivable, Change, Creatable, Editable};
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Organisation {
     pub id: i64,
     pub slug: String,
     pub name: String,
     pub acronym: Option<String>,
-    pub kind: String,
+    pub kind: OrgKind,
     pub source_paras: Option<String>,
     pub version: i32,
     #[serde(skip)]
@@ -22,43 +22,49 @@ pub struct Organisation {
     pub contributions: i64,
 }
 
-const SELECT: &str = "SELECT o.id, o.slug, o.name, o.acronym, o.kind, o.source_paras, o.version,
-        o.archived_at IS NOT NULL AS archived,
-        (SELECT count(*) FROM contributions c WHERE c.org_id = o.id) AS contributions
-   FROM organisations o";
+/// Every organisation (`id` None) or one, archived ones last.
+async fn select(db: impl PgExecutor<'_>, id: Option<i64>) -> sqlx::Result<Vec<Organisation>> {
+    sqlx::query_as!(
+        Organisation,
+        r#"SELECT o.id, o.slug, o.name, o.acronym, o.kind AS "kind: OrgKind", o.source_paras,
+                  o.version, o.archived_at IS NOT NULL AS "archived!",
+                  (SELECT count(*) FROM contributions c WHERE c.org_id = o.id) AS "contributions!"
+             FROM organisations o
+            WHERE $1::bigint IS NULL OR o.id = $1
+            ORDER BY o.archived_at IS NOT NULL, o.name"#,
+        id
+    )
+    .fetch_all(db)
+    .await
+}
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<Organisation>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} ORDER BY o.archived_at IS NOT NULL, o.name"
-    )))
-    .fetch_all(pool)
-    .await
+    select(pool, None).await
 }
 
 /// Organisations that can be chosen in forms (not archived).
 pub async fn choices(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as("SELECT id, name FROM organisations WHERE archived_at IS NULL ORDER BY name")
-        .fetch_all(pool)
-        .await
+    let rows =
+        sqlx::query!("SELECT id, name FROM organisations WHERE archived_at IS NULL ORDER BY name")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Organisation>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE o.id = $1")))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    Ok(select(db, Some(id)).await?.pop())
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, f: &OrganisationFields) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO organisations (slug, name, acronym, kind, source_paras) VALUES ($1, $2, $3, $4, $5)
          RETURNING id",
+        f.slug,
+        f.name,
+        f.acronym,
+        f.kind as OrgKind,
+        f.source_paras
     )
-    .bind(&f.slug)
-    .bind(&f.name)
-    .bind(&f.acronym)
-    .bind(f.kind.as_str())
-    .bind(&f.source_paras)
     .fetch_one(db)
     .await
 }
@@ -70,18 +76,18 @@ pub async fn update(
     version: i32,
     f: &OrganisationFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE organisations SET slug = $3, name = $4, acronym = $5, kind = $6, source_paras = $7,
                 version = version + 1
           WHERE id = $1 AND version = $2",
+        id,
+        version,
+        f.slug,
+        f.name,
+        f.acronym,
+        f.kind as OrgKind,
+        f.source_paras
     )
-    .bind(id)
-    .bind(version)
-    .bind(&f.slug)
-    .bind(&f.name)
-    .bind(&f.acronym)
-    .bind(f.kind.as_str())
-    .bind(&f.source_paras)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -89,12 +95,12 @@ pub async fn update(
 
 /// Archives (`archived` true) or restores. False when nothing changed.
 pub async fn set_archived(db: impl PgExecutor<'_>, id: i64, archived: bool) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE organisations SET archived_at = CASE WHEN $2 THEN now() END, version = version + 1
           WHERE id = $1 AND (archived_at IS NOT NULL) <> $2",
+        id,
+        archived
     )
-    .bind(id)
-    .bind(archived)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -103,12 +109,10 @@ pub async fn set_archived(db: impl PgExecutor<'_>, id: i64, archived: bool) -> s
 /// Deletes an organisation and its links to items; the caller first makes sure it has no
 /// contributions (the foreign key refuses otherwise).
 pub async fn delete(db: &mut sqlx::PgConnection, id: i64) -> sqlx::Result<bool> {
-    sqlx::query("DELETE FROM item_organisations WHERE org_id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM item_organisations WHERE org_id = $1", id)
         .execute(&mut *db)
         .await?;
-    let done = sqlx::query("DELETE FROM organisations WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!("DELETE FROM organisations WHERE id = $1", id)
         .execute(&mut *db)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -126,10 +130,6 @@ impl Editable for Organisations {
 
     async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<Organisation>> {
         by_id(db, *id).await
-    }
-
-    fn key(record: &Organisation) -> i64 {
-        record.id
     }
 
     fn version(record: &Organisation) -> i32 {
@@ -198,7 +198,7 @@ impl From<&Organisation> for OrganisationFields {
             slug: o.slug.clone(),
             name: o.name.clone(),
             acronym: o.acronym.clone(),
-            kind: OrgKind::parse(&o.kind).unwrap_or(OrgKind::Other),
+            kind: o.kind,
             source_paras: o.source_paras.clone(),
         }
     }

@@ -6,25 +6,24 @@
 use crate::domain::funding::OwnFigures;
 use crate::domain::money::{Currency, to_usd};
 use crate::domain::portfolio::{Donor, Gift, ItemSummary};
-use crate::domain::vocab::ContributionStatus;
+use crate::domain::vocab::{ContributionStatus, ItemKind, ItemStatus, OrgKind, OrgRole, PlaceKind};
 use crate::store::audit;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// One item's texts, as its page shows them.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ItemRecord {
     pub id: i64,
     pub parent_id: Option<i64>,
     pub slug: String,
     pub title: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: ItemKind,
+    pub status: ItemStatus,
     pub status_note: Option<String>,
     pub report_section: Option<String>,
     pub summary: String,
@@ -38,7 +37,7 @@ pub struct ItemRecord {
 }
 
 /// A stated budget beside its USD conversion (`amount_usd` is None without a rate).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct BudgetRecord {
     pub id: i64,
     pub item_id: i64,
@@ -50,11 +49,8 @@ pub struct BudgetRecord {
     pub source_para: Option<String>,
     pub note: Option<String>,
     /// Filled in by [`MonthlyRates::convert`] after loading.
-    #[sqlx(skip)]
     pub rate_month: Option<NaiveDate>,
-    #[sqlx(skip)]
     pub usd_per_unit: Option<Decimal>,
-    #[sqlx(skip)]
     pub amount_usd: Option<Decimal>,
 }
 
@@ -66,7 +62,7 @@ pub struct ContributionRecord {
     pub org_id: i64,
     pub amount: Decimal,
     pub currency: String,
-    pub status: String,
+    pub status: ContributionStatus,
     pub pledged_on: Option<NaiveDate>,
     pub as_of: NaiveDate,
     pub approximate: bool,
@@ -79,48 +75,24 @@ pub struct ContributionRecord {
     pub amount_usd: Option<Decimal>,
 }
 
-/// By column position, in the order the load selects them: the load decodes tens of
-/// thousands of these, and looking every column up by name doubled its time.
-impl<'r> sqlx::FromRow<'r, PgRow> for ContributionRecord {
-    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(ContributionRecord {
-            id: row.try_get(0)?,
-            item_id: row.try_get(1)?,
-            org_id: row.try_get(2)?,
-            amount: row.try_get(3)?,
-            currency: row.try_get(4)?,
-            status: row.try_get(5)?,
-            pledged_on: row.try_get(6)?,
-            as_of: row.try_get(7)?,
-            approximate: row.try_get(8)?,
-            self_financing: row.try_get(9)?,
-            source_para: row.try_get(10)?,
-            note: row.try_get(11)?,
-            rate_month: None,
-            usd_per_unit: None,
-            amount_usd: None,
-        })
-    }
-}
-
 impl ContributionRecord {
     /// Committed or paid: the one place the rule is applied to loaded money.
     pub fn is_firm(&self) -> bool {
-        ContributionStatus::parse(&self.status).is_some_and(ContributionStatus::is_firm)
+        self.status.is_firm()
     }
 
     pub fn is_paid(&self) -> bool {
-        self.status == ContributionStatus::Paid.as_str()
+        self.status == ContributionStatus::Paid
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct OrganisationRecord {
     pub id: i64,
     pub slug: String,
     pub name: String,
     pub acronym: Option<String>,
-    pub kind: String,
+    pub kind: OrgKind,
     pub source_paras: Option<String>,
     /// Archived organisations keep their money in the figures but have no page.
     pub archived: bool,
@@ -136,20 +108,20 @@ impl OrganisationRecord {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PlaceRecord {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: PlaceKind,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ThemeRecord {
     pub code: String,
     pub title: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ResultAreaRecord {
     pub id: i64,
     pub code: String,
@@ -158,7 +130,7 @@ pub struct ResultAreaRecord {
     pub source_para: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AlignmentRecord {
     pub item_id: i64,
     pub result_area_id: i64,
@@ -166,11 +138,11 @@ pub struct AlignmentRecord {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct RoleRecord {
     pub item_id: i64,
     pub org_id: i64,
-    pub role: String,
+    pub role: OrgRole,
     pub source_para: Option<String>,
 }
 
@@ -205,7 +177,7 @@ pub const RECENT_CHANGES: i64 = 8;
 
 /// The portfolio's current revision: one primary-key read.
 pub async fn revision(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT revision FROM portfolio_revision")
+    sqlx::query_scalar!("SELECT revision FROM portfolio_revision")
         .fetch_one(pool)
         .await
 }
@@ -246,7 +218,7 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
 
 async fn begin_read_only(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
     Ok(tx)
@@ -264,10 +236,12 @@ async fn second_reader(
     let Ok(Ok(mut side)) = tokio::time::timeout(SPARE_WAIT, begin_read_only(pool)).await else {
         return Ok(None);
     };
-    let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+    let snapshot = sqlx::query_scalar!(r#"SELECT pg_export_snapshot() AS "snapshot!""#)
         .fetch_one(&mut **tx)
         .await?;
-    // an identifier such as 00000003-0000001B-1, spliced into SET (which takes no parameters)
+    // An identifier such as 00000003-0000001B-1, spliced into SET, which takes no
+    // parameters: the one statement here the query macros cannot check (its text is not
+    // known until run time), so it may hold nothing but hex digits and dashes.
     if !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return Ok(None);
     }
@@ -282,11 +256,32 @@ async fn second_reader(
 async fn read_contributions(
     tx: &mut Transaction<'static, Postgres>,
 ) -> sqlx::Result<Vec<ContributionRecord>> {
-    let mut contributions: Vec<ContributionRecord> = sqlx::query_as(
-        "SELECT id, item_id, org_id, amount, currency::text, status, pledged_on, as_of,
-                approximate, self_financing, source_para, note
-           FROM contributions WHERE archived_at IS NULL",
+    // The macro decodes each column by its position, unchecked (the types were checked at
+    // compile time): the load decodes tens of thousands of these, and looking every
+    // column up by name doubled its time.
+    let mut contributions: Vec<ContributionRecord> = sqlx::query!(
+        r#"SELECT id, item_id, org_id, amount, currency::text AS "currency!",
+                  status AS "status: ContributionStatus", pledged_on, as_of, approximate,
+                  self_financing, source_para, note
+             FROM contributions WHERE archived_at IS NULL"#
     )
+    .map(|c| ContributionRecord {
+        id: c.id,
+        item_id: c.item_id,
+        org_id: c.org_id,
+        amount: c.amount,
+        currency: c.currency,
+        status: c.status,
+        pledged_on: c.pledged_on,
+        as_of: c.as_of,
+        approximate: c.approximate,
+        self_financing: c.self_financing,
+        source_para: c.source_para,
+        note: c.note,
+        rate_month: None,
+        usd_per_unit: None,
+        amount_usd: None,
+    })
     .fetch_all(&mut **tx)
     .await?;
     // Sorted here rather than in SQL: ordering wide rows costs PostgreSQL more than Rust.
@@ -297,67 +292,96 @@ async fn read_contributions(
 /// Everything but the contributions.
 async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<PortfolioData> {
     let tx = &mut **tx;
-    let revision = sqlx::query_scalar("SELECT revision FROM portfolio_revision")
+    let revision = sqlx::query_scalar!("SELECT revision FROM portfolio_revision")
         .fetch_one(&mut *tx)
         .await?;
-    let items = sqlx::query_as(
-        "SELECT id, parent_id, slug, title, kind, status, status_note, report_section, summary,
-                description, period, start_date, end_date, source_paras, published, internal_notes
-           FROM items WHERE archived_at IS NULL ORDER BY report_section NULLS LAST, id",
+    let items = sqlx::query_as!(
+        ItemRecord,
+        r#"SELECT id, parent_id, slug, title, kind AS "kind: ItemKind",
+                  status AS "status: ItemStatus", status_note, report_section, summary,
+                  description, period, start_date, end_date, source_paras, published,
+                  internal_notes
+             FROM items WHERE archived_at IS NULL ORDER BY report_section NULLS LAST, id"#
     )
     .fetch_all(&mut *tx)
     .await?;
     let rates = MonthlyRates::new(
-        sqlx::query_as("SELECT currency::text, month, rate_month, usd_per_unit FROM monthly_rates")
-            .fetch_all(&mut *tx)
-            .await?,
+        sqlx::query!(
+            r#"SELECT currency::text AS "currency!", month AS "month!",
+                      rate_month AS "rate_month!", usd_per_unit AS "usd_per_unit!"
+                 FROM monthly_rates"#
+        )
+        .map(|r| (r.currency, r.month, r.rate_month, r.usd_per_unit))
+        .fetch_all(&mut *tx)
+        .await?,
     );
-    let mut budgets: Vec<BudgetRecord> = sqlx::query_as(
-        "SELECT id, item_id, amount, currency::text AS currency, approximate, period, as_of,
-                source_para, note
-           FROM budgets WHERE archived_at IS NULL",
+    let mut budgets: Vec<BudgetRecord> = sqlx::query!(
+        r#"SELECT id, item_id, amount, currency::text AS "currency!", approximate, period,
+                  as_of, source_para, note
+             FROM budgets WHERE archived_at IS NULL"#
     )
+    .map(|b| BudgetRecord {
+        id: b.id,
+        item_id: b.item_id,
+        amount: b.amount,
+        currency: b.currency,
+        approximate: b.approximate,
+        period: b.period,
+        as_of: b.as_of,
+        source_para: b.source_para,
+        note: b.note,
+        rate_month: None,
+        usd_per_unit: None,
+        amount_usd: None,
+    })
     .fetch_all(&mut *tx)
     .await?;
     budgets.sort_unstable_by_key(|b| (b.as_of, b.id));
-    let organisations = sqlx::query_as(
-        "SELECT id, slug, name, acronym, kind, source_paras, archived_at IS NOT NULL AS archived
-           FROM organisations ORDER BY name, id",
+    let organisations = sqlx::query_as!(
+        OrganisationRecord,
+        r#"SELECT id, slug, name, acronym, kind AS "kind: OrgKind", source_paras,
+                  archived_at IS NOT NULL AS "archived!"
+             FROM organisations ORDER BY name, id"#
     )
     .fetch_all(&mut *tx)
     .await?;
-    let places = sqlx::query_as("SELECT id, name, kind FROM places ORDER BY name")
+    let places = sqlx::query_as!(
+        PlaceRecord,
+        r#"SELECT id, name, kind AS "kind: PlaceKind" FROM places ORDER BY name"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let item_places = sqlx::query!("SELECT item_id, place_id FROM item_places")
+        .map(|link| (link.item_id, link.place_id))
         .fetch_all(&mut *tx)
         .await?;
-    let item_places = sqlx::query_as("SELECT item_id, place_id FROM item_places")
-        .fetch_all(&mut *tx)
-        .await?;
-    let themes = sqlx::query_as("SELECT code, title FROM themes ORDER BY code::int")
-        .fetch_all(&mut *tx)
-        .await?;
-    let result_areas = sqlx::query_as(
+    let themes = sqlx::query_as!(
+        ThemeRecord,
+        "SELECT code, title FROM themes ORDER BY code::int"
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let result_areas = sqlx::query_as!(
+        ResultAreaRecord,
         "SELECT id, code, theme_code, title, source_para FROM result_areas
-          WHERE archived_at IS NULL ORDER BY string_to_array(code, '.')::numeric[]",
+          WHERE archived_at IS NULL ORDER BY string_to_array(code, '.')::numeric[]"
     )
     .fetch_all(&mut *tx)
     .await?;
-    let alignments = sqlx::query_as(
-        "SELECT item_id, result_area_id, source_para, note FROM alignments ORDER BY item_id",
+    let alignments = sqlx::query_as!(
+        AlignmentRecord,
+        "SELECT item_id, result_area_id, source_para, note FROM alignments ORDER BY item_id"
     )
     .fetch_all(&mut *tx)
     .await?;
-    let roles = sqlx::query_as(
-        "SELECT item_id, org_id, role, source_para FROM item_organisations ORDER BY role, item_id",
+    let roles = sqlx::query_as!(
+        RoleRecord,
+        r#"SELECT item_id, org_id, role AS "role: OrgRole", source_para
+             FROM item_organisations ORDER BY role, item_id"#
     )
     .fetch_all(&mut *tx)
     .await?;
-    let recent_changes = sqlx::query_as(
-        "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
-           FROM audit_log WHERE entity NOT IN ('session', 'user') ORDER BY at DESC, id DESC LIMIT $1",
-    )
-    .bind(RECENT_CHANGES)
-    .fetch_all(&mut *tx)
-    .await?;
+    let recent_changes = audit::recent_changes(&mut *tx, RECENT_CHANGES).await?;
     Ok(PortfolioData {
         revision,
         items,
@@ -450,7 +474,7 @@ impl PortfolioData {
                     number,
                     slug: o.slug.clone(),
                     name: o.name.clone(),
-                    kind: o.kind.clone(),
+                    kind: o.kind,
                 };
                 (o.id, Arc::new(donor))
             })
@@ -556,8 +580,8 @@ impl From<&ItemRecord> for ItemSummary {
             parent_id: r.parent_id,
             slug: r.slug.clone(),
             title: r.title.clone(),
-            kind: r.kind.clone(),
-            status: r.status.clone(),
+            kind: r.kind,
+            status: r.status,
             report_section: r.report_section.clone(),
             published: r.published,
             start_date: r.start_date,

@@ -11,7 +11,7 @@ pub use crate::domain::records::rate::RateFields;
 use crate::domain::records::rate::month_label;
 use crate::store::editing::{Change, Creatable, Editable};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Rate {
     pub currency: String,
     pub month: NaiveDate,
@@ -31,17 +31,28 @@ impl From<&Rate> for RateFields {
     }
 }
 
-const SELECT: &str = "SELECT currency::text AS currency, month, usd_per_unit, source, version
-   FROM exchange_rates";
+/// Rates newest month first: of one currency, or of one currency and month, or all.
+async fn select(
+    db: impl PgExecutor<'_>,
+    currency: Option<&str>,
+    month: Option<NaiveDate>,
+) -> sqlx::Result<Vec<Rate>> {
+    sqlx::query_as!(
+        Rate,
+        r#"SELECT currency::text AS "currency!", month, usd_per_unit, source, version
+             FROM exchange_rates
+            WHERE ($1::text IS NULL OR currency = $1) AND ($2::date IS NULL OR month = $2)
+            ORDER BY month DESC, currency"#,
+        currency,
+        month
+    )
+    .fetch_all(db)
+    .await
+}
 
 /// Rates newest month first; of one currency when given.
 pub async fn list(pool: &PgPool, currency: Option<&str>) -> sqlx::Result<Vec<Rate>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE ($1::text IS NULL OR currency = $1) ORDER BY month DESC, currency"
-    )))
-    .bind(currency)
-    .fetch_all(pool)
-    .await
+    select(pool, currency, None).await
 }
 
 pub async fn by_key(
@@ -49,37 +60,35 @@ pub async fn by_key(
     currency: &str,
     month: NaiveDate,
 ) -> sqlx::Result<Option<Rate>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE currency = $1 AND month = $2"
-    )))
-    .bind(currency)
-    .bind(month)
-    .fetch_optional(db)
-    .await
+    Ok(select(db, Some(currency), Some(month)).await?.pop())
 }
 
 /// Currencies a rate can be given for: every ISO code but USD itself.
 pub async fn currencies(pool: &PgPool) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT code::text FROM currencies WHERE code <> 'USD' ORDER BY code")
-        .fetch_all(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT code::text AS "code!" FROM currencies WHERE code <> 'USD' ORDER BY code"#
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// Currencies that have at least one rate, for the list's filter.
 pub async fn currencies_with_rates(pool: &PgPool) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar("SELECT DISTINCT currency::text FROM exchange_rates ORDER BY 1")
-        .fetch_all(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT currency::text AS "currency!" FROM exchange_rates ORDER BY 1"#
+    )
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, f: &RateFields) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ($1, $2, $3, $4)",
+        f.currency,
+        f.month,
+        f.usd_per_unit,
+        f.source
     )
-    .bind(&f.currency)
-    .bind(f.month)
-    .bind(f.usd_per_unit)
-    .bind(&f.source)
     .execute(db)
     .await?;
     Ok(())
@@ -95,18 +104,18 @@ pub async fn update(
     version: i32,
     f: &RateFields,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE exchange_rates SET currency = $4, month = $5, usd_per_unit = $6, source = $7,
                 version = version + 1
           WHERE currency = $1 AND month = $2 AND version = $3",
+        currency,
+        month,
+        version,
+        f.currency,
+        f.month,
+        f.usd_per_unit,
+        f.source
     )
-    .bind(currency)
-    .bind(month)
-    .bind(version)
-    .bind(&f.currency)
-    .bind(f.month)
-    .bind(f.usd_per_unit)
-    .bind(&f.source)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -129,10 +138,6 @@ impl Editable for Rates {
         (currency, month): &Self::Key,
     ) -> sqlx::Result<Option<Rate>> {
         by_key(db, currency, *month).await
-    }
-
-    fn key(record: &Rate) -> Self::Key {
-        (record.currency.clone(), record.month)
     }
 
     fn version(record: &Rate) -> i32 {

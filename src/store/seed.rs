@@ -213,15 +213,14 @@ async fn load_locked(pool: &PgPool, only_if_empty: bool) -> anyhow::Result<Optio
     let mut tx = pool.begin().await?;
     // A transaction-level lock: released by the commit or rollback, even if this process
     // dies, and never left behind on a pooled connection.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(SEED_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", SEED_LOCK)
         .execute(&mut *tx)
         .await
         .context("waiting for the seeding lock")?;
     // Read committed: this statement's snapshot is taken after the lock was granted, so it
     // sees the items a seeding that held the lock before us committed.
     if only_if_empty {
-        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM items)")
+        let empty = sqlx::query_scalar!(r#"SELECT NOT EXISTS (SELECT 1 FROM items) AS "empty!""#)
             .fetch_one(&mut *tx)
             .await?;
         if !empty {
@@ -354,26 +353,26 @@ async fn load_file(
     report: &mut SeedReport,
 ) -> anyhow::Result<()> {
     for theme in &file.themes {
-        report.themes += sqlx::query(
+        report.themes += sqlx::query!(
             "INSERT INTO themes (code, title, source_para) VALUES ($1, $2, $3)
              ON CONFLICT (code) DO NOTHING",
+            theme.code,
+            theme.title,
+            theme.source_para,
         )
-        .bind(&theme.code)
-        .bind(&theme.title)
-        .bind(&theme.source_para)
         .execute(&mut **tx)
         .await?
         .rows_affected();
     }
     for area in &file.result_areas {
-        report.result_areas += sqlx::query(
+        report.result_areas += sqlx::query!(
             "INSERT INTO result_areas (code, theme_code, title, source_para) VALUES ($1, $2, $3, $4)
              ON CONFLICT (code) DO NOTHING",
+            area.code,
+            area.theme,
+            area.title,
+            area.source_para,
         )
-        .bind(&area.code)
-        .bind(&area.theme)
-        .bind(&area.title)
-        .bind(&area.source_para)
         .execute(&mut **tx)
         .await
         .with_context(|| format!("result area {}", area.code))?
@@ -382,15 +381,15 @@ async fn load_file(
     for org in &file.organisations {
         let kind = OrgKind::parse(&org.kind)
             .ok_or_else(|| anyhow!("organisation {}: unknown kind {}", org.slug, org.kind))?;
-        report.organisations += sqlx::query(
+        report.organisations += sqlx::query!(
             "INSERT INTO organisations (slug, name, acronym, kind, source_paras)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (slug) DO NOTHING",
+            org.slug,
+            org.name,
+            org.acronym,
+            kind as OrgKind,
+            org.source_paras,
         )
-        .bind(&org.slug)
-        .bind(&org.name)
-        .bind(&org.acronym)
-        .bind(kind.as_str())
-        .bind(&org.source_paras)
         .execute(&mut **tx)
         .await
         .with_context(|| format!("organisation {}", org.slug))?
@@ -404,14 +403,14 @@ async fn load_file(
             )
         })?;
         let usd_per_unit = parse_decimal(&rate.usd_per_unit)?;
-        report.exchange_rates += sqlx::query(
+        report.exchange_rates += sqlx::query!(
             "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ($1, $2, $3, $4)
              ON CONFLICT (currency, month) DO NOTHING",
+            rate.currency,
+            month,
+            usd_per_unit,
+            rate.source,
         )
-        .bind(&rate.currency)
-        .bind(month)
-        .bind(usd_per_unit)
-        .bind(&rate.source)
         .execute(&mut **tx)
         .await
         .with_context(|| format!("exchange rate {} {}", rate.currency, rate.month))?
@@ -435,7 +434,7 @@ async fn load_item(
         ItemStatus::parse(&item.status).ok_or_else(|| anyhow!("unknown status {}", item.status))?;
     let start = item.start_date.as_deref().map(parse_date).transpose()?;
     let end = item.end_date.as_deref().map(parse_date).transpose()?;
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO items (slug, title, kind, parent_id, report_section, status, status_note,
                             summary, description, period, start_date, end_date, source_paras,
                             published)
@@ -443,20 +442,20 @@ async fn load_item(
                  $11, $12, $13, true)
          ON CONFLICT (slug) DO NOTHING
          RETURNING id",
+        item.slug,
+        item.title,
+        kind as ItemKind,
+        item.parent,
+        item.report_section,
+        status as ItemStatus,
+        item.status_note,
+        item.summary.trim(),
+        item.description.trim(),
+        item.period,
+        start,
+        end,
+        item.source_paras,
     )
-    .bind(&item.slug)
-    .bind(&item.title)
-    .bind(kind.as_str())
-    .bind(&item.parent)
-    .bind(&item.report_section)
-    .bind(status.as_str())
-    .bind(&item.status_note)
-    .bind(item.summary.trim())
-    .bind(item.description.trim())
-    .bind(&item.period)
-    .bind(start)
-    .bind(end)
-    .bind(&item.source_paras)
     .fetch_optional(&mut **tx)
     .await?;
     // An item that exists already keeps its links as they are now (an admin may have
@@ -468,46 +467,46 @@ async fn load_item(
     for place in &item.places {
         let kind = PlaceKind::parse(&place.kind)
             .ok_or_else(|| anyhow!("place {}: unknown kind {}", place.name, place.kind))?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO places (name, kind, iso_code) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            place.name,
+            kind as PlaceKind,
+            place.iso,
         )
-        .bind(&place.name)
-        .bind(kind.as_str())
-        .bind(&place.iso)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO item_places (item_id, place_id)
              SELECT $1, id FROM places WHERE name = $2 ON CONFLICT DO NOTHING",
+            item_id,
+            place.name,
         )
-        .bind(item_id)
-        .bind(&place.name)
         .execute(&mut **tx)
         .await?;
     }
     for link in &item.organisations {
         let role = OrgRole::parse(&link.role)
             .ok_or_else(|| anyhow!("organisation {}: unknown role {}", link.org, link.role))?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO item_organisations (item_id, org_id, role, source_para)
              SELECT $1, id, $3, $4 FROM organisations WHERE slug = $2 ON CONFLICT DO NOTHING",
+            item_id,
+            link.org,
+            role as OrgRole,
+            link.source_para,
         )
-        .bind(item_id)
-        .bind(&link.org)
-        .bind(role.as_str())
-        .bind(&link.source_para)
         .execute(&mut **tx)
         .await?;
     }
     for alignment in &item.alignments {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO alignments (item_id, result_area_id, source_para, note)
              SELECT $1, id, $3, $4 FROM result_areas WHERE code = $2 ON CONFLICT DO NOTHING",
+            item_id,
+            alignment.result_area,
+            alignment.source_para,
+            alignment.note,
         )
-        .bind(item_id)
-        .bind(&alignment.result_area)
-        .bind(&alignment.source_para)
-        .bind(&alignment.note)
         .execute(&mut **tx)
         .await?;
     }
@@ -522,21 +521,21 @@ async fn seed_money(
     report: &mut SeedReport,
 ) -> anyhow::Result<()> {
     for budget in &item.budgets {
-        report.budgets += sqlx::query(
+        report.budgets += sqlx::query!(
             "INSERT INTO budgets (item_id, amount, currency, approximate, period, as_of,
                                   source_para, note, seed_key)
              SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM items WHERE slug = $1
              ON CONFLICT (seed_key) DO NOTHING",
+            item.slug,
+            parse_decimal(&budget.amount)?,
+            budget.currency,
+            budget.approximate,
+            budget.period,
+            parse_date(&budget.as_of)?,
+            budget.source_para,
+            budget.note,
+            budget.key,
         )
-        .bind(&item.slug)
-        .bind(parse_decimal(&budget.amount)?)
-        .bind(&budget.currency)
-        .bind(budget.approximate)
-        .bind(&budget.period)
-        .bind(parse_date(&budget.as_of)?)
-        .bind(&budget.source_para)
-        .bind(&budget.note)
-        .bind(&budget.key)
         .execute(&mut **tx)
         .await
         .with_context(|| format!("budget {}", budget.key))?
@@ -545,25 +544,25 @@ async fn seed_money(
     for c in &item.contributions {
         let status = ContributionStatus::parse(&c.status)
             .ok_or_else(|| anyhow!("contribution {}: unknown status {}", c.key, c.status))?;
-        report.contributions += sqlx::query(
+        report.contributions += sqlx::query!(
             "INSERT INTO contributions (item_id, org_id, amount, currency, status, pledged_on,
                                         as_of, approximate, self_financing, source_para, note, seed_key)
              SELECT i.id, o.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
                FROM items i, organisations o WHERE i.slug = $1 AND o.slug = $2
              ON CONFLICT (seed_key) DO NOTHING",
+            item.slug,
+            c.org,
+            parse_decimal(&c.amount)?,
+            c.currency,
+            status as ContributionStatus,
+            c.date.as_deref().map(parse_date).transpose()?,
+            parse_date(&c.as_of)?,
+            c.approximate,
+            c.self_financing,
+            c.source_para,
+            c.note,
+            c.key,
         )
-        .bind(&item.slug)
-        .bind(&c.org)
-        .bind(parse_decimal(&c.amount)?)
-        .bind(&c.currency)
-        .bind(status.as_str())
-        .bind(c.date.as_deref().map(parse_date).transpose()?)
-        .bind(parse_date(&c.as_of)?)
-        .bind(c.approximate)
-        .bind(c.self_financing)
-        .bind(&c.source_para)
-        .bind(&c.note)
-        .bind(&c.key)
         .execute(&mut **tx)
         .await
         .with_context(|| format!("contribution {}", c.key))?

@@ -1,6 +1,7 @@
 //! Server-side sessions. The cookie carries a random token; the table keeps its SHA-256,
 //! the user, a CSRF token, and the two expiry clocks (idle and absolute).
 
+use crate::domain::auth::Role;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -17,7 +18,7 @@ pub struct SessionUser {
     pub id: i64,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub csrf_token: String,
 }
 
@@ -47,26 +48,25 @@ pub async fn create(pool: &PgPool, user_id: i64, previous: Option<&str>) -> anyh
     let csrf = random_token()?;
     let mut tx = pool.begin().await?;
     if let Some(previous) = previous.filter(|p| looks_like_token(p)) {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(digest(previous))
+        sqlx::query!("DELETE FROM sessions WHERE id_hash = $1", digest(previous))
             .execute(&mut *tx)
             .await?;
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at)
          VALUES ($1, $2, $3, now() + make_interval(hours => $4))",
+        digest(&token),
+        user_id,
+        csrf,
+        ABSOLUTE_HOURS as i32,
     )
-    .bind(digest(&token))
-    .bind(user_id)
-    .bind(csrf)
-    .bind(ABSOLUTE_HOURS as i32)
     .execute(&mut *tx)
     .await?;
     // Expired sessions of anyone are swept at each sign-in.
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM sessions WHERE expires_at <= now() OR last_seen_at <= now() - make_interval(mins => $1)",
+        IDLE_MINUTES as i32,
     )
-    .bind(IDLE_MINUTES as i32)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -80,8 +80,9 @@ pub async fn lookup(pool: &PgPool, token: &str) -> sqlx::Result<Option<SessionUs
     if !looks_like_token(token) {
         return Ok(None);
     }
-    sqlx::query_as(
-        "WITH s AS (
+    sqlx::query_as!(
+        SessionUser,
+        r#"WITH s AS (
              SELECT user_id, csrf_token FROM sessions
               WHERE id_hash = $1 AND expires_at > now()
                 AND last_seen_at > now() - make_interval(mins => $2)),
@@ -89,20 +90,19 @@ pub async fn lookup(pool: &PgPool, token: &str) -> sqlx::Result<Option<SessionUs
              UPDATE sessions SET last_seen_at = now()
               WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute'
                 AND EXISTS (SELECT 1 FROM s))
-         SELECT u.id, u.email, u.display_name, u.role, s.csrf_token
+         SELECT u.id, u.email, u.display_name, u.role AS "role: Role", s.csrf_token AS "csrf_token!"
            FROM s JOIN users u ON u.id = s.user_id
-          WHERE u.disabled_at IS NULL",
+          WHERE u.disabled_at IS NULL"#,
+        digest(token),
+        IDLE_MINUTES as i32,
     )
-    .bind(digest(token))
-    .bind(IDLE_MINUTES as i32)
     .fetch_optional(pool)
     .await
 }
 
 pub async fn delete(pool: &PgPool, token: &str) -> sqlx::Result<()> {
     if looks_like_token(token) {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(digest(token))
+        sqlx::query!("DELETE FROM sessions WHERE id_hash = $1", digest(token))
             .execute(pool)
             .await?;
     }
@@ -111,8 +111,7 @@ pub async fn delete(pool: &PgPool, token: &str) -> sqlx::Result<()> {
 
 /// Ends every session of a user: on disable, role change or password reset.
 pub async fn delete_for_user(db: impl sqlx::PgExecutor<'_>, user_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id)
+    sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user_id)
         .execute(db)
         .await?;
     Ok(())

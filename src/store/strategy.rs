@@ -13,7 +13,8 @@ pub struct ResultArea {
 
 /// Result areas in strategy order: 1.1, 1.2, ..., 3.10.
 pub async fn result_areas(pool: &PgPool) -> sqlx::Result<Vec<ResultArea>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        ResultArea,
         "SELECT id, code, theme_code, title, source_para FROM result_areas
           WHERE archived_at IS NULL
           ORDER BY string_to_array(code, '.')::numeric[]",

@@ -29,7 +29,7 @@ impl From<SessionUser> for CurrentUser {
     fn from(s: SessionUser) -> Self {
         CurrentUser {
             id: s.id,
-            role: Role::parse(&s.role).unwrap_or(Role::Viewer),
+            role: s.role,
             email: s.email,
             display_name: s.display_name,
             csrf_token: s.csrf_token,

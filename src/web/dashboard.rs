@@ -149,8 +149,10 @@ impl Records {
         for list in roles_of_item.values_mut() {
             list.sort_by(|&a, &b| {
                 let (ra, rb) = (&data.roles[a], &data.roles[b]);
+                // by the stored value, as the database orders them
                 ra.role
-                    .cmp(&rb.role)
+                    .as_str()
+                    .cmp(rb.role.as_str())
                     .then_with(|| org_rank(ra.org_id).cmp(&org_rank(rb.org_id)))
             });
         }
@@ -180,7 +182,7 @@ impl Records {
         for list in places_of_item.values_mut() {
             list.sort_by(|&a, &b| {
                 let (pa, pb) = (&data.places[a], &data.places[b]);
-                (&pa.kind, &pa.name).cmp(&(&pb.kind, &pb.name))
+                (pa.kind.as_str(), &pa.name).cmp(&(pb.kind.as_str(), &pb.name))
             });
         }
         let titled = |code: &str, title: &Option<String>| {
@@ -563,7 +565,7 @@ impl Dashboard {
                 rank
             })
             .collect();
-        let count = |kind: ItemKind| p.items.iter().filter(|it| it.kind == kind.as_str()).count();
+        let count = |kind: ItemKind| p.items.iter().filter(|it| it.kind == kind).count();
         let mut dashboard = Dashboard {
             audience,
             area_codes: p
@@ -571,8 +573,8 @@ impl Dashboard {
                 .iter()
                 .map(|it| it.facets.result_areas.join(", "))
                 .collect(),
-            kind_labels: p.items.iter().map(|it| kind_label(&it.kind)).collect(),
-            status_labels: p.items.iter().map(|it| status_label(&it.status)).collect(),
+            kind_labels: p.items.iter().map(|it| kind_label(it.kind)).collect(),
+            status_labels: p.items.iter().map(|it| status_label(it.status)).collect(),
             total: FundingView::from(&p.total()),
             pipeline: {
                 let t = p.total();
@@ -778,12 +780,8 @@ impl Dashboard {
     }
 
     /// How a place's kind reads.
-    pub fn place_label(kind: &str) -> &'static str {
-        if kind == PlaceKind::Region.as_str() {
-            "Region"
-        } else {
-            "Country"
-        }
+    pub fn place_label(kind: PlaceKind) -> &'static str {
+        kind.label()
     }
 
     /// An organisation's money as this audience sees it (nothing for an unknown id);
@@ -814,7 +812,7 @@ impl Dashboard {
 
     /// Whether an item is unfunded or seeking funding (the funding page's short list).
     pub fn needs_funding(&self, i: usize) -> bool {
-        self.portfolio.items[i].status == ItemStatus::SeekingFunding.as_str()
+        self.portfolio.items[i].status == ItemStatus::SeekingFunding
             || FundingState::of(self.portfolio.funding_ref(i)) == FundingState::Unfunded
     }
 }

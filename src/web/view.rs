@@ -4,7 +4,7 @@
 use crate::domain::filters::FundingState;
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, group_thousands, percent};
-use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind, label_of};
+use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
@@ -200,8 +200,8 @@ fn coverage_bar(coverage: Option<Decimal>, label: &str) -> CoverageBar {
     }
 }
 
-pub fn kind_label(kind: &str) -> String {
-    label_of(ItemKind::parse, kind)
+pub fn kind_label(kind: ItemKind) -> String {
+    kind.label().to_string()
 }
 
 /// The address of a country's or region's page. Names have spaces: a path segment needs
@@ -211,12 +211,12 @@ pub fn place_href(name: &str) -> String {
     format!("/places/{}", encoded.replace('+', "%20"))
 }
 
-pub fn org_kind_label(kind: &str) -> String {
-    label_of(OrgKind::parse, kind)
+pub fn org_kind_label(kind: OrgKind) -> String {
+    kind.label().to_string()
 }
 
-pub fn status_label(status: &str) -> String {
-    label_of(ItemStatus::parse, status)
+pub fn status_label(status: ItemStatus) -> String {
+    status.label().to_string()
 }
 
 /// "February 2008" for the month an exchange rate applies to.

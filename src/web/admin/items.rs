@@ -12,7 +12,7 @@ use sqlx::PgPool;
 
 use crate::domain::forms::FieldErrors;
 use crate::domain::records::item::{AlignForm, ItemFields, ItemForm};
-use crate::domain::vocab::{ItemKind, ItemStatus, TITLE_NOT_GIVEN, Vocabulary};
+use crate::domain::vocab::{ItemKind, ItemStatus, TITLE_NOT_GIVEN};
 use crate::store::admin_items::{
     self as store, AdminItem, AlignmentRow, Items, ListFilter, PAGE_SIZE, kind_word,
 };
@@ -98,8 +98,8 @@ impl ListParams {
             )));
         }
         Ok(ListFilter {
-            kind: kind.map(|k| k.as_str().to_string()),
-            status: status.map(|s| s.as_str().to_string()),
+            kind,
+            status,
             published: yes_no(&self.published, "published")?,
             archived: yes_no(&self.archived, "archived")?,
             text: Some(self.q.clone()).filter(|q| !q.is_empty()),
@@ -195,8 +195,8 @@ async fn list_page(
     let items = rows
         .into_iter()
         .map(|r| ListItem {
-            kind: ItemKind::label_for(&r.kind),
-            status: ItemStatus::label_for(&r.status),
+            kind: r.kind.label().to_string(),
+            status: r.status.label().to_string(),
             parent: r.parent_title.unwrap_or_default(),
             parent_archived: r.parent_archived,
             id: r.id,
@@ -282,7 +282,7 @@ async fn parent_menu(
             let label = format!(
                 "{} ({}){}",
                 p.title,
-                ItemKind::label_for(&p.kind),
+                p.kind.label(),
                 if p.archived { " — archived" } else { "" }
             );
             Choice::new(p.id, label)
@@ -343,10 +343,10 @@ impl EditPage for Items {
         ItemForm {
             title: i.title.clone(),
             slug: i.slug.clone(),
-            kind: i.kind.clone(),
+            kind: i.kind.as_str().into(),
             parent: i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
             report_section: text(&i.report_section),
-            status: i.status.clone(),
+            status: i.status.as_str().into(),
             status_note: text(&i.status_note),
             summary: i.summary.clone(),
             description: i.description.clone(),
@@ -519,7 +519,7 @@ pub async fn add_alignment(
         item_id: Some(item.id),
         summary: format!(
             "Aligned {} “{}” with result area {}",
-            kind_word(&item.kind),
+            kind_word(item.kind),
             item.title,
             row.result_area
         ),
@@ -556,7 +556,7 @@ pub async fn remove_alignment(
             item_id: Some(id),
             summary: format!(
                 "Removed the alignment of {} “{}” with result area {}",
-                kind_word(&item.kind),
+                kind_word(item.kind),
                 item.title,
                 row.result_area
             ),
@@ -579,7 +579,7 @@ mod tests {
             "kind=component&status=ongoing&published=no&archived=yes&q=a",
         ));
         let filter = ok.filter().ok().unwrap_or_default();
-        assert_eq!(filter.kind.as_deref(), Some("component"));
+        assert_eq!(filter.kind, Some(ItemKind::Component));
         assert_eq!(filter.published, Some(false));
         assert_eq!(filter.archived, Some(true));
         for bad in ["kind=bogus", "status=done", "published=maybe", "archived=1"] {

@@ -17,7 +17,7 @@ use crate::domain::forms::FieldErrors;
 use crate::domain::money::{format_money, group_thousands};
 use crate::domain::records::budget::{BudgetForm, amount_text};
 use crate::domain::records::contribution::{ContributionChoices, ContributionForm};
-use crate::domain::vocab::{ContributionStatus, label_of};
+use crate::domain::vocab::ContributionStatus;
 use crate::store::money::{
     self as store, Budget, BudgetFields, Budgets, Contribution, ContributionFields, Contributions,
     ItemRef,
@@ -127,7 +127,7 @@ impl From<&Contribution> for ContributionLine {
         ContributionLine {
             id: c.id,
             organisation: c.org_name.clone(),
-            status: label_of(ContributionStatus::parse, &c.status),
+            status: c.status.label().to_string(),
             amount: amount_text(c.amount, &c.currency, c.approximate),
             usd: usd_text(c.archived, &c.currency, c.amount_usd, c.rate_month),
             pledged_on: iso(c.pledged_on),
@@ -382,7 +382,7 @@ impl EditPage for Contributions {
             organisation: c.org_id.to_string(),
             amount: group_thousands(c.amount),
             currency: c.currency.clone(),
-            status: c.status.clone(),
+            status: c.status.as_str().into(),
             pledged_on: iso(c.pledged_on),
             as_of: iso(Some(c.as_of)),
             approximate: c.approximate.then(|| "on".to_string()),

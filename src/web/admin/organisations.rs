@@ -75,7 +75,7 @@ impl EditPage for Organisations {
             slug: o.slug.clone(),
             name: o.name.clone(),
             acronym: o.acronym.clone().unwrap_or_default(),
-            kind: o.kind.clone(),
+            kind: o.kind.as_str().into(),
             source_paras: o.source_paras.clone().unwrap_or_default(),
             version: o.version.to_string(),
         }

@@ -67,7 +67,7 @@ impl EditPage for Accounts {
         AccountForm {
             email: u.email.clone(),
             display_name: u.display_name.clone(),
-            role: u.role.clone(),
+            role: u.role.as_str().into(),
             disabled: u.disabled_at.map(|_| "on".to_string()),
             password: String::new(),
             version: u.version.to_string(),

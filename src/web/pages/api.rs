@@ -130,8 +130,8 @@ pub async fn programmes(
             ProgrammeJson {
                 slug: item.slug.clone(),
                 title: item.title.clone(),
-                kind: item.kind.clone(),
-                status: item.status.clone(),
+                kind: item.kind.as_str().to_string(),
+                status: item.status.as_str().to_string(),
                 parent: item
                     .parent_id
                     .and_then(|parent| p.index_of(parent))

@@ -18,7 +18,7 @@ use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, two_places};
 use crate::domain::portfolio::DonorTotal;
-use crate::domain::vocab::{ContributionStatus, ItemKind, ItemStatus, label_of};
+use crate::domain::vocab::{ItemKind, ItemStatus};
 use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::{StackedBar, pipeline_bar, stacked_bar};
@@ -510,7 +510,7 @@ fn donor_rows(donors: &[DonorTotal]) -> Vec<DonorRow> {
             pledged: format_money(d.pledged_usd, "USD"),
             firm: format_money(d.firm_usd, "USD"),
             paid: format_money(d.paid_usd, "USD"),
-            kind: org_kind_label(&d.kind),
+            kind: org_kind_label(d.kind),
             contributions: d.contributions,
             currencies: d.currencies.join(", "),
             name: d.name.clone(),
@@ -865,7 +865,7 @@ fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters
                 .map(|o| o.name.clone())
                 .unwrap_or_default(),
             title,
-            label_of(ContributionStatus::parse, &c.status),
+            c.status.label().to_string(),
             two_places(c.amount),
             c.currency.clone(),
             c.amount_usd.map(two_places).unwrap_or_default(),
@@ -919,7 +919,7 @@ fn donor_table(
             .map(|d| {
                 vec![
                     d.name.clone(),
-                    org_kind_label(&d.kind),
+                    org_kind_label(d.kind),
                     d.contributions.to_string(),
                     d.currencies.join(", "),
                     two_places(d.pledged_usd),

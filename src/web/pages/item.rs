@@ -7,7 +7,7 @@ use axum::response::Html;
 
 use crate::domain::auth::Audience;
 use crate::domain::slug;
-use crate::domain::vocab::{ContributionStatus, OrgRole, TITLE_NOT_GIVEN, label_of};
+use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::store::audit;
 use crate::store::portfolio::ItemRecord;
 use crate::web::auth::Nav;
@@ -192,7 +192,7 @@ pub async fn show(
                 let org = records.organisation_by_id(r.org_id)?;
                 Some(OrgRow {
                     slug: org.slug.clone(),
-                    role: label_of(OrgRole::parse, &r.role),
+                    role: r.role.label().to_string(),
                     name: org.display_name(),
                     source_para: text(&r.source_para),
                 })
@@ -221,7 +221,7 @@ pub async fn show(
                 MoneyRow {
                     who_slug: org.map(|o| o.slug.clone()).unwrap_or_default(),
                     who: org.map(|o| o.name.clone()).unwrap_or_default(),
-                    status: label_of(ContributionStatus::parse, &c.status),
+                    status: c.status.label().to_string(),
                     original: view::amount(c.amount, &c.currency, c.approximate),
                     usd: view::optional_usd(c.amount_usd),
                     rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),

@@ -11,7 +11,7 @@ use crate::domain::auth::Audience;
 use crate::domain::money::format_money;
 use crate::domain::portfolio::Portfolio;
 use crate::domain::slug;
-use crate::domain::vocab::{ContributionStatus, OrgRole, label_of};
+use crate::domain::vocab::ContributionStatus;
 use crate::store::portfolio::ContributionRecord;
 use crate::web::AppError;
 use crate::web::auth::Nav;
@@ -89,9 +89,8 @@ pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, Organ
             let totals = ContributionStatus::ALL
                 .iter()
                 .filter_map(|status| {
-                    let of_status: Vec<&ContributionRecord> = records_of()
-                        .filter(|c| c.status == status.as_str())
-                        .collect();
+                    let of_status: Vec<&ContributionRecord> =
+                        records_of().filter(|c| c.status == *status).collect();
                     (!of_status.is_empty()).then(|| StatusTotal {
                         status: status.label().to_string(),
                         usd: format_money(
@@ -147,7 +146,7 @@ pub async fn show(
             portfolio.index_of(r.item_id).map(|i| RoleRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
-                role: label_of(OrgRole::parse, &r.role),
+                role: r.role.label().to_string(),
             })
         })
         .collect();
@@ -161,7 +160,7 @@ pub async fn show(
         nav,
         slug: org.slug.clone(),
         name: org.display_name(),
-        kind: org_kind_label(&org.kind),
+        kind: org_kind_label(org.kind),
         source_paras: org.source_paras.clone().unwrap_or_default(),
         contribution_count: contributions.len(),
         contributions: contributions[pager.range()]
@@ -170,7 +169,7 @@ pub async fn show(
             .map(|(i, c)| ContributionRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
-                status: label_of(ContributionStatus::parse, &c.status),
+                status: c.status.label().to_string(),
                 original: view::amount(c.amount, &c.currency, c.approximate),
                 usd: view::optional_usd(c.amount_usd),
                 rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),

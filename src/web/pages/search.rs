@@ -99,7 +99,7 @@ pub async fn show(
         .map(|p| Hit {
             href: crate::web::view::place_href(&p.name),
             label: p.name.clone(),
-            detail: Dashboard::place_label(&p.kind).to_string(),
+            detail: Dashboard::place_label(p.kind).to_string(),
         })
         .collect();
     render(&page)

@@ -18,13 +18,13 @@ pub(crate) async fn saved_form(pool: &PgPool, id: i64) -> Form {
     let mut form: Form = vec![
         ("title", i.title),
         ("slug", i.slug),
-        ("kind", i.kind),
+        ("kind", i.kind.as_str().to_string()),
         (
             "parent",
             i.parent_id.map(|p| p.to_string()).unwrap_or_default(),
         ),
         ("report_section", text(i.report_section)),
-        ("status", i.status),
+        ("status", i.status.as_str().to_string()),
         ("status_note", text(i.status_note)),
         ("summary", i.summary),
         ("description", i.description),
