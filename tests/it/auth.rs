@@ -1,7 +1,7 @@
 //! Sign-in, sessions, throttling, cross-site protections, security headers, and the
 //! `user` command line, against the real server and database.
 
-use crate::harness::{PASSWORD, TestApp, location, session_cookie, set_cookies};
+use crate::harness::{PASSWORD, Page, TestApp, location, session_cookie, set_cookies};
 use portfolio_tracker::config::WebSettings;
 use portfolio_tracker::domain::auth::Role;
 use std::io::Write;
@@ -9,6 +9,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const WRONG: &str = "Wrong email address or password.";
+
+/// The sign-in form's error summary.
+const ERROR: &str = "main .error-summary[role=\"alert\"]";
+
+/// The text of a sign-in page's error summary.
+async fn sign_in_error(response: reqwest::Response) -> String {
+    Page::parse(&response.text().await.expect("body")).text_of(ERROR)
+}
 
 /// The `Set-Cookie` header that starts with `name=`.
 fn cookie_header(response: &reqwest::Response, name: &str) -> String {
@@ -167,11 +175,18 @@ async fn wrong_password_and_unknown_email_get_the_same_answer_after_a_real_hash_
         let took = started.elapsed();
         assert_eq!(response.status().as_u16(), 422, "{email}");
         assert!(session_cookie(&response).is_none(), "{email}: no session");
-        let body = response.text().await.expect("body");
-        assert!(body.contains(WRONG), "{email}: {body}");
-        assert!(
-            body.contains(&format!("value=\"{email}\"")),
+        let page = Page::parse(&response.text().await.expect("body"));
+        assert_eq!(page.text_of(ERROR), WRONG, "{email}");
+        assert_eq!(
+            page.attr("main form input#email[name=\"email\"]", "value")
+                .as_deref(),
+            Some(email),
             "{email}: the email is kept in the form"
+        );
+        assert_eq!(
+            page.attr("main form input#password[name=\"password\"]", "value"),
+            None,
+            "{email}: the password is not sent back"
         );
         assert!(
             took > Duration::from_millis(5),
@@ -185,8 +200,10 @@ async fn an_empty_form_is_a_422_with_a_message() {
     let app = TestApp::spawn().await;
     let response = app.post_login(&[], None, &[]).await;
     assert_eq!(response.status().as_u16(), 422);
-    let body = response.text().await.expect("body");
-    assert!(body.contains("Enter your email address and your password."));
+    assert_eq!(
+        sign_in_error(response).await,
+        "Enter your email address and your password."
+    );
 }
 
 #[tokio::test]
@@ -211,7 +228,7 @@ async fn five_failures_lock_the_address_for_fifteen_minutes() {
         "refused even with the password"
     );
     assert!(session_cookie(&sixth).is_none(), "no session while locked");
-    let body = sixth.text().await.expect("body");
+    let message = sign_in_error(sixth).await;
 
     let (minutes, until): (f64, String) = sqlx::query_as(
         "SELECT extract(epoch FROM locked_until - now())::float8 / 60,
@@ -225,10 +242,10 @@ async fn five_failures_lock_the_address_for_fifteen_minutes() {
         (14.0..=15.0).contains(&minutes),
         "locked for 15 minutes, {minutes} left"
     );
-    assert!(body.contains("locked"), "{body}");
+    assert!(message.contains("locked"), "{message}");
     assert!(
-        body.contains(&format!("until {until} UTC")),
-        "says until when: {body}"
+        message.contains(&format!("until {until} UTC")),
+        "says until when: {message}"
     );
 
     let failures: i64 = sqlx::query_scalar(
@@ -271,7 +288,7 @@ async fn a_disabled_account_cannot_sign_in_and_its_session_ends_at_once() {
     let again = login(&app, &email, PASSWORD, "/").await;
     assert_eq!(again.status().as_u16(), 422);
     assert!(session_cookie(&again).is_none());
-    assert!(again.text().await.expect("body").contains(WRONG));
+    assert_eq!(sign_in_error(again).await, WRONG);
 }
 
 #[tokio::test]
@@ -294,11 +311,17 @@ async fn next_only_follows_local_paths() {
 #[tokio::test]
 async fn the_sign_in_form_keeps_only_a_local_next() {
     let app = TestApp::spawn().await;
-    let (_, good) = app.get("/login?next=%2Fresult-areas").await;
-    assert!(good.contains("name=\"next\" value=\"/result-areas\""));
-    let (status, bad) = app.get("/login?next=https%3A%2F%2Fevil.example").await;
+    let next = "main form[action=\"/login\"] input[type=\"hidden\"][name=\"next\"]";
+    let (_, good) = app.page("/login?next=%2Fresult-areas").await;
+    assert_eq!(good.attr(next, "value").as_deref(), Some("/result-areas"));
+    let (status, bad) = app.page("/login?next=https%3A%2F%2Fevil.example").await;
     assert_eq!(status, 200);
-    assert!(!bad.contains("evil.example"));
+    let kept = bad.attr(next, "value").unwrap_or_default();
+    assert!(
+        kept.is_empty() || kept == "/",
+        "only a local next: {kept:?}"
+    );
+    assert!(!bad.body.contains("evil.example"));
 }
 
 #[tokio::test]
@@ -376,8 +399,8 @@ async fn admin_posts_need_the_sessions_csrf_token() {
     ];
     let response = admin.post_raw("/admin/organisations", &base, &[]).await;
     assert_eq!(response.status().as_u16(), 403, "no _csrf field");
-    let body = response.text().await.expect("body");
-    assert!(body.contains("Request refused"), "{body}");
+    let page = Page::parse(&response.text().await.expect("body"));
+    assert_eq!(page.text_of("main h1"), "Request refused");
 
     let mut wrong = base.to_vec();
     wrong.push(("_csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
@@ -470,9 +493,13 @@ async fn anonymous_readers_are_sent_to_sign_in() {
     );
     let (status, _) = app.get("/api/v1/programmes").await;
     assert_eq!(status, 401);
-    let (status, body) = app.get("/login").await;
+    let (status, page) = app.page("/login").await;
     assert_eq!(status, 200);
-    assert!(body.contains("Sign in"));
+    assert_eq!(page.text_of("main h1"), "Sign in");
+    assert!(page.has("main form[method=\"post\"][action=\"/login\"] input[name=\"email\"]"));
+    assert!(page.has(
+        "main form[method=\"post\"][action=\"/login\"] input[name=\"password\"][type=\"password\"]"
+    ));
 }
 
 #[tokio::test]
@@ -782,13 +809,10 @@ async fn an_admin_changing_a_role_or_disabling_ends_that_persons_sessions() {
     let id = app.user_id(&email).await;
     assert_eq!(staff.get("/programmes/guinea-bissau/history").await.0, 200);
 
-    let (_, form) = admin.get(&format!("/admin/users/{id}/edit")).await;
-    let version = {
-        let marker = "name=\"version\" value=\"";
-        let start = form.find(marker).expect("version field") + marker.len();
-        let end = form[start..].find('"').expect("end") + start;
-        form[start..end].to_string()
-    };
+    let (_, form) = admin.page(&format!("/admin/users/{id}/edit")).await;
+    let version = form
+        .attr("main form input[name=\"version\"]", "value")
+        .expect("a version field with a value");
     let (status, _, _) = admin
         .post(
             &format!("/admin/users/{id}"),
@@ -841,7 +865,7 @@ async fn an_absurdly_long_email_is_refused_without_a_server_error() {
         "a sign-in form can never cause a server error, got {status}"
     );
     if status == 422 {
-        assert!(response.text().await.expect("body").contains(WRONG));
+        assert_eq!(sign_in_error(response).await, WRONG);
     }
 }
 

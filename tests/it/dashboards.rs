@@ -1,44 +1,104 @@
 //! The delegate's dashboards: funding status, filters, CSV, organisation, place, result
 //! area and search pages.
 
-use crate::harness::TestApp;
+use crate::harness::{Page, TestApp, select_in, text};
+
+/// The table of the /funding section headed by the element with this id.
+fn section_table(id: &str) -> String {
+    format!("main section[aria-labelledby=\"{id}\"] table")
+}
+
+/// The texts of the row headers of a table (each row's first cell), top to bottom.
+fn row_headers(page: &Page, table: &str) -> Vec<String> {
+    page.texts(&format!("{table} tbody > tr > th[scope=\"row\"]"))
+}
+
+/// The titles a table links to in its row headers, top to bottom.
+fn row_links(page: &Page, table: &str) -> Vec<String> {
+    page.texts(&format!("{table} tbody > tr > th[scope=\"row\"] > a"))
+}
+
+/// Where the one entry that contains `part` is in `list`.
+fn position(list: &[String], part: &str) -> usize {
+    let found: Vec<usize> = (0..list.len())
+        .filter(|&i| list[i].contains(part))
+        .collect();
+    match found.as_slice() {
+        [at] => *at,
+        _ => panic!("one entry holds {part:?}, not {}: {list:?}", found.len()),
+    }
+}
 
 #[tokio::test]
 async fn funding_status_ranks_gaps_and_lists_donors() {
     let app = TestApp::spawn_public().await;
-    let (status, body) = app.get("/funding").await;
+    let (status, page) = app.page("/funding").await;
     assert_eq!(status, 200);
-    let rainbow = body.find("The Rainbow Strategy").expect("rainbow listed");
-    let gb = body
-        .find("West Africa: Guinea-Bissau")
-        .expect("Guinea-Bissau listed");
-    assert!(rainbow < gb, "largest gap first");
+    let by_item = row_links(&page, &section_table("by-item-heading"));
+    assert!(
+        position(&by_item, "The Rainbow Strategy")
+            < position(&by_item, "West Africa: Guinea-Bissau"),
+        "largest gap first: {by_item:?}"
+    );
+    assert_eq!(
+        page.text_of("main h2#unfunded-heading"),
+        "Unfunded and seeking funding, largest gap first"
+    );
+    let unfunded = page.table(&section_table("unfunded-heading"));
+    let gaps = unfunded.column("Gap");
+    let gb = position(&unfunded.column("Title"), "West Africa: Guinea-Bissau");
+    assert_eq!(gaps[gb], "USD 12,000,000");
+    let donors = row_links(&page, &section_table("donors-heading"));
     for donor in [
         "European Union",
         "Government of Turkmenistan",
         "Government of Canada",
     ] {
-        assert!(body.contains(donor), "donor {donor}");
+        assert!(
+            donors.iter().any(|d| d == donor),
+            "donor {donor}: {donors:?}"
+        );
     }
-    assert!(body.contains("Unfunded and seeking funding"));
-    assert!(body.contains("2008-2009"), "by biennium");
+    let bienniums = row_headers(&page, &section_table("bienniums-heading"));
     assert!(
-        body.contains("Theme 3: title not given in the source"),
-        "by theme"
+        bienniums.iter().any(|b| b == "2008-2009"),
+        "by biennium: {bienniums:?}"
     );
+    let themes = row_headers(&page, &section_table("themes-heading"));
     assert!(
-        body.contains("role=\"img\""),
-        "charts have a text alternative"
+        themes
+            .iter()
+            .any(|t| t == "Theme 3: title not given in the source"),
+        "by theme: {themes:?}"
     );
+    let charts = page.select("main table svg[role=\"img\"]");
+    assert!(!charts.is_empty(), "charts in the tables");
+    for chart in charts {
+        assert!(
+            chart
+                .value()
+                .attr("aria-label")
+                .is_some_and(|l| !l.trim().is_empty()),
+            "charts have a text alternative"
+        );
+    }
 }
 
 #[tokio::test]
 async fn filters_are_bookmarkable_and_bad_values_are_a_400() {
     let app = TestApp::spawn_public().await;
-    let (status, body) = app.get("/funding?organisation=european-union").await;
+    let (status, page) = app.page("/funding?organisation=european-union").await;
     assert_eq!(status, 200);
-    assert!(body.contains("Victim Empowerment Programme of South Africa"));
-    assert!(!body.contains("West Africa: Guinea-Bissau"), "filtered out");
+    let by_item = row_links(&page, &section_table("by-item-heading"));
+    assert_eq!(
+        by_item,
+        ["Victim Empowerment Programme of South Africa"],
+        "only what the EU funds"
+    );
+    assert!(
+        !page.body.contains("West Africa: Guinea-Bissau"),
+        "filtered out"
+    );
     for bad in [
         "/funding?kind=bogus",
         "/funding?funding=rich",
@@ -49,10 +109,11 @@ async fn filters_are_bookmarkable_and_bad_values_are_a_400() {
         "/funding?sort=size",
         "/funding.csv?table=secrets",
     ] {
-        let (status, body) = app.get(bad).await;
+        let (status, page) = app.page(bad).await;
         assert_eq!(status, 400, "{bad}");
-        assert!(
-            body.contains("That request cannot be answered"),
+        assert_eq!(
+            page.text_of("main h1"),
+            "That request cannot be answered",
             "{bad}: error page"
         );
     }
@@ -86,11 +147,15 @@ async fn csv_has_exactly_the_filtered_rows_with_readable_labels() {
 #[tokio::test]
 async fn organisation_page_shows_its_money_by_item_and_currency() {
     let app = TestApp::spawn_public().await;
-    let (status, body) = app.get("/organisations/european-union").await;
+    let (status, page) = app.page("/organisations/european-union").await;
     assert_eq!(status, 200);
-    assert!(body.contains("Victim Empowerment Programme of South Africa"));
-    assert!(body.contains("EUR 18,000,000"));
-    assert!(body.contains("Committed"));
+    assert_eq!(page.text_of("main h1"), "European Union");
+    let by_item = page.table(&section_table("by-item-heading"));
+    let vep = by_item.row("Victim Empowerment Programme of South Africa");
+    assert_eq!(vep.text("Amount"), "approx. EUR 18,000,000");
+    assert_eq!(vep.text("Status"), "Committed");
+    let by_status = page.table(&section_table("totals-heading"));
+    assert_eq!(by_status.row("Committed").text("Contributions"), "1");
     assert_eq!(app.get("/organisations/no-such-org").await.0, 404);
     assert_eq!(app.get("/organisations/Bad%20Slug").await.0, 404);
 }
@@ -98,29 +163,50 @@ async fn organisation_page_shows_its_money_by_item_and_currency() {
 #[tokio::test]
 async fn place_result_area_and_search_pages() {
     let app = TestApp::spawn_public().await;
-    let (status, body) = app.get("/places/Guinea-Bissau").await;
+    let (status, page) = app.page("/places/Guinea-Bissau").await;
     assert_eq!(status, 200);
-    assert!(body.contains("West Africa: Guinea-Bissau"));
+    assert_eq!(page.text_of("main h1"), "Guinea-Bissau");
+    let items = row_links(&page, "main table");
+    assert!(
+        items.iter().any(|t| t == "West Africa: Guinea-Bissau"),
+        "{items:?}"
+    );
     assert_eq!(app.get("/places/Atlantis").await.0, 404);
 
-    let (status, body) = app.get("/result-areas/3.4").await;
+    let (status, page) = app.page("/result-areas/3.4").await;
     assert_eq!(status, 200);
-    assert!(body.contains("No item serves this result area"));
-    let (status, body) = app.get("/result-areas/3.6").await;
+    assert_eq!(
+        page.text_of("main p.callout"),
+        "No item serves this result area."
+    );
+    assert!(!page.has("main table"), "no rows");
+    let (status, page) = app.page("/result-areas/3.6").await;
     assert_eq!(status, 200);
-    assert!(body.contains("West Africa: Guinea-Bissau"));
+    let items = row_links(&page, "main table");
+    assert!(
+        items.iter().any(|t| t == "West Africa: Guinea-Bissau"),
+        "{items:?}"
+    );
+    assert!(!page.has("main p.callout"));
     assert_eq!(app.get("/result-areas/9.9").await.0, 404);
 
-    let (status, body) = app.get("/search?q=canada").await;
+    let (status, page) = app.page("/search?q=canada").await;
     assert_eq!(status, 200);
-    assert!(body.contains("/organisations/government-of-canada"));
-    let (status, body) = app.get("/search?q=guinea").await;
-    assert_eq!(status, 200);
-    assert!(body.contains("/programmes/guinea-bissau") && body.contains("/places/Guinea-Bissau"));
     assert_eq!(
-        app.get("/search?q=%25_%5C").await.0,
-        200,
-        "LIKE wildcards are literal"
+        search_hits(&page, "orgs-heading"),
+        ["/organisations/government-of-canada"]
+    );
+    let (status, page) = app.page("/search?q=guinea").await;
+    assert_eq!(status, 200);
+    assert!(
+        search_hits(&page, "items-heading").contains(&"/programmes/guinea-bissau".to_string()),
+        "{:?}",
+        search_hits(&page, "items-heading")
+    );
+    assert!(
+        search_hits(&page, "places-heading").contains(&"/places/Guinea-Bissau".to_string()),
+        "{:?}",
+        search_hits(&page, "places-heading")
     );
     assert_eq!(
         app.get(&format!("/search?q={}", "x".repeat(201))).await.0,
@@ -128,18 +214,81 @@ async fn place_result_area_and_search_pages() {
     );
 }
 
+/// The links a search results section (headed by the element with this id) lists.
+fn search_hits(page: &Page, heading: &str) -> Vec<String> {
+    page.attrs(
+        &format!("main section[aria-labelledby=\"{heading}\"] li > a"),
+        "href",
+    )
+}
+
+/// Every link of every search results section, items, organisations and places alike.
+fn all_search_hits(page: &Page) -> Vec<String> {
+    ["items-heading", "orgs-heading", "places-heading"]
+        .into_iter()
+        .flat_map(|h| search_hits(page, h))
+        .collect()
+}
+
+#[tokio::test]
+async fn search_takes_like_wildcards_and_backslashes_literally() {
+    let app = TestApp::spawn_public().await;
+    // Nothing in the seed holds these characters: a search that treated them as
+    // patterns (`%` any text, `_` any character) would match everything.
+    for q in ["%25_%5C", "%25", "_", "%5C"] {
+        let (status, page) = app.page(&format!("/search?q={q}")).await;
+        assert_eq!(status, 200, "{q}");
+        assert_eq!(
+            all_search_hits(&page),
+            Vec::<String>::new(),
+            "{q} matches nothing"
+        );
+        assert!(
+            page.text_of("main > p").starts_with("Nothing matches"),
+            "{q}: {}",
+            page.text_of("main > p")
+        );
+    }
+
+    sqlx::raw_sql(
+        "INSERT INTO items (slug, title, kind, status, published)
+              VALUES ('literal-pattern', 'Coverage of 100%_\\ pilot', 'programme', 'ongoing', true),
+                     ('near-miss', 'Coverage of 100 pilot', 'programme', 'ongoing', true);",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("two items");
+    app.dashboards_rebuilt().await;
+    for q in ["%25_%5C", "%25", "_", "%5C", "0%25_"] {
+        let (status, page) = app.page(&format!("/search?q={q}")).await;
+        assert_eq!(status, 200, "{q}");
+        assert_eq!(
+            all_search_hits(&page),
+            ["/programmes/literal-pattern"],
+            "{q} finds the one title that holds it, taken literally"
+        );
+        assert_eq!(
+            page.texts("main section[aria-labelledby=\"items-heading\"] li > a"),
+            ["Coverage of 100%_\\ pilot"]
+        );
+    }
+}
+
 #[tokio::test]
 async fn overview_answers_the_largest_gaps_at_a_glance() {
     let app = TestApp::spawn_public().await;
-    let (status, body) = app.get("/").await;
+    let (status, page) = app.page("/").await;
     assert_eq!(status, 200);
-    let gaps = &body[body.find("Largest funding gaps").expect("section")..];
+    assert_eq!(page.text_of("main h2#gaps-heading"), "Largest funding gaps");
+    let gaps = page.texts("main section[aria-labelledby=\"gaps-heading\"] ol.gaps > li > a");
     let green = gaps
-        .find("Green paper")
-        .expect("green paper is the largest gap");
-    let gb = gaps.find("Guinea-Bissau").expect("then Guinea-Bissau");
-    assert!(green < gb);
-    assert!(body.contains("Funding pipeline"));
+        .iter()
+        .position(|g| g.contains("Green paper"))
+        .unwrap_or_else(|| panic!("the green paper is listed: {gaps:?}"));
+    assert_eq!(green, 0, "the green paper is the largest gap: {gaps:?}");
+    let gb = position(&gaps, "West Africa: Guinea-Bissau");
+    assert!(green < gb, "then Guinea-Bissau: {gaps:?}");
+    assert_eq!(page.text_of("main h2#pipeline-heading"), "Funding pipeline");
 }
 
 #[tokio::test]
@@ -171,8 +320,14 @@ async fn every_table_has_a_csv_of_its_rows() {
         !eu.contains("Canada"),
         "only that organisation's contributions"
     );
-    let (_, page) = app.get("/organisations/european-union").await;
-    assert!(page.contains("/funding.csv?table=contributions&amp;organisation=european-union"));
+    let (_, page) = app.page("/organisations/european-union").await;
+    assert!(
+        page.has(
+            "main section[aria-labelledby=\"by-item-heading\"] \
+             a[href=\"/funding.csv?table=contributions&organisation=european-union\"][download]"
+        ),
+        "the organisation's contributions link to their CSV"
+    );
     let place = csv("/funding.csv?table=items&place=Guinea-Bissau").await;
     assert!(place.contains("West Africa: Guinea-Bissau"));
 }
@@ -180,9 +335,25 @@ async fn every_table_has_a_csv_of_its_rows() {
 #[tokio::test]
 async fn place_links_with_spaces_lead_to_their_page() {
     let app = TestApp::spawn_public().await;
-    let (_, page) = app.get("/programmes/guinea-bissau").await;
-    assert!(page.contains("href=\"/places/West%20Africa\""));
-    let (status, body) = app.get("/places/West%20Africa").await;
+    let (_, page) = app.page("/programmes/guinea-bissau").await;
+    let places = page.figure_element("main dl.facts", "Countries and regions");
+    let links: Vec<(String, String)> = select_in(places, "a")
+        .into_iter()
+        .map(|a| (text(a), a.value().attr("href").unwrap_or("").to_string()))
+        .collect();
+    assert!(
+        links.contains(&(
+            "West Africa".to_string(),
+            "/places/West%20Africa".to_string()
+        )),
+        "{links:?}"
+    );
+    let (status, page) = app.page("/places/West%20Africa").await;
     assert_eq!(status, 200);
-    assert!(body.contains("West Africa: Guinea-Bissau"));
+    assert_eq!(page.text_of("main h1"), "West Africa");
+    let items = row_links(&page, "main table");
+    assert!(
+        items.iter().any(|t| t == "West Africa: Guinea-Bissau"),
+        "{items:?}"
+    );
 }

@@ -1,6 +1,7 @@
 //! Funding rules end to end: rows in PostgreSQL → conversion views → roll-up → API.
 
 use crate::harness::TestApp;
+use crate::harness::text;
 use serde_json::Value;
 
 async fn exec(app: &TestApp, sql: &str) {
@@ -97,28 +98,67 @@ async fn amounts_without_any_rate_are_left_out_and_said_so() {
     .await;
     let p = item(&app, "yen").await;
     assert_eq!(p["pledged_usd"], "0.00");
-    let (status, body) = app.get("/programmes/yen").await;
+    let (status, page) = app.page("/programmes/yen").await;
     assert_eq!(status, 200);
-    assert!(body.contains("JPY 5,000"), "original amount shown");
-    assert!(body.contains("no JPY rate for this month yet"));
-    assert!(body.contains("1 amount left out"));
+    let contributions = page.table("main section[aria-labelledby=\"contributions-heading\"] table");
+    let canada = contributions.row_linking("/organisations/government-of-canada");
+    assert_eq!(canada.text("Amount"), "JPY 5,000", "original amount shown");
+    let rate = canada.text("Exchange rate");
+    assert!(rate.contains("no JPY rate for this month yet"), "{rate}");
+    let caveats: Vec<String> = page
+        .select("main section[aria-labelledby=\"funding-heading\"] p.caveat")
+        .into_iter()
+        .map(text)
+        .collect();
+    assert!(
+        caveats.iter().any(|c| c.contains("1 amount left out")),
+        "{caveats:?}"
+    );
 }
 
 #[tokio::test]
 async fn the_database_refuses_bad_money() {
     let app = TestApp::spawn_public().await;
-    for bad in [
-        "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, -1, 'USD', '2008-01-01' FROM items LIMIT 1",
-        "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'XXX', '2008-01-01' FROM items LIMIT 1",
-        "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'usd', '2008-01-01' FROM items LIMIT 1",
-        "INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
+    for (bad, constraint) in [
+        (
+            "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, -1, 'USD', '2008-01-01' FROM items LIMIT 1",
+            "budgets_amount_check",
+        ),
+        (
+            "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'XXX', '2008-01-01' FROM items LIMIT 1",
+            "budgets_currency_fkey",
+        ),
+        (
+            "INSERT INTO budgets (item_id, amount, currency, as_of) SELECT id, 1, 'usd', '2008-01-01' FROM items LIMIT 1",
+            "budgets_currency_fkey",
+        ),
+        (
+            "INSERT INTO contributions (item_id, org_id, amount, currency, status, as_of)
               SELECT i.id, o.id, 1, 'USD', 'promised', '2008-01-01' FROM items i, organisations o LIMIT 1",
-        "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ('EUR', '2008-02-15', 1, 'x')",
-        "INSERT INTO items (slug, title, kind, status, published) VALUES ('Bad Slug', 'x', 'programme', 'ongoing', true)",
-        "INSERT INTO items (slug, title, kind, status, published) VALUES ('orphan', 'x', 'component', 'ongoing', true)",
+            "contributions_status_check",
+        ),
+        (
+            "INSERT INTO exchange_rates (currency, month, usd_per_unit, source) VALUES ('EUR', '2008-02-15', 1, 'x')",
+            "exchange_rates_month_check",
+        ),
+        (
+            "INSERT INTO items (slug, title, kind, status, published) VALUES ('Bad Slug', 'x', 'programme', 'ongoing', true)",
+            "items_slug_check",
+        ),
+        (
+            "INSERT INTO items (slug, title, kind, status, published) VALUES ('orphan', 'x', 'component', 'ongoing', true)",
+            "items_parent_matches_kind",
+        ),
     ] {
-        let result = sqlx::query(sqlx::AssertSqlSafe(bad)).execute(&app.db.pool).await;
-        assert!(result.is_err(), "refused: {bad}");
+        let error = sqlx::query(sqlx::AssertSqlSafe(bad))
+            .execute(&app.db.pool)
+            .await
+            .expect_err(bad);
+        let refused_by = error
+            .as_database_error()
+            .unwrap_or_else(|| panic!("a database error, not {error}: {bad}"))
+            .constraint();
+        assert_eq!(refused_by, Some(constraint), "{bad}: {error}");
     }
 }
 

@@ -3,6 +3,9 @@
 
 use crate::admin_items::{Form, saved_form};
 use crate::harness::{TestApp, empty_db, fresh_db};
+
+/// Who the page header says is signed in.
+const WHO: &str = "header.site-header .account .who";
 use portfolio_tracker::db::{self, Seeding};
 use portfolio_tracker::domain::auth::Role;
 use sqlx::PgPool;
@@ -94,19 +97,36 @@ async fn a_session_from_one_instance_works_on_the_other() {
     let a = TestApp::spawn().await;
     let b = a.another_instance().await;
     let (email, on_a) = a.signed_in_with_email(Role::Admin).await;
-    let (status, body) = on_a.get("/admin").await;
+    let (status, page) = on_a.page("/admin").await;
     assert_eq!(status, 200, "signed in on A");
-    assert!(body.contains(&email));
+    assert!(
+        page.text_of(WHO).starts_with(&email),
+        "{}",
+        page.text_of(WHO)
+    );
 
     // The same browser, routed to B by the load balancer.
     let on_b = b.session_for(on_a.cookie.clone()).await;
     assert_eq!(on_b.csrf, on_a.csrf, "one session, one CSRF token");
-    let (status, body) = on_b.get("/admin").await;
-    assert_eq!(status, 200, "B knows the session A created: {body}");
-    assert!(body.contains(&email), "B shows who is signed in");
-    let (status, body) = on_b.get("/programmes/guinea-bissau").await;
+    let (status, page) = on_b.page("/admin").await;
+    assert_eq!(
+        status,
+        200,
+        "B knows the session A created: {}",
+        page.main_text()
+    );
+    assert!(
+        page.text_of(WHO).starts_with(&email),
+        "B shows who is signed in: {}",
+        page.text_of(WHO)
+    );
+    let (status, page) = on_b.page("/programmes/guinea-bissau").await;
     assert_eq!(status, 200);
-    assert!(body.contains(&email));
+    assert!(
+        page.text_of(WHO).starts_with(&email),
+        "{}",
+        page.text_of(WHO)
+    );
 
     // Signing out on B ends the session everywhere.
     let (status, location, _) = on_b.post("/logout", &[]).await;
@@ -136,10 +156,14 @@ async fn an_edit_on_one_instance_shows_on_the_other() {
     let new_title = "Guinea-Bissau, edited on instance A";
 
     // B has built its cached portfolio with the old title.
-    let (status, body) = staff_on_b.get(page).await;
+    let (status, shown) = staff_on_b.page(page).await;
     assert_eq!(status, 200);
-    assert!(body.contains(old_title), "B shows the seeded title first");
-    assert!(!body.contains(new_title));
+    assert_eq!(
+        shown.text_of("main h1"),
+        old_title,
+        "B shows the seeded title first"
+    );
+    assert!(!shown.body.contains(new_title));
 
     // The admin saves the edit form on A.
     let id: i64 = sqlx::query_scalar("SELECT id FROM items WHERE slug = 'guinea-bissau'")
@@ -163,11 +187,13 @@ async fn an_edit_on_one_instance_shows_on_the_other() {
     // B notices the new revision; it may serve its old copy while it rebuilds.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (status, body) = staff_on_b.get(page).await;
+        let (status, shown) = staff_on_b.page(page).await;
         assert_eq!(status, 200);
-        if body.contains(new_title) {
+        let heading = shown.text_of("main h1");
+        if heading == new_title {
             break;
         }
+        assert_eq!(heading, old_title, "the old title until the new one");
         assert!(
             Instant::now() < deadline,
             "B still shows the old title 5 s after the edit on A"

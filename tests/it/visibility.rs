@@ -1,7 +1,7 @@
 //! Drafts and internal notes: viewers (and anonymous public readers) never receive them;
 //! staff and admins do.
 
-use crate::harness::{Session, TestApp};
+use crate::harness::{Page, Session, TestApp};
 use portfolio_tracker::domain::auth::Role;
 
 const SMART_TITLE: &str = "Global Synthetics Monitoring";
@@ -104,27 +104,63 @@ async fn anonymous_public_readers_see_what_a_viewer_sees() {
     assert_viewer_sees_no_draft(async |path: &str| app.get(path).await).await;
 }
 
+/// The internal notes an item page shows (staff and admins only).
+const NOTES: &str = "main section.internal[aria-labelledby=\"notes-heading\"]";
+
 async fn assert_sees_draft_and_notes(session: &Session, role: &str) {
-    let (status, body) = session.get("/programmes/smart").await;
+    let (status, page) = session.page("/programmes/smart").await;
     assert_eq!(status, 200, "{role}: the draft");
-    assert!(body.contains("Draft"), "{role}: marked as a draft");
-    assert!(body.contains("SECRET-NOTE"), "{role}: its internal notes");
-    let (status, body) = session.get("/programmes/guinea-bissau").await;
-    assert_eq!(status, 200);
     assert!(
-        body.contains("OTHER-SECRET"),
+        page.text_of("main h1").starts_with(SMART_TITLE),
+        "{role}: {}",
+        page.text_of("main h1")
+    );
+    assert_eq!(
+        page.text_of("main p.meta .tag.draft"),
+        "Draft: not published",
+        "{role}: marked as a draft"
+    );
+    assert_eq!(page.text_of(&format!("{NOTES} h2")), "Internal notes");
+    assert_eq!(
+        page.texts(&format!("{NOTES} p:not(.sub)")),
+        ["SECRET-NOTE"],
+        "{role}: its internal notes"
+    );
+    let (status, page) = session.page("/programmes/guinea-bissau").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.texts(&format!("{NOTES} p:not(.sub)")),
+        ["OTHER-SECRET"],
         "{role}: notes of a published item"
     );
-    assert!(!body.contains("Draft: not published"), "{role}: published");
-    let (_, overview) = session.get("/").await;
+    assert!(!page.has(".tag.draft"), "{role}: published");
     assert!(
-        overview.contains(SMART_TITLE),
+        !page.body.contains("Draft: not published"),
+        "{role}: published"
+    );
+    let (_, overview) = session.page("/").await;
+    assert!(
+        overview
+            .texts("table.portfolio tbody > tr > th[scope=\"row\"] > a")
+            .iter()
+            .any(|t| t.starts_with(SMART_TITLE)),
         "{role}: the draft is listed"
     );
-    let (_, areas) = session.get("/result-areas").await;
-    assert!(areas.contains("/programmes/smart\""), "{role}");
+    let (_, areas) = session.page("/result-areas").await;
+    assert!(
+        areas.has("table.areas a[href=\"/programmes/smart\"]"),
+        "{role}: the draft serves its result areas"
+    );
     let (_, api) = session.get("/api/v1/programmes").await;
-    assert!(api.contains("\"smart\""), "{role}: the draft in the API");
+    let api: serde_json::Value = serde_json::from_str(&api).expect("JSON");
+    assert!(
+        api["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["slug"] == "smart"),
+        "{role}: the draft in the API"
+    );
     let (status, _) = session.get("/programmes/smart/history").await;
     assert_eq!(status, 200, "{role}: the draft's history");
 }
@@ -138,14 +174,9 @@ async fn staff_and_admins_see_drafts_and_internal_notes() {
     assert_sees_draft_and_notes(&admin, "admin").await;
 }
 
-/// The number in the first figure (the budget) of the overview's headline.
+/// The number in the budget figure of the overview's headline.
 fn headline_budget(overview: &str) -> u64 {
-    let start = overview
-        .find("<dl class=\"headline\">")
-        .expect("headline figures");
-    let dd = overview[start..].find("<dd>").expect("a figure") + start + 4;
-    let end = overview[dd..].find("</dd>").expect("end of figure") + dd;
-    let text = &overview[dd..end];
+    let text = Page::parse(overview).figure("main dl.headline", "Budget");
     let digits: String = text
         .split('.')
         .next()
