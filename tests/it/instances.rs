@@ -1,7 +1,7 @@
 //! Several instances of the app on one database, as behind a load balancer: they start
 //! and migrate together safely, share sessions, and each shows the others' edits.
 
-use crate::admin_items::{Form, saved_form};
+use crate::conformance::saved_item_form::{Form, saved_form};
 use crate::harness::{TestApp, empty_db, fresh_db};
 
 /// Who the page header says is signed in.

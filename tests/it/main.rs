@@ -4,9 +4,6 @@
 
 mod harness;
 
-// The item form helper instances.rs imports, kept at its old path.
-#[path = "conformance/saved_item_form.rs"]
-mod admin_items;
 mod api;
 mod auth;
 mod cli;

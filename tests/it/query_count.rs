@@ -6,7 +6,7 @@
 //! # How statements are counted
 //!
 //! With PostgreSQL's `pg_stat_statements` (the embedded cluster preloads it when the
-//! server has it, see `src/db/embedded.rs`), which counts calls per (user, database,
+//! server has it, see `crates/embedded-pg/src/binaries.rs`), which counts calls per (user, database,
 //! statement). Every test has its own database, so the calls made in this test's database
 //! between two readings are this test's, whatever the other tests do in parallel. The
 //! readings themselves run in the `postgres` database, so they are not counted.

@@ -10,6 +10,7 @@
 
 pub mod generic;
 pub mod page;
+pub mod saved_item_form;
 
 use crate::harness::{Session, TestApp};
 use serde_json::Value;

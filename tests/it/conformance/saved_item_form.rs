@@ -1,6 +1,5 @@
-//! An item's edit form as the edit page would post it, built from the database. Mounted
-//! as `crate::admin_items` (see main.rs) for tests/it/instances.rs, which used it from the
-//! item admin test file this suite replaces.
+//! An item's edit form as the edit page would post it, built from the database (used by
+//! tests/it/instances.rs too).
 
 use portfolio_tracker::store::admin_items;
 use sqlx::PgPool;
