@@ -191,11 +191,6 @@ text_column!(crate::domain::auth::Role);
 /// Shown wherever a title the source does not give would go.
 pub const TITLE_NOT_GIVEN: &str = "title not given in the source";
 
-/// The label for a stored status string, falling back to the raw value.
-pub fn label_of<T: Copy + std::fmt::Display>(parse: fn(&str) -> Option<T>, raw: &str) -> String {
-    parse(raw).map_or_else(|| raw.to_string(), |v| v.to_string())
-}
-
 impl ContributionStatus {
     /// Firm money is committed or paid: the one definition every figure uses.
     pub fn is_firm(self) -> bool {

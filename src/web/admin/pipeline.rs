@@ -211,11 +211,6 @@ pub fn label_in(menu: &[Choice], value: &str) -> String {
         .map_or_else(|| value.to_string(), |c| c.label.clone())
 }
 
-/// `yes` / `no`, for a checkbox in the conflict view.
-pub fn yes_no(ticked: bool) -> String {
-    if ticked { "yes" } else { "no" }.to_string()
-}
-
 /// The version a form was loaded at (hidden field). A tampered value is a bad request.
 fn parse_version(raw: &str) -> Result<i32, AppError> {
     raw.trim().parse::<i32>().map_err(|_| {

@@ -6,6 +6,7 @@
 //! ([`Dashboard::funding_unfiltered`]); with filters, [`sections`] sums the precomputed
 //! per-item tallies of the rows that pass.
 
+use crate::domain::records::yes_no;
 use askama::Template;
 use axum::response::{Html, Response};
 use rust_decimal::Decimal;
@@ -720,10 +721,6 @@ const FUNDING_HEADER: [&str; 12] = [
     "Coverage (%)",
     "Funding state",
 ];
-
-fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.to_string()
-}
 
 /// Figures as spreadsheet cells: plain decimals, empty when unknown.
 fn funding_cells(f: &Funding) -> Vec<String> {
