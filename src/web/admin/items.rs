@@ -19,9 +19,10 @@ use crate::store::admin_items::{
 use crate::store::audit::{self, Entry};
 use crate::store::strategy;
 use crate::web::admin::pipeline::{
-    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices, label_in,
+    self, Check, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, HtmlResult,
+    ListRequest, PathParams, choices, form_template, label_in,
 };
-use crate::web::auth::{CurrentUser, Nav, SignedIn};
+use crate::web::auth::{Nav, SignedIn};
 use crate::web::forms::HtmlForm;
 use crate::web::pages::overview::parse_page;
 use crate::web::pages::render;
@@ -177,15 +178,11 @@ pub struct ListPage {
     pub query: String,
 }
 
-async fn list_page(
-    state: &AppState,
-    nav: Nav,
-    raw: Option<String>,
-) -> Result<Html<String>, AppError> {
-    let params = ListParams::parse(raw.as_deref());
+async fn list_page(request: ListRequest<'_>) -> HtmlResult {
+    let params = ListParams::parse(request.query.as_deref());
     let filter = params.filter()?;
     let page = parse_page(Some(&params.page))?;
-    let (rows, total) = store::list(&state.pool, &filter, page as i64).await?;
+    let (rows, total) = store::list(request.pool(), &filter, page as i64).await?;
     let pages = usize::try_from((total + PAGE_SIZE - 1) / PAGE_SIZE)
         .unwrap_or(1)
         .max(1);
@@ -208,7 +205,7 @@ async fn list_page(
         .collect();
     let query = params.query();
     render(&ListPage {
-        nav,
+        nav: request.nav,
         notice: notice_text(&params.done),
         items,
         kinds: choices::<ItemKind>(),
@@ -361,17 +358,8 @@ impl EditPage for Items {
         }
     }
 
-    fn validate(
-        form: &ItemForm,
-        _: &ItemContext,
-        _: Option<&AdminItem>,
-        _: &CurrentUser,
-    ) -> Result<ItemFields, FieldErrors> {
+    fn validate(form: &ItemForm, _: Check<'_, Self>) -> Result<ItemFields, FieldErrors> {
         form.validate()
-    }
-
-    fn version_field(form: &mut ItemForm) -> &mut String {
-        &mut form.version
     }
 
     /// With the parent by its title rather than its id.
@@ -398,34 +386,27 @@ impl EditPage for Items {
             align,
             align_errors,
         } = page.context;
-        FormTemplate {
-            nav: page.nav,
-            action: page.action,
-            is_new: page.is_new,
-            item_id: page.record.map_or(0, |i| i.id),
-            saved_slug: page.record.map(|i| i.slug.clone()).unwrap_or_default(),
-            archived: page.record.is_some_and(|i| i.archived),
-            notice: page.notice,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-            kinds: choices::<ItemKind>(),
-            statuses: choices::<ItemStatus>(),
-            parents,
-            alignments,
-            areas,
-            align,
-            align_errors,
-        }
+        form_template!(
+            page,
+            FormTemplate {
+                item_id: page.record.map_or(0, |i| i.id),
+                saved_slug: page.record.map(|i| i.slug.clone()).unwrap_or_default(),
+                archived: page.record.is_some_and(|i| i.archived),
+                notice: page.notice,
+                kinds: choices::<ItemKind>(),
+                statuses: choices::<ItemStatus>(),
+                parents,
+                alignments,
+                areas,
+                align,
+                align_errors,
+            }
+        )
         .render()
     }
 
-    async fn list(
-        state: &AppState,
-        nav: Nav,
-        query: Option<String>,
-    ) -> Result<Html<String>, AppError> {
-        list_page(state, nav, query).await
+    async fn list(request: ListRequest<'_>) -> HtmlResult {
+        list_page(request).await
     }
 }
 
@@ -451,22 +432,13 @@ async fn alignment_refused(
 ) -> Result<Response, AppError> {
     let form = Items::form_of(item);
     let context = Items::context(pool, &(), Some(item), &form).await?;
-    let html = Items::render(FormPage {
-        nav,
-        action: format!("/admin/items/{}", item.id),
-        is_new: false,
-        owner: &(),
-        record: Some(item),
-        context: ItemContext {
-            align,
-            align_errors,
-            ..context
-        },
-        form,
-        errors: FieldErrors::default(),
-        conflict: Vec::new(),
-        notice: "",
-    })?;
+    let context = ItemContext {
+        align,
+        align_errors,
+        ..context
+    };
+    let action = format!("/admin/items/{}", item.id);
+    let html = Items::render(FormPage::new(nav, action, &(), Some(item), context, form))?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response())
 }
 

@@ -24,10 +24,10 @@ use crate::store::money::{
 };
 use crate::store::organisations;
 use crate::web::admin::pipeline::{
-    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices,
-    done_param,
+    self, Check, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices,
+    done_param, form_template,
 };
-use crate::web::auth::{CurrentUser, Nav};
+use crate::web::auth::Nav;
 use crate::web::forms::HtmlPath;
 use crate::web::pages::render;
 use crate::web::view::usd;
@@ -215,6 +215,12 @@ pub async fn show(
     })
 }
 
+/// False when the form carries a currency the menu does not list: the template then
+/// keeps it as an extra option, so what was typed is shown, not silently replaced.
+fn is_listed(currency: &str, currencies: &[String]) -> bool {
+    currency.is_empty() || currencies.iter().any(|c| c == currency)
+}
+
 // ---------------------------------------------------------------------------------------
 // Budgets
 
@@ -271,17 +277,8 @@ impl EditPage for Budgets {
         }
     }
 
-    fn validate(
-        form: &BudgetForm,
-        currencies: &Vec<String>,
-        _: Option<&Budget>,
-        _: &CurrentUser,
-    ) -> Result<BudgetFields, FieldErrors> {
-        form.validate(currencies)
-    }
-
-    fn version_field(form: &mut BudgetForm) -> &mut String {
-        &mut form.version
+    fn validate(form: &BudgetForm, check: Check<'_, Self>) -> Result<BudgetFields, FieldErrors> {
+        form.validate(check.context)
     }
 
     fn conflict_values(form: &BudgetForm, _: &Vec<String>) -> Vec<(&'static str, String)> {
@@ -293,18 +290,15 @@ impl EditPage for Budgets {
     }
 
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
-        BudgetTemplate {
-            known_currency: page.form.currency.is_empty()
-                || page.context.contains(&page.form.currency),
-            nav: page.nav,
-            item: page.owner.clone(),
-            action: page.action,
-            is_new: page.is_new,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-            currencies: page.context,
-        }
+        let known_currency = is_listed(&page.form.currency, &page.context);
+        form_template!(
+            page,
+            BudgetTemplate {
+                known_currency,
+                item: page.owner.clone(),
+                currencies: page.context,
+            }
+        )
         .render()
     }
 }
@@ -395,15 +389,9 @@ impl EditPage for Contributions {
 
     fn validate(
         form: &ContributionForm,
-        choices: &ContributionChoices,
-        _: Option<&Contribution>,
-        _: &CurrentUser,
+        check: Check<'_, Self>,
     ) -> Result<ContributionFields, FieldErrors> {
-        form.validate(choices)
-    }
-
-    fn version_field(form: &mut ContributionForm) -> &mut String {
-        &mut form.version
+        form.validate(check.context)
     }
 
     fn conflict_values(
@@ -422,23 +410,19 @@ impl EditPage for Contributions {
             currencies,
             organisations,
         } = page.context;
-        ContributionTemplate {
-            known_currency: page.form.currency.is_empty()
-                || currencies.contains(&page.form.currency),
-            organisations: organisations
-                .into_iter()
-                .map(|(id, name)| Choice::new(id, name))
-                .collect(),
-            statuses: choices::<ContributionStatus>(),
-            currencies,
-            nav: page.nav,
-            item: page.owner.clone(),
-            action: page.action,
-            is_new: page.is_new,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-        }
+        let organisations = organisations
+            .into_iter()
+            .map(|(id, name)| Choice::new(id, name));
+        form_template!(
+            page,
+            ContributionTemplate {
+                known_currency: is_listed(&page.form.currency, &currencies),
+                organisations: organisations.collect(),
+                statuses: choices::<ContributionStatus>(),
+                currencies,
+                item: page.owner.clone(),
+            }
+        )
         .render()
     }
 }

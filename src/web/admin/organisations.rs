@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, Response};
+use axum::response::Response;
 use axum::routing::post;
 
 use crate::domain::forms::FieldErrors;
@@ -14,10 +14,10 @@ use crate::domain::vocab::OrgKind;
 use crate::store::audit::{self, Entry};
 use crate::store::organisations::{self as store, Organisation, OrganisationFields, Organisations};
 use crate::web::admin::pipeline::{
-    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices,
-    done_param,
+    self, Check, Choice, ConflictRow, CreatePage, EditPage, FormPage, HtmlResult, ListRequest,
+    PathParams, choices, form_template,
 };
-use crate::web::auth::{CurrentUser, Nav, SignedIn};
+use crate::web::auth::{Nav, SignedIn};
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
 
@@ -48,18 +48,6 @@ pub struct ListPage {
     pub organisations: Vec<Organisation>,
 }
 
-/// The notice of a list page after a save, shared by the simpler record types.
-pub fn notice_text(done: &str) -> &'static str {
-    match done {
-        "created" => "Created.",
-        "saved" => "Saved.",
-        "archived" => "Archived. It can be restored from this list.",
-        "restored" => "Restored.",
-        "deleted" => "Deleted.",
-        _ => "",
-    }
-}
-
 impl EditPage for Organisations {
     const LIST: Option<&'static str> = Some("/admin/organisations");
     const UPDATE: &'static str = "/admin/organisations/{id}";
@@ -83,47 +71,30 @@ impl EditPage for Organisations {
 
     fn validate(
         form: &OrganisationForm,
-        _: &(),
-        _: Option<&Organisation>,
-        _: &CurrentUser,
+        _: Check<'_, Self>,
     ) -> Result<OrganisationFields, FieldErrors> {
         form.validate()
-    }
-
-    fn version_field(form: &mut OrganisationForm) -> &mut String {
-        &mut form.version
     }
 
     fn conflict_values(form: &OrganisationForm, _: &()) -> Vec<(&'static str, String)> {
         form.labelled()
     }
 
-    fn done_url(_: &Organisation, done: Done) -> String {
-        format!("/admin/organisations?done={}", done.as_str())
-    }
-
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
-        FormTemplate {
-            nav: page.nav,
-            action: page.action,
-            is_new: page.is_new,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-            kinds: choices::<OrgKind>(),
-        }
+        form_template!(
+            page,
+            FormTemplate {
+                kinds: choices::<OrgKind>()
+            }
+        )
         .render()
     }
 
-    async fn list(
-        state: &AppState,
-        nav: Nav,
-        query: Option<String>,
-    ) -> Result<Html<String>, AppError> {
+    async fn list(request: ListRequest<'_>) -> HtmlResult {
         render(&ListPage {
-            nav,
-            notice: notice_text(&done_param(query.as_deref())),
-            organisations: store::list(&state.pool).await?,
+            notice: request.notice(),
+            organisations: store::list(request.pool()).await?,
+            nav: request.nav,
         })
     }
 }

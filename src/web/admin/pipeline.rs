@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use sqlx::PgPool;
 
 use crate::domain::forms::FieldErrors;
+use crate::domain::records;
 use crate::domain::vocab::Vocabulary;
 use crate::store::editing::{self, Archivable, Creatable, Editable, Saved};
 use crate::web::auth::{CurrentUser, Nav, SignedIn};
@@ -52,7 +53,7 @@ pub trait EditPage: Editable {
     const UPDATE: &'static str;
 
     /// The form as the browser sends it: strings, so nothing typed is lost.
-    type Form: DeserializeOwned + Default + Send + Sync + 'static;
+    type Form: VersionedForm + DeserializeOwned + Default + Send + Sync + 'static;
     /// What the form's page offers besides the record: menus, other sections.
     type Context: Default + Send + Sync;
 
@@ -80,17 +81,8 @@ pub trait EditPage: Editable {
     /// The form showing a saved record.
     fn form_of(record: &Self::Record) -> Self::Form;
 
-    /// Reads the typed strings (`domain::forms`). `before` is None for a new record;
-    /// `editor` is who saves (an admin cannot demote themself).
-    fn validate(
-        form: &Self::Form,
-        context: &Self::Context,
-        before: Option<&Self::Record>,
-        editor: &CurrentUser,
-    ) -> Result<Self::Fields, FieldErrors>;
-
-    /// The hidden field holding the version the form was loaded at.
-    fn version_field(form: &mut Self::Form) -> &mut String;
+    /// Reads the typed strings (`domain::forms`), with what else the rules need.
+    fn validate(form: &Self::Form, check: Check<'_, Self>) -> Result<Self::Fields, FieldErrors>;
 
     /// The form's values as (label, value) for the side-by-side view of a conflict,
     /// written the way people read them (labels, not codes).
@@ -101,8 +93,10 @@ pub trait EditPage: Editable {
         form
     }
 
-    /// Where the person goes after a save.
-    fn done_url(record: &Self::Record, done: Done) -> String;
+    /// Where the person goes after a save: the list, for records that have one.
+    fn done_url(_record: &Self::Record, done: Done) -> String {
+        format!("{}?done={}", Self::LIST.unwrap_or("/admin"), done.as_str())
+    }
 
     /// The notice of the edit page after a redirect to it (`?done=`).
     fn notice(_done: &str) -> &'static str {
@@ -112,14 +106,98 @@ pub trait EditPage: Editable {
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error>;
 
     /// The list page (its filters and grouping are the record's own).
-    fn list(
-        _state: &AppState,
-        _nav: Nav,
-        _query: Option<String>,
-    ) -> impl Future<Output = Result<Html<String>, AppError>> + Send {
+    fn list(_request: ListRequest<'_>) -> impl Future<Output = HtmlResult> + Send {
         async { Err(AppError::NotFound) }
     }
 }
+
+/// What a page handler answers.
+pub type HtmlResult = Result<Html<String>, AppError>;
+
+/// What the rules of a save may look at besides the form.
+pub struct Check<'a, R: EditPage + ?Sized> {
+    /// The page's menus (the codes a choice must be one of).
+    pub context: &'a R::Context,
+    /// The saved record; None for a new one.
+    pub before: Option<&'a R::Record>,
+    /// Who saves (an admin cannot demote themself).
+    pub editor: &'a CurrentUser,
+}
+
+/// A request for a record's list page.
+pub struct ListRequest<'a> {
+    pub state: &'a AppState,
+    pub nav: Nav,
+    /// The raw query string: a record's own filters, and `done=` after a save.
+    pub query: Option<String>,
+}
+
+impl ListRequest<'_> {
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// The first value of a query parameter.
+    pub fn param(&self, key: &str) -> Option<String> {
+        query_param(self.query.as_deref(), key)
+    }
+
+    /// The notice after a save redirected here, shared by the simpler record types.
+    pub fn notice(&self) -> &'static str {
+        match self.param("done").unwrap_or_default().as_str() {
+            "created" => "Created.",
+            "saved" => "Saved.",
+            "archived" => "Archived. It can be restored from this list.",
+            "restored" => "Restored.",
+            "deleted" => "Deleted.",
+            _ => "",
+        }
+    }
+}
+
+/// A form whose hidden `version` field holds the version it was loaded at: the save
+/// is refused (409) when the record has moved on since.
+pub trait VersionedForm {
+    fn version(&mut self) -> &mut String;
+}
+
+macro_rules! versioned_forms {
+    ($($form:ty),* $(,)?) => {
+        $(impl VersionedForm for $form {
+            fn version(&mut self) -> &mut String {
+                &mut self.version
+            }
+        })*
+    };
+}
+
+versioned_forms!(
+    records::account::AccountForm,
+    records::budget::BudgetForm,
+    records::contribution::ContributionForm,
+    records::item::ItemForm,
+    records::organisation::OrganisationForm,
+    records::rate::RateForm,
+    records::result_area::AreaForm,
+    records::theme::ThemeForm,
+);
+
+/// Fills the fields every form template has from a [`FormPage`]; the record's own
+/// fields (its menus) follow: `form_template!(page, FormTemplate { kinds: ... })`.
+macro_rules! form_template {
+    ($page:ident, $template:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {
+        $template {
+            $($field $(: $value)?,)*
+            nav: $page.nav,
+            action: $page.action,
+            is_new: $page.is_new,
+            form: $page.form,
+            errors: $page.errors,
+            conflict: $page.conflict,
+        }
+    };
+}
+pub(crate) use form_template;
 
 /// A record's pages for creating one.
 pub trait CreatePage: EditPage + Creatable {
@@ -153,6 +231,31 @@ pub struct FormPage<'a, R: EditPage> {
     pub errors: FieldErrors,
     pub conflict: Vec<ConflictRow>,
     pub notice: &'static str,
+}
+
+impl<'a, R: EditPage> FormPage<'a, R> {
+    /// The form as first shown: no messages, no conflict, no notice.
+    pub fn new(
+        nav: Nav,
+        action: String,
+        owner: &'a R::Owner,
+        record: Option<&'a R::Record>,
+        context: R::Context,
+        form: R::Form,
+    ) -> Self {
+        FormPage {
+            nav,
+            action,
+            is_new: record.is_none(),
+            owner,
+            record,
+            context,
+            form,
+            errors: FieldErrors::default(),
+            conflict: Vec::new(),
+            notice: "",
+        }
+    }
 }
 
 /// One field of a conflicting save: what is stored now, and what this person typed.
@@ -222,10 +325,15 @@ fn parse_version(raw: &str) -> Result<i32, AppError> {
 
 /// `done=` of a query string.
 pub fn done_param(query: Option<&str>) -> String {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "done")
+    query_param(query, "done").unwrap_or_default()
+}
+
+/// The first value of `key` in a query string. Read by hand so that a repeated or odd
+/// parameter never becomes the framework's bare 400 answer (as `Query<T>` would).
+pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 /// A page with a status other than 200.
@@ -266,30 +374,21 @@ async fn list<R: EditPage>(
     State(state): State<AppState>,
     nav: Nav,
     RawQuery(query): RawQuery,
-) -> Result<Html<String>, AppError> {
-    R::list(&state, nav, query).await
+) -> HtmlResult {
+    let state = &state;
+    R::list(ListRequest { state, nav, query }).await
 }
 
 async fn new<R: CreatePage>(
     State(state): State<AppState>,
     nav: Nav,
     path: PathParams,
-) -> Result<Html<String>, AppError> {
+) -> HtmlResult {
     let owner = R::owner(&state.pool, &path).await?;
     let context = R::context(&state.pool, &owner, None, &R::Form::default()).await?;
     let form = R::blank(&context);
-    let html = R::render(FormPage {
-        nav,
-        action: path.fill(R::CREATE),
-        is_new: true,
-        owner: &owner,
-        record: None,
-        context,
-        form,
-        errors: FieldErrors::default(),
-        conflict: Vec::new(),
-        notice: "",
-    })?;
+    let action = path.fill(R::CREATE);
+    let html = R::render(FormPage::new(nav, action, &owner, None, context, form))?;
     Ok(Html(html))
 }
 
@@ -302,7 +401,12 @@ async fn create<R: CreatePage>(
 ) -> Result<Response, AppError> {
     let owner = R::owner(&state.pool, &path).await?;
     let context = R::context(&state.pool, &owner, None, &form).await?;
-    let errors = match R::validate(&form, &context, None, &user) {
+    let check = Check {
+        context: &context,
+        before: None,
+        editor: &user,
+    };
+    let errors = match R::validate(&form, check) {
         Ok(fields) => {
             match editing::create::<R>(&state.pool, &user.actor(), &owner, &fields).await? {
                 Saved::Done(record) => return see_other(&R::done_url(&record, Done::Created)),
@@ -312,17 +416,10 @@ async fn create<R: CreatePage>(
         }
         Err(errors) => errors,
     };
+    let form = R::shown_again(form, None);
     let page = FormPage {
-        nav,
-        action: path.fill(R::CREATE),
-        is_new: true,
-        owner: &owner,
-        record: None,
-        context,
-        form: R::shown_again(form, None),
         errors,
-        conflict: Vec::new(),
-        notice: "",
+        ..FormPage::new(nav, path.fill(R::CREATE), &owner, None, context, form)
     };
     answer(StatusCode::UNPROCESSABLE_ENTITY, R::render(page))
 }
@@ -337,22 +434,15 @@ async fn edit<R: EditPage>(
     nav: Nav,
     path: PathParams,
     RawQuery(query): RawQuery,
-) -> Result<Html<String>, AppError> {
+) -> HtmlResult {
     let record = load::<R>(&state.pool, &R::parse_key(&path)?).await?;
     let owner = R::owner_of(&state.pool, &record).await?;
     let form = R::form_of(&record);
     let context = R::context(&state.pool, &owner, Some(&record), &form).await?;
+    let action = path.fill(R::UPDATE);
     let html = R::render(FormPage {
-        nav,
-        action: path.fill(R::UPDATE),
-        is_new: false,
-        owner: &owner,
-        record: Some(&record),
-        context,
-        form,
-        errors: FieldErrors::default(),
-        conflict: Vec::new(),
         notice: R::notice(&done_param(query.as_deref())),
+        ..FormPage::new(nav, action, &owner, Some(&record), context, form)
     })?;
     Ok(Html(html))
 }
@@ -365,11 +455,16 @@ async fn update<R: EditPage>(
     HtmlForm(mut form): HtmlForm<R::Form>,
 ) -> Result<Response, AppError> {
     let key = R::parse_key(&path)?;
-    let version = parse_version(R::version_field(&mut form))?;
+    let version = parse_version(form.version())?;
     let before = load::<R>(&state.pool, &key).await?;
     let owner = R::owner_of(&state.pool, &before).await?;
     let context = R::context(&state.pool, &owner, Some(&before), &form).await?;
-    let saved = match R::validate(&form, &context, Some(&before), &user) {
+    let check = Check {
+        context: &context,
+        before: Some(&before),
+        editor: &user,
+    };
+    let saved = match R::validate(&form, check) {
         Ok(fields) => {
             editing::update::<R>(&state.pool, &user.actor(), &key, version, &fields).await?
         }
@@ -386,7 +481,7 @@ async fn update<R: EditPage>(
                 R::conflict_values(&R::form_of(&current), &context),
                 R::conflict_values(&form, &context),
             );
-            *R::version_field(&mut form) = R::version(&current).to_string();
+            *form.version() = R::version(&current).to_string();
             (
                 StatusCode::CONFLICT,
                 FieldErrors::default(),
@@ -395,17 +490,12 @@ async fn update<R: EditPage>(
             )
         }
     };
+    let form = R::shown_again(form, Some(&shown));
+    let action = path.fill(R::UPDATE);
     let page = FormPage {
-        nav,
-        action: path.fill(R::UPDATE),
-        is_new: false,
-        owner: &owner,
-        record: Some(&shown),
-        context,
-        form: R::shown_again(form, Some(&shown)),
         errors,
         conflict,
-        notice: "",
+        ..FormPage::new(nav, action, &owner, Some(&shown), context, form)
     };
     answer(status, R::render(page))
 }
@@ -447,4 +537,20 @@ async fn set_archived<R: EditPage + Archivable>(
 /// After a successful POST: go to the page that shows the result.
 pub fn see_other(url: &str) -> Result<Response, AppError> {
     Ok(Redirect::to(url).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_take_the_first_value() {
+        assert_eq!(
+            query_param(Some("currency=EUR&currency=GBP"), "currency"),
+            Some("EUR".into())
+        );
+        assert_eq!(query_param(Some("done=saved"), "currency"), None);
+        assert_eq!(query_param(None, "currency"), None);
+        assert_eq!(done_param(Some("a=1&done=saved")), "saved");
+    }
 }

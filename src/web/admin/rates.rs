@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::response::Html;
 use chrono::NaiveDate;
 use sqlx::PgPool;
 
@@ -12,13 +11,12 @@ use crate::domain::forms::FieldErrors;
 use crate::domain::records::rate::{RateFields, RateForm, month_label, month_value, parse_month};
 use crate::store::rates::{self as store, Rate, Rates};
 use crate::web::admin::pipeline::{
-    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, done_param,
+    self, Check, Choice, ConflictRow, CreatePage, EditPage, FormPage, HtmlResult, ListRequest,
+    PathParams, form_template,
 };
-use crate::web::auth::{CurrentUser, Nav};
+use crate::web::auth::Nav;
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
-
-const LIST: &str = "/admin/exchange-rates";
 
 pub fn routes() -> Router<AppState> {
     pipeline::routes::<Rates>().merge(pipeline::create_routes::<Rates>())
@@ -62,14 +60,6 @@ fn notice_text(done: &str) -> &'static str {
         "saved" => "Saved. Every amount converted with this rate now uses the new figure.",
         _ => "",
     }
-}
-
-/// The first value of `key` in a query string. Read by hand so that a repeated or odd
-/// parameter never becomes the framework's bare 400 answer (as `Query<T>` would).
-fn query_param(query: Option<&str>, key: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// The `?currency=` filter: empty for all, else a known code other than USD.
@@ -142,25 +132,12 @@ impl EditPage for Rates {
         }
     }
 
-    fn validate(
-        form: &RateForm,
-        currencies: &Vec<String>,
-        _: Option<&Rate>,
-        _: &CurrentUser,
-    ) -> Result<RateFields, FieldErrors> {
-        form.validate(currencies)
-    }
-
-    fn version_field(form: &mut RateForm) -> &mut String {
-        &mut form.version
+    fn validate(form: &RateForm, check: Check<'_, Self>) -> Result<RateFields, FieldErrors> {
+        form.validate(check.context)
     }
 
     fn conflict_values(form: &RateForm, _: &Vec<String>) -> Vec<(&'static str, String)> {
         form.labelled()
-    }
-
-    fn done_url(_: &Rate, done: Done) -> String {
-        format!("{LIST}?done={}", done.as_str())
     }
 
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
@@ -168,37 +145,27 @@ impl EditPage for Rates {
             None => "Add an exchange rate".to_string(),
             Some(r) => format!("Edit the {} rate for {}", r.currency, month_label(r.month)),
         };
-        FormTemplate {
-            nav: page.nav,
-            action: page.action,
-            is_new: page.is_new,
-            heading,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-            currencies: page
-                .context
-                .iter()
-                .map(|c| Choice::new(c, c.as_str()))
-                .collect(),
-        }
+        let currencies = page.context.iter().map(|c| Choice::new(c, c.as_str()));
+        form_template!(
+            page,
+            FormTemplate {
+                heading,
+                currencies: currencies.collect(),
+            }
+        )
         .render()
     }
 
-    async fn list(
-        state: &AppState,
-        nav: Nav,
-        query: Option<String>,
-    ) -> Result<Html<String>, AppError> {
-        let known = store::currencies(&state.pool).await?;
-        let currency = filter_currency(query_param(query.as_deref(), "currency"), &known)?;
-        let rates = store::list(&state.pool, currency.as_deref()).await?;
+    async fn list(request: ListRequest<'_>) -> HtmlResult {
+        let known = store::currencies(request.pool()).await?;
+        let currency = filter_currency(request.param("currency"), &known)?;
+        let rates = store::list(request.pool(), currency.as_deref()).await?;
         render(&ListPage {
-            nav,
-            notice: notice_text(&done_param(query.as_deref())),
+            notice: notice_text(&request.param("done").unwrap_or_default()),
             currency: currency.unwrap_or_default(),
-            filter_choices: store::currencies_with_rates(&state.pool).await?,
+            filter_choices: store::currencies_with_rates(request.pool()).await?,
             rates: rates.iter().map(RateRow::from).collect(),
+            nav: request.nav,
         })
     }
 }
@@ -211,20 +178,5 @@ impl CreatePage for Rates {
             version: "0".into(),
             ..RateForm::default()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_params_take_the_first_value() {
-        assert_eq!(
-            query_param(Some("currency=EUR&currency=GBP"), "currency"),
-            Some("EUR".into())
-        );
-        assert_eq!(query_param(Some("done=saved"), "currency"), None);
-        assert_eq!(query_param(None, "currency"), None);
     }
 }

@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::response::Html;
 use sqlx::PgPool;
 
 use crate::domain::forms::FieldErrors;
@@ -14,11 +13,11 @@ use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::store::admin_strategy::{
     self as store, AreaFields, AreaRecord, ResultAreas, ThemeFields, ThemeRecord, Themes,
 };
-use crate::web::admin::organisations::notice_text;
 use crate::web::admin::pipeline::{
-    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, done_param,
+    self, Check, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, HtmlResult,
+    ListRequest, PathParams, form_template,
 };
-use crate::web::auth::{CurrentUser, Nav};
+use crate::web::auth::Nav;
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
 
@@ -120,53 +119,33 @@ impl EditPage for ResultAreas {
         }
     }
 
-    fn validate(
-        form: &AreaForm,
-        themes: &Vec<ThemeRecord>,
-        _: Option<&AreaRecord>,
-        _: &CurrentUser,
-    ) -> Result<AreaFields, FieldErrors> {
-        let codes: Vec<String> = themes.iter().map(|t| t.code.clone()).collect();
+    fn validate(form: &AreaForm, check: Check<'_, Self>) -> Result<AreaFields, FieldErrors> {
+        let codes: Vec<String> = check.context.iter().map(|t| t.code.clone()).collect();
         form.validate(&codes)
-    }
-
-    fn version_field(form: &mut AreaForm) -> &mut String {
-        &mut form.version
     }
 
     fn conflict_values(form: &AreaForm, _: &Vec<ThemeRecord>) -> Vec<(&'static str, String)> {
         form.labelled()
     }
 
-    fn done_url(_: &AreaRecord, done: Done) -> String {
-        format!("{LIST}?done={}", done.as_str())
-    }
-
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
-        AreaTemplate {
-            themes: theme_menu(&page.context),
-            nav: page.nav,
-            action: page.action,
-            is_new: page.is_new,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-        }
+        form_template!(
+            page,
+            AreaTemplate {
+                themes: theme_menu(&page.context)
+            }
+        )
         .render()
     }
 
-    async fn list(
-        state: &AppState,
-        nav: Nav,
-        query: Option<String>,
-    ) -> Result<Html<String>, AppError> {
-        let themes = store::themes(&state.pool).await?;
-        let areas = store::areas(&state.pool).await?;
+    async fn list(request: ListRequest<'_>) -> HtmlResult {
+        let themes = store::themes(request.pool()).await?;
+        let areas = store::areas(request.pool()).await?;
         render(&ListPage {
-            nav,
-            notice: notice_text(&done_param(query.as_deref())),
+            notice: request.notice(),
             not_given: TITLE_NOT_GIVEN,
             themes: theme_blocks(themes, areas),
+            nav: request.nav,
         })
     }
 }
@@ -189,6 +168,9 @@ impl CreatePage for ResultAreas {
 #[template(path = "admin/strategy/theme.html")]
 pub struct ThemeTemplate {
     pub nav: Nav,
+    /// The form posts to `/admin/themes/{code}`, which the template spells itself.
+    pub action: String,
+    pub is_new: bool,
     pub code: String,
     pub form: ThemeForm,
     pub errors: FieldErrors,
@@ -217,17 +199,8 @@ impl EditPage for Themes {
         }
     }
 
-    fn validate(
-        form: &ThemeForm,
-        _: &(),
-        before: Option<&ThemeRecord>,
-        _: &CurrentUser,
-    ) -> Result<ThemeFields, FieldErrors> {
-        form.validate(before.map_or("", |t| t.code.as_str()))
-    }
-
-    fn version_field(form: &mut ThemeForm) -> &mut String {
-        &mut form.version
+    fn validate(form: &ThemeForm, check: Check<'_, Self>) -> Result<ThemeFields, FieldErrors> {
+        form.validate(check.before.map_or("", |t| t.code.as_str()))
     }
 
     fn conflict_values(form: &ThemeForm, _: &()) -> Vec<(&'static str, String)> {
@@ -239,13 +212,7 @@ impl EditPage for Themes {
     }
 
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
-        ThemeTemplate {
-            code: page.record.map(|t| t.code.clone()).unwrap_or_default(),
-            nav: page.nav,
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-        }
-        .render()
+        let code = page.record.map(|t| t.code.clone()).unwrap_or_default();
+        form_template!(page, ThemeTemplate { code }).render()
     }
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, Response};
+use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 
@@ -15,12 +15,11 @@ use crate::domain::auth::Role;
 use crate::domain::forms::FieldErrors;
 use crate::domain::records::account::{AccountFields, AccountForm};
 use crate::store::users::{self as store, User};
-use crate::web::admin::organisations::notice_text;
 use crate::web::admin::pipeline::{
-    self, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices,
-    done_param,
+    self, Check, Choice, ConflictRow, CreatePage, EditPage, FormPage, HtmlResult, ListRequest,
+    PathParams, choices, form_template,
 };
-use crate::web::auth::{CurrentUser, Nav, SignedIn};
+use crate::web::auth::{Nav, SignedIn};
 use crate::web::forms::HtmlForm;
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
@@ -74,20 +73,11 @@ impl EditPage for Accounts {
         }
     }
 
-    fn validate(
-        form: &AccountForm,
-        _: &(),
-        before: Option<&User>,
-        editor: &CurrentUser,
-    ) -> Result<AccountFields, FieldErrors> {
-        match before {
+    fn validate(form: &AccountForm, check: Check<'_, Self>) -> Result<AccountFields, FieldErrors> {
+        match check.before {
             None => form.validate_new(),
-            Some(user) => form.validate_change(&user.email, user.id == editor.id),
+            Some(user) => form.validate_change(&user.email, user.id == check.editor.id),
         }
-    }
-
-    fn version_field(form: &mut AccountForm) -> &mut String {
-        &mut form.version
     }
 
     fn conflict_values(form: &AccountForm, _: &()) -> Vec<(&'static str, String)> {
@@ -103,34 +93,23 @@ impl EditPage for Accounts {
         }
     }
 
-    fn done_url(_: &User, done: Done) -> String {
-        format!("/admin/users?done={}", done.as_str())
-    }
-
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
-        FormTemplate {
-            nav: page.nav,
-            action: page.action,
-            is_new: page.is_new,
-            user_id: page.record.map_or(0, |u| u.id),
-            form: page.form,
-            errors: page.errors,
-            conflict: page.conflict,
-            roles: choices::<Role>(),
-            notice: String::new(),
-        }
+        form_template!(
+            page,
+            FormTemplate {
+                user_id: page.record.map_or(0, |u| u.id),
+                roles: choices::<Role>(),
+                notice: String::new(),
+            }
+        )
         .render()
     }
 
-    async fn list(
-        state: &AppState,
-        nav: Nav,
-        query: Option<String>,
-    ) -> Result<Html<String>, AppError> {
+    async fn list(request: ListRequest<'_>) -> HtmlResult {
         render(&ListPage {
-            nav,
-            notice: notice_text(&done_param(query.as_deref())),
-            users: store::list(&state.pool).await?,
+            notice: request.notice(),
+            users: store::list(request.pool()).await?,
+            nav: request.nav,
         })
     }
 }
