@@ -62,12 +62,11 @@ const OPEN_FILTERS: [(&str, &str, &str); 4] = [
     ("place", "Country or region", "Anywhere"),
 ];
 
-/// Each open filter's current value and the values that exist, as [`OPEN_FILTERS`] lists
-/// them.
-fn open_values<'a>(
-    filters: &'a Filters,
-    known: &'a FilterValues,
-) -> [(Option<&'a str>, &'a [(String, String)]); 4] {
+/// An open filter's current value, and the values (with their labels) that exist.
+type OpenValues<'a> = (Option<&'a str>, &'a [(String, String)]);
+
+/// Each open filter's values, as [`OPEN_FILTERS`] lists them.
+fn open_values<'a>(filters: &'a Filters, known: &'a FilterValues) -> [OpenValues<'a>; 4] {
     [
         (filters.theme.as_deref(), &known.themes),
         (filters.result_area.as_deref(), &known.result_areas),
