@@ -48,17 +48,7 @@ impl std::fmt::Display for Role {
     }
 }
 
-impl crate::domain::vocab::Vocabulary for Role {
-    fn all() -> &'static [Role] {
-        &Role::ALL
-    }
-    fn as_str(self) -> &'static str {
-        Role::as_str(self)
-    }
-    fn label(self) -> &'static str {
-        Role::label(self)
-    }
-}
+crate::domain::vocab::vocabulary_by_inherent!(Role);
 
 /// What a reader may see of the portfolio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

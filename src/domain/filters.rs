@@ -2,7 +2,7 @@
 //! so every view is a bookmarkable URL; an unknown value is an error, never ignored.
 
 use crate::domain::funding::Funding;
-use crate::domain::vocab::{ItemKind, ItemStatus};
+use crate::domain::vocab::{ItemKind, ItemStatus, Vocabulary};
 use chrono::NaiveDate;
 
 /// The two bienniums of the report.
@@ -22,8 +22,9 @@ impl Biennium {
         }
     }
 
-    pub fn parse(value: &str) -> Option<Biennium> {
-        Biennium::ALL.into_iter().find(|b| b.as_str() == value)
+    /// A biennium is named by its years, in the address and on the page alike.
+    pub fn label(self) -> &'static str {
+        self.as_str()
     }
 
     fn range(self) -> (NaiveDate, NaiveDate) {
@@ -47,6 +48,8 @@ impl Biennium {
         start.is_none_or(|s| s <= to) && end.is_none_or(|e| e >= from)
     }
 }
+
+crate::domain::vocab::vocabulary_by_inherent!(Biennium);
 
 /// Where an item stands against its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +86,6 @@ impl FundingState {
         }
     }
 
-    pub fn parse(value: &str) -> Option<FundingState> {
-        FundingState::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
     /// Judged on the parts whose budget is stated: money pledged to a part without a
     /// budget does not fund a budgeted one.
     pub fn of(f: &Funding) -> FundingState {
@@ -109,6 +108,8 @@ impl FundingState {
         }
     }
 }
+
+crate::domain::vocab::vocabulary_by_inherent!(FundingState);
 
 /// A validated set of filters. Text-valued ones (codes, slugs) are checked against the
 /// portfolio by the caller.
@@ -138,16 +139,14 @@ pub struct RawFilters {
     pub funding: String,
 }
 
-fn closed<T>(
-    name: &str,
-    raw: &str,
-    parse: impl Fn(&str) -> Option<T>,
-    allowed: &[&str],
-) -> Result<Option<T>, String> {
+/// A value of a closed vocabulary, or none when the parameter is empty; anything else
+/// is an error that lists the values there are.
+fn closed<V: Vocabulary>(name: &str, raw: &str) -> Result<Option<V>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
-    parse(raw).map(Some).ok_or_else(|| {
+    V::parse(raw).map(Some).ok_or_else(|| {
+        let allowed: Vec<&str> = V::all().iter().map(|v| v.as_str()).collect();
         format!(
             "Unknown {name} “{raw}”. Use one of: {}.",
             allowed.join(", ")
@@ -162,15 +161,11 @@ fn open(raw: &str) -> Option<String> {
 impl RawFilters {
     /// Checks the closed vocabularies; open ones (codes, slugs) are passed on trimmed.
     pub fn parse(&self) -> Result<Filters, String> {
-        let kinds: Vec<&str> = ItemKind::ALL.iter().map(|k| k.as_str()).collect();
-        let statuses: Vec<&str> = ItemStatus::ALL.iter().map(|s| s.as_str()).collect();
-        let bienniums: Vec<&str> = Biennium::ALL.iter().map(|b| b.as_str()).collect();
-        let states: Vec<&str> = FundingState::ALL.iter().map(|s| s.as_str()).collect();
         Ok(Filters {
-            kind: closed("kind", &self.kind, ItemKind::parse, &kinds)?,
-            status: closed("status", &self.status, ItemStatus::parse, &statuses)?,
-            biennium: closed("biennium", &self.biennium, Biennium::parse, &bienniums)?,
-            funding: closed("funding state", &self.funding, FundingState::parse, &states)?,
+            kind: closed("kind", &self.kind)?,
+            status: closed("status", &self.status)?,
+            biennium: closed("biennium", &self.biennium)?,
+            funding: closed("funding state", &self.funding)?,
             theme: open(&self.theme),
             result_area: open(&self.result_area),
             organisation: open(&self.organisation),

@@ -37,6 +37,21 @@ impl OwnFigures {
     }
 }
 
+#[cfg(test)]
+impl OwnFigures {
+    /// A component's figures, for tests here and in the charts: budget, pledged, firm
+    /// and paid.
+    pub fn money(budget: Option<Decimal>, pledged: Decimal, firm: Decimal, paid: Decimal) -> Self {
+        OwnFigures {
+            budget_usd: budget,
+            pledged_usd: pledged,
+            firm_usd: firm,
+            paid_usd: paid,
+            ..OwnFigures::default()
+        }
+    }
+}
+
 /// A summable tally of one or more items' own figures. Roll-ups and cross-item totals
 /// (a result area, the whole portfolio) are sums of tallies.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -179,11 +194,14 @@ mod tests {
     use rust_decimal::dec;
 
     fn leaf(budget: Option<Decimal>, pledged: Decimal, firm: Decimal) -> OwnFigures {
+        OwnFigures::money(budget, pledged, firm, Decimal::ZERO)
+    }
+
+    /// A container of parts, with the money of its own (if any).
+    fn parent(own: OwnFigures) -> OwnFigures {
         OwnFigures {
-            budget_usd: budget,
-            pledged_usd: pledged,
-            firm_usd: firm,
-            ..OwnFigures::default()
+            has_children: true,
+            ..own
         }
     }
 
@@ -229,13 +247,7 @@ mod tests {
 
     #[test]
     fn firm_counts_committed_and_paid_only() {
-        let own = OwnFigures {
-            budget_usd: Some(dec!(10)),
-            pledged_usd: dec!(9),
-            firm_usd: dec!(5),
-            paid_usd: dec!(2),
-            ..OwnFigures::default()
-        };
+        let own = OwnFigures::money(Some(dec!(10)), dec!(9), dec!(5), dec!(2));
         let f = Funding::from(Tally::from(&own));
         assert_eq!(f.firm_usd, dec!(5));
         assert_eq!(f.pledged_only_usd(), dec!(4));
@@ -247,10 +259,7 @@ mod tests {
     fn parent_rolls_up_children_and_own_figures() {
         // parent (own budget 10, pledged 4) with children budget 20/pledged 25 and 30/pledged 0
         let own = vec![
-            OwnFigures {
-                has_children: true,
-                ..leaf(Some(dec!(10)), dec!(4), dec!(0))
-            },
+            parent(leaf(Some(dec!(10)), dec!(4), dec!(0))),
             leaf(Some(dec!(20)), dec!(25), dec!(25)),
             leaf(Some(dec!(30)), dec!(0), dec!(0)),
         ];
@@ -268,10 +277,7 @@ mod tests {
     #[test]
     fn child_with_unknown_budget_makes_parent_a_lower_bound() {
         let own = vec![
-            OwnFigures {
-                has_children: true,
-                ..OwnFigures::default()
-            },
+            parent(OwnFigures::default()),
             leaf(Some(dec!(28000000)), dec!(0), dec!(0)),
             leaf(None, dec!(14000000), dec!(0)),
         ];
@@ -289,13 +295,7 @@ mod tests {
 
     #[test]
     fn container_whose_parts_all_lack_budgets_is_unknown() {
-        let own = vec![
-            OwnFigures {
-                has_children: true,
-                ..OwnFigures::default()
-            },
-            leaf(None, dec!(0), dec!(0)),
-        ];
+        let own = vec![parent(OwnFigures::default()), leaf(None, dec!(0), dec!(0))];
         let f = Funding::from(roll_up(&own, &[None, Some(0)])[0]);
         assert_eq!(f.budget_usd, None);
         assert_eq!(f.gap_usd, None);
@@ -305,14 +305,8 @@ mod tests {
     #[test]
     fn grandchildren_roll_up_through_their_parent() {
         let own = vec![
-            OwnFigures {
-                has_children: true,
-                ..OwnFigures::default()
-            },
-            OwnFigures {
-                has_children: true,
-                ..OwnFigures::default()
-            },
+            parent(OwnFigures::default()),
+            parent(OwnFigures::default()),
             leaf(Some(dec!(5)), dec!(1), dec!(1)),
         ];
         let rolled = roll_up(&own, &[None, Some(0), Some(1)]);
@@ -323,10 +317,7 @@ mod tests {
     #[test]
     fn parent_money_without_parent_budget_is_a_missing_budget() {
         let own = vec![
-            OwnFigures {
-                has_children: true,
-                ..leaf(None, dec!(3), dec!(0))
-            },
+            parent(leaf(None, dec!(3), dec!(0))),
             leaf(Some(dec!(10)), dec!(0), dec!(0)),
         ];
         let f = Funding::from(roll_up(&own, &[None, Some(0)])[0]);

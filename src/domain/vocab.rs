@@ -1,6 +1,25 @@
 //! The closed vocabularies of the portfolio. The database checks the same values with
 //! CHECK constraints; these types give them labels for people.
 
+/// [`Vocabulary`] for a type whose own `ALL`, `as_str` and `label` already define it:
+/// the types of `vocabulary!`, and closed lists written out by hand (roles, filters).
+macro_rules! vocabulary_by_inherent {
+    ($name:ty) => {
+        impl $crate::domain::vocab::Vocabulary for $name {
+            fn all() -> &'static [$name] {
+                &<$name>::ALL
+            }
+            fn as_str(self) -> &'static str {
+                <$name>::as_str(self)
+            }
+            fn label(self) -> &'static str {
+                <$name>::label(self)
+            }
+        }
+    };
+}
+pub(crate) use vocabulary_by_inherent;
+
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => ($db:literal, $label:literal)),+ $(,)? }) => {
         $(#[$meta])*
@@ -32,17 +51,7 @@ macro_rules! vocabulary {
             }
         }
 
-        impl Vocabulary for $name {
-            fn all() -> &'static [$name] {
-                $name::ALL
-            }
-            fn as_str(self) -> &'static str {
-                $name::as_str(self)
-            }
-            fn label(self) -> &'static str {
-                $name::label(self)
-            }
-        }
+        vocabulary_by_inherent!($name);
 
         text_column!($name);
     };
@@ -190,6 +199,11 @@ text_column!(crate::domain::auth::Role);
 
 /// Shown wherever a title the source does not give would go.
 pub const TITLE_NOT_GIVEN: &str = "title not given in the source";
+
+/// A title as pages print it: the source's, or [`TITLE_NOT_GIVEN`] where it gives none.
+pub fn title_or_not_given(title: &Option<String>) -> &str {
+    title.as_deref().unwrap_or(TITLE_NOT_GIVEN)
+}
 
 impl ContributionStatus {
     /// Firm money is committed or paid: the one definition every figure uses.

@@ -112,13 +112,7 @@ mod tests {
 
     #[test]
     fn segments_follow_each_other_on_a_common_scale() {
-        let own = OwnFigures {
-            budget_usd: Some(dec!(100)),
-            pledged_usd: dec!(60),
-            firm_usd: dec!(40),
-            paid_usd: dec!(10),
-            ..OwnFigures::default()
-        };
+        let own = OwnFigures::money(Some(dec!(100)), dec!(60), dec!(40), dec!(10));
         let bar = stacked_bar(&Funding::from(Tally::from(&own)), dec!(200));
         let widths: Vec<&str> = bar.segments.iter().map(|s| s.width.as_str()).collect();
         assert_eq!(widths, ["8", "24", "16", "32"]);

@@ -14,8 +14,11 @@ use crate::domain::filters::{Filters, FundingState};
 use crate::domain::money::percent;
 use crate::domain::portfolio::Portfolio;
 use crate::domain::search::TextIndex;
-use crate::domain::vocab::{ItemKind, ItemStatus, PlaceKind, TITLE_NOT_GIVEN};
-use crate::store::portfolio::{OrganisationRecord, PortfolioData};
+use crate::domain::vocab::{ItemKind, ItemStatus, PlaceKind, title_or_not_given};
+use crate::store::portfolio::{
+    AlignmentRecord, BudgetRecord, ContributionRecord, ItemRecord, OrganisationRecord, PlaceRecord,
+    PortfolioData, ResultAreaRecord, RoleRecord,
+};
 use crate::web::charts::{StackedBar, pipeline_bar};
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::item::HistoryEntry;
@@ -126,18 +129,28 @@ fn group<T>(rows: &[T], key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<usize>> {
     grouped
 }
 
-fn position<T>(rows: &[T], key: impl Fn(&T) -> String) -> HashMap<String, usize> {
+/// Each row's index by its key (an id, a slug, a name).
+fn position<T, K: Eq + std::hash::Hash>(rows: &[T], key: impl Fn(&T) -> K) -> HashMap<K, usize> {
     rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect()
+}
+
+/// Declares, for each index of record positions by id (a field of [`Records`]), the
+/// method of the same name that yields those records: `budgets_of_item(item_id)`.
+macro_rules! records_of {
+    ($($index:ident: $record:ident in $list:ident;)+) => {
+        $(
+            pub fn $index(&self, id: i64) -> impl Iterator<Item = &$record> {
+                Self::of(&self.$index, id)
+                    .iter()
+                    .map(|&i| &self.data.$list[i])
+            }
+        )+
+    };
 }
 
 impl Records {
     fn new(data: PortfolioData) -> Records {
-        let org_by_id: HashMap<i64, usize> = data
-            .organisations
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.id, i))
-            .collect();
+        let org_by_id = position(&data.organisations, |o| o.id);
         // Organisations come ordered by name: their position is the name order.
         let org_rank = |org_id: i64| org_by_id.get(&org_id).copied().unwrap_or(usize::MAX);
         let mut contributions_of_item = group(&data.contributions, |c| c.item_id);
@@ -156,23 +169,13 @@ impl Records {
                     .then_with(|| org_rank(ra.org_id).cmp(&org_rank(rb.org_id)))
             });
         }
-        let area_by_id: HashMap<i64, usize> = data
-            .result_areas
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.id, i))
-            .collect();
+        let area_by_id = position(&data.result_areas, |a| a.id);
         let mut alignments_of_item = group(&data.alignments, |a| a.item_id);
         for list in alignments_of_item.values_mut() {
             list.retain(|&a| area_by_id.contains_key(&data.alignments[a].result_area_id));
             list.sort_by_key(|&a| area_by_id.get(&data.alignments[a].result_area_id));
         }
-        let place_by_id: HashMap<i64, usize> = data
-            .places
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id, i))
-            .collect();
+        let place_by_id = position(&data.places, |p| p.id);
         let mut places_of_item: HashMap<i64, Vec<usize>> = HashMap::new();
         for (item, place) in &data.item_places {
             if let Some(&p) = place_by_id.get(place) {
@@ -185,9 +188,8 @@ impl Records {
                 (pa.kind.as_str(), &pa.name).cmp(&(pb.kind.as_str(), &pb.name))
             });
         }
-        let titled = |code: &str, title: &Option<String>| {
-            format!("{code} {}", title.as_deref().unwrap_or(TITLE_NOT_GIVEN))
-        };
+        let titled =
+            |code: &str, title: &Option<String>| format!("{code} {}", title_or_not_given(title));
         let filter_values = FilterValues {
             themes: data
                 .themes
@@ -264,7 +266,7 @@ impl Records {
     }
 
     /// The item record behind a slug (any audience; check visibility on the dashboard).
-    pub fn item_by_slug(&self, slug: &str) -> Option<&crate::store::portfolio::ItemRecord> {
+    pub fn item_by_slug(&self, slug: &str) -> Option<&ItemRecord> {
         self.item_by_slug.get(slug).map(|&i| &self.data.items[i])
     }
 
@@ -281,17 +283,17 @@ impl Records {
             .map(|&i| &self.data.organisations[i])
     }
 
-    pub fn place(&self, name: &str) -> Option<&crate::store::portfolio::PlaceRecord> {
+    pub fn place(&self, name: &str) -> Option<&PlaceRecord> {
         self.place_by_name.get(name).map(|&i| &self.data.places[i])
     }
 
-    pub fn result_area(&self, code: &str) -> Option<&crate::store::portfolio::ResultAreaRecord> {
+    pub fn result_area(&self, code: &str) -> Option<&ResultAreaRecord> {
         self.area_by_code
             .get(code)
             .map(|&i| &self.data.result_areas[i])
     }
 
-    pub fn result_area_by_id(&self, id: i64) -> Option<&crate::store::portfolio::ResultAreaRecord> {
+    pub fn result_area_by_id(&self, id: i64) -> Option<&ResultAreaRecord> {
         self.area_by_id
             .get(&id)
             .map(|&i| &self.data.result_areas[i])
@@ -301,72 +303,19 @@ impl Records {
         map.get(&id).map_or(&[], Vec::as_slice)
     }
 
-    pub fn budgets_of_item(
-        &self,
-        item_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::BudgetRecord> {
-        Self::of(&self.budgets_of_item, item_id)
-            .iter()
-            .map(|&i| &self.data.budgets[i])
-    }
-
-    pub fn contributions_of_item(
-        &self,
-        item_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::ContributionRecord> {
-        Self::of(&self.contributions_of_item, item_id)
-            .iter()
-            .map(|&i| &self.data.contributions[i])
-    }
-
-    pub fn roles_of_item(
-        &self,
-        item_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::RoleRecord> {
-        Self::of(&self.roles_of_item, item_id)
-            .iter()
-            .map(|&i| &self.data.roles[i])
-    }
-
-    pub fn alignments_of_item(
-        &self,
-        item_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::AlignmentRecord> {
-        Self::of(&self.alignments_of_item, item_id)
-            .iter()
-            .map(|&i| &self.data.alignments[i])
-    }
-
-    pub fn places_of_item(
-        &self,
-        item_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::PlaceRecord> {
-        Self::of(&self.places_of_item, item_id)
-            .iter()
-            .map(|&i| &self.data.places[i])
+    records_of! {
+        budgets_of_item: BudgetRecord in budgets;
+        contributions_of_item: ContributionRecord in contributions;
+        roles_of_item: RoleRecord in roles;
+        alignments_of_item: AlignmentRecord in alignments;
+        places_of_item: PlaceRecord in places;
+        roles_of_org: RoleRecord in roles;
+        alignments_of_area: AlignmentRecord in alignments;
     }
 
     /// Record indices of an organisation's contributions, by date.
     pub fn contribution_indices_of_org(&self, org_id: i64) -> &[usize] {
         Self::of(&self.contributions_of_org, org_id)
-    }
-
-    pub fn roles_of_org(
-        &self,
-        org_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::RoleRecord> {
-        Self::of(&self.roles_of_org, org_id)
-            .iter()
-            .map(|&i| &self.data.roles[i])
-    }
-
-    pub fn alignments_of_area(
-        &self,
-        area_id: i64,
-    ) -> impl Iterator<Item = &crate::store::portfolio::AlignmentRecord> {
-        Self::of(&self.alignments_of_area, area_id)
-            .iter()
-            .map(|&i| &self.data.alignments[i])
     }
 }
 
@@ -473,6 +422,17 @@ pub struct PlaceSummary {
 pub struct MatrixCell {
     pub label: String,
     pub class: &'static str,
+}
+
+/// An item as the lists of items show it (overview, funding, a place, a result area):
+/// borrowed from the dashboard, where each label is made once per revision.
+#[derive(Clone, Copy)]
+pub struct ItemLine<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub funding: &'a FundingView,
 }
 
 /// A row of the largest-gaps list.
@@ -808,6 +768,18 @@ impl Dashboard {
                 format!("{}\n{}\n{}", it.title, summary, it.slug)
             }))
         })
+    }
+
+    /// Item `i` as a list shows it.
+    pub fn line(&self, i: usize) -> ItemLine<'_> {
+        let item = &self.portfolio.items[i];
+        ItemLine {
+            slug: &item.slug,
+            title: &item.title,
+            kind: &self.kind_labels[i],
+            status: &self.status_labels[i],
+            funding: &self.views[i],
+        }
     }
 
     /// Whether an item is unfunded or seeking funding (the funding page's short list).

@@ -34,52 +34,47 @@ fn rejected(rejection: FormRejection) -> AppError {
     ))
 }
 
-/// `axum::extract::Query`, with a malformed query string (a repeated key, a value of the
-/// wrong shape) answered by the site's 400 page instead of the framework's plain text.
-pub struct HtmlQuery<T>(pub T);
+/// Declares an extractor that runs one of axum's and answers its rejection with the
+/// site's own error instead of the framework's plain text: the query and path extractors
+/// differ only in which error that is.
+macro_rules! site_extractor {
+    ($(#[$doc:meta])* $name:ident wraps $inner:ident, $rejected:expr) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
 
-impl<T, S> axum::extract::FromRequestParts<S> for HtmlQuery<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(HtmlQuery(value)),
-            Err(rejection) => Err(AppError::BadRequest(format!(
-                "The address has a parameter that cannot be read: {}",
-                rejection.body_text()
-            ))),
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+                match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
+                    Ok(axum::extract::$inner(value)) => Ok($name(value)),
+                    Err(rejection) => Err($rejected(rejection)),
+                }
+            }
         }
-    }
+    };
 }
 
-/// `axum::extract::Path`: a path segment that cannot be read (bad UTF-8, say) names no
-/// page, so it is a 404 like any other unknown address.
-pub struct HtmlPath<T>(pub T);
+site_extractor!(
+    /// `axum::extract::Query`, with a malformed query string (a repeated key, a value of the
+    /// wrong shape) answered by the site's 400 page instead of the framework's plain text.
+    HtmlQuery wraps Query,
+    |rejection: axum::extract::rejection::QueryRejection| AppError::BadRequest(format!(
+        "The address has a parameter that cannot be read: {}",
+        rejection.body_text()
+    ))
+);
 
-impl<T, S> axum::extract::FromRequestParts<S> for HtmlPath<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(HtmlPath(value)),
-            Err(_) => Err(AppError::NotFound),
-        }
-    }
-}
+site_extractor!(
+    /// `axum::extract::Path`: a path segment that cannot be read (bad UTF-8, say) names no
+    /// page, so it is a 404 like any other unknown address.
+    HtmlPath wraps Path,
+    |_: axum::extract::rejection::PathRejection| AppError::NotFound
+);
 
 /// The path's parameters by name, read without a framework error page: a segment that
 /// cannot be read names no page.

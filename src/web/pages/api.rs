@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 use crate::domain::auth::Audience;
-use crate::domain::filters::{Filters, RawFilters};
+use crate::domain::filters::Filters;
 use crate::domain::money::two_places;
 use crate::web::AppError;
 use crate::web::dashboard::SortKey;
 use crate::web::forms::HtmlQuery;
+use crate::web::pages::ListQuery;
 use crate::web::pages::funding::{parse_filters, query_string};
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
@@ -25,9 +26,7 @@ const MAX_PER_PAGE: usize = 500;
 #[serde(default)]
 pub struct Params {
     #[serde(flatten)]
-    filters: RawFilters,
-    sort: String,
-    page: String,
+    list: ListQuery,
     per_page: String,
 }
 
@@ -98,9 +97,9 @@ pub async fn programmes(
     audience: Audience,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Response, AppError> {
-    let filters = parse_filters(&params.filters, &snap.records)?;
-    let sort = SortKey::parse(&params.sort, &SortKey::ALL)?;
-    let page = parse_page(Some(&params.page))?;
+    let filters = parse_filters(&params.list.filters, &snap.records)?;
+    let sort = SortKey::parse(&params.list.sort, &SortKey::ALL)?;
+    let page = parse_page(Some(&params.list.page))?;
     let per_page = parse_per_page(&params.per_page)?;
     let d = snap.dashboard(audience);
     let p = &d.portfolio;

@@ -19,18 +19,18 @@ use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
 use crate::domain::funding::Funding;
 use crate::domain::money::{format_money, two_places};
 use crate::domain::portfolio::DonorTotal;
-use crate::domain::vocab::{ItemKind, ItemStatus};
+use crate::domain::vocab::{Vocabulary, title_or_not_given};
 use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::{StackedBar, pipeline_bar, stacked_bar};
-use crate::web::dashboard::{Dashboard, FilterValues, Records, Snapshot, SortKey};
+use crate::web::dashboard::{Dashboard, FilterValues, ItemLine, Records, Snapshot, SortKey};
 use crate::web::export::{CsvTable, csv_line, csv_response};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{FundingView, Pager, SortLink, org_kind_label, place_href};
 
-use super::render;
+use super::{ListQuery, render};
 
 const PAGE_SIZE: usize = 50;
 /// Longer lists show their head and point to the CSV for the rest.
@@ -48,39 +48,45 @@ const SORTS: [SortKey; 4] = [
 #[serde(default)]
 pub struct Params {
     #[serde(flatten)]
-    filters: RawFilters,
-    sort: String,
-    page: String,
+    list: ListQuery,
     table: String,
 }
 
-/// Checks the open filters (codes, slugs, names) against what exists.
+/// The filters whose values are records (codes, slugs, names) rather than a closed
+/// vocabulary, in menu order: the query name, and the menu's label and "any" choice. Both
+/// the check and the menus go by this one list.
+const OPEN_FILTERS: [(&str, &str, &str); 4] = [
+    ("theme", "Theme", "Any theme"),
+    ("result_area", "Result area", "Any result area"),
+    ("organisation", "Organisation", "Any organisation"),
+    ("place", "Country or region", "Anywhere"),
+];
+
+/// An open filter's current value, and the values (with their labels) that exist.
+type OpenValues<'a> = (Option<&'a str>, &'a [(String, String)]);
+
+/// Each open filter's values, as [`OPEN_FILTERS`] lists them.
+fn open_values<'a>(filters: &'a Filters, known: &'a FilterValues) -> [OpenValues<'a>; 4] {
+    [
+        (filters.theme.as_deref(), &known.themes),
+        (filters.result_area.as_deref(), &known.result_areas),
+        (filters.organisation.as_deref(), &known.organisations),
+        (filters.place.as_deref(), &known.places),
+    ]
+}
+
+/// Checks the open filters against what exists.
 fn check_known(filters: &Filters, known: &FilterValues) -> Result<(), AppError> {
-    let unknown = |what: &str, value: &str| {
-        Err(AppError::BadRequest(format!(
-            "There is no {what} “{value}”. Choose one from the filter menu, or find it with Search and use the name in the address of its page."
-        )))
-    };
-    let has = |list: &[(String, String)], value: &str| list.iter().any(|(v, _)| v == value);
-    if let Some(t) = &filters.theme
-        && !has(&known.themes, t)
-    {
-        return unknown("theme", t);
-    }
-    if let Some(r) = &filters.result_area
-        && !has(&known.result_areas, r)
-    {
-        return unknown("result area", r);
-    }
-    if let Some(o) = &filters.organisation
-        && !has(&known.organisations, o)
-    {
-        return unknown("organisation", o);
-    }
-    if let Some(p) = &filters.place
-        && !has(&known.places, p)
-    {
-        return unknown("country or region", p);
+    let open = OPEN_FILTERS.iter().zip(open_values(filters, known));
+    for (&(_, label, _), (current, values)) in open {
+        if let Some(value) = current
+            && !values.iter().any(|(v, _)| v == value)
+        {
+            let what = label.to_lowercase();
+            return Err(AppError::BadRequest(format!(
+                "There is no {what} “{value}”. Choose one from the filter menu, or find it with Search and use the name in the address of its page."
+            )));
+        }
     }
     Ok(())
 }
@@ -157,65 +163,31 @@ fn pairs(list: &[(String, String)]) -> impl ExactSizeIterator<Item = (&str, &str
     list.iter().map(|(v, l)| (v.as_str(), l.as_str()))
 }
 
+/// The menu of a closed vocabulary.
+fn vocabulary_control<'a, V: Vocabulary>(
+    name: &'static str,
+    label: &'static str,
+    any: &'static str,
+    current: Option<V>,
+) -> FilterControl<'a> {
+    let options = V::all().iter().map(|v| (v.as_str(), v.label()));
+    control(name, label, any, current.map(V::as_str), options)
+}
+
 fn controls<'a>(filters: &'a Filters, known: &'a FilterValues) -> Vec<FilterControl<'a>> {
-    vec![
-        control(
-            "kind",
-            "Kind",
-            "Any kind",
-            filters.kind.map(|k| k.as_str()),
-            ItemKind::ALL.iter().map(|k| (k.as_str(), k.label())),
-        ),
-        control(
-            "status",
-            "Status",
-            "Any status",
-            filters.status.map(|s| s.as_str()),
-            ItemStatus::ALL.iter().map(|s| (s.as_str(), s.label())),
-        ),
-        control(
-            "theme",
-            "Theme",
-            "Any theme",
-            filters.theme.as_deref(),
-            pairs(&known.themes),
-        ),
-        control(
-            "result_area",
-            "Result area",
-            "Any result area",
-            filters.result_area.as_deref(),
-            pairs(&known.result_areas),
-        ),
-        control(
-            "organisation",
-            "Organisation",
-            "Any organisation",
-            filters.organisation.as_deref(),
-            pairs(&known.organisations),
-        ),
-        control(
-            "place",
-            "Country or region",
-            "Anywhere",
-            filters.place.as_deref(),
-            pairs(&known.places),
-        ),
-        control(
-            "biennium",
-            "Biennium",
-            "Any biennium",
-            filters.biennium.map(|b| b.as_str()),
-            Biennium::ALL.iter().map(|b| (b.as_str(), b.as_str())),
-        ),
-        control(
-            "funding",
-            "Funding",
-            "Any funding state",
-            filters.funding.map(|f| f.as_str()),
-            FundingState::ALL.iter().map(|f| (f.as_str(), f.label())),
-        ),
-    ]
+    let mut controls = vec![
+        vocabulary_control("kind", "Kind", "Any kind", filters.kind),
+        vocabulary_control("status", "Status", "Any status", filters.status),
+    ];
+    let open = OPEN_FILTERS.iter().zip(open_values(filters, known));
+    controls.extend(open.map(|(&(name, label, any), (current, values))| {
+        control(name, label, any, current, pairs(values))
+    }));
+    controls.extend([
+        vocabulary_control("biennium", "Biennium", "Any biennium", filters.biennium),
+        vocabulary_control("funding", "Funding", "Any funding state", filters.funding),
+    ]);
+    controls
 }
 
 /// One line per active filter, for the page (and the printout) to say what is shown.
@@ -232,11 +204,7 @@ fn describe(controls: &[FilterControl]) -> Vec<String> {
 }
 
 pub struct ItemRow<'a> {
-    pub slug: &'a str,
-    pub title: &'a str,
-    pub kind: &'a str,
-    pub status: &'a str,
-    pub funding: &'a FundingView,
+    pub item: ItemLine<'a>,
     pub bar: StackedBar,
 }
 
@@ -362,49 +330,37 @@ fn group_rows(groups: &[Group], limit: usize) -> Vec<GroupRow> {
         .collect()
 }
 
+/// Each record's position in its list, by its code or name.
+fn ranks<'a, T>(list: &'a [T], key: impl Fn(&'a T) -> &'a String) -> HashMap<&'a str, usize> {
+    list.iter()
+        .enumerate()
+        .map(|(i, record)| (key(record).as_str(), i))
+        .collect()
+}
+
+/// The positions of an item's codes or names, leaving out any the lists do not hold.
+fn ranked(values: &[String], ranks: &HashMap<&str, usize>) -> Vec<usize> {
+    values
+        .iter()
+        .filter_map(|v| ranks.get(v.as_str()).copied())
+        .collect()
+}
+
 /// The sections of `/funding` for these rows (programmes and initiatives, or one kind).
 pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSections {
     let p = &d.portfolio;
     let data = &records.data;
-    let area_rank: HashMap<&str, usize> = data
-        .result_areas
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.code.as_str(), i))
-        .collect();
-    let theme_rank: HashMap<&str, usize> = data
-        .themes
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.code.as_str(), i))
-        .collect();
-    let place_rank: HashMap<&str, usize> = data
-        .places
-        .iter()
-        .enumerate()
-        .map(|(i, pl)| (pl.name.as_str(), i))
-        .collect();
-    let labelled = |title: &Option<String>| {
-        title
-            .as_deref()
-            .unwrap_or(crate::domain::vocab::TITLE_NOT_GIVEN)
-            .to_string()
-    };
+    let area_rank = ranks(&data.result_areas, |a| &a.code);
+    let theme_rank = ranks(&data.themes, |t| &t.code);
+    let place_rank = ranks(&data.places, |pl| &pl.name);
     let themes = groups(
         d,
         rows,
-        |r| {
-            p.items[r]
-                .facets
-                .themes
-                .iter()
-                .filter_map(|t| theme_rank.get(t.as_str()).copied())
-                .collect()
-        },
+        |r| ranked(&p.items[r].facets.themes, &theme_rank),
         |&rank| {
             let t = &data.themes[rank];
             (
-                format!("Theme {}: {}", t.code, labelled(&t.title)),
+                format!("Theme {}: {}", t.code, title_or_not_given(&t.title)),
                 format!("/funding?theme={}", t.code),
             )
         },
@@ -412,18 +368,11 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
     let areas = groups(
         d,
         rows,
-        |r| {
-            p.items[r]
-                .facets
-                .result_areas
-                .iter()
-                .filter_map(|c| area_rank.get(c.as_str()).copied())
-                .collect()
-        },
+        |r| ranked(&p.items[r].facets.result_areas, &area_rank),
         |&rank| {
             let a = &data.result_areas[rank];
             (
-                format!("{} {}", a.code, labelled(&a.title)),
+                format!("{} {}", a.code, title_or_not_given(&a.title)),
                 format!("/result-areas/{}", a.code),
             )
         },
@@ -431,14 +380,7 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
     let places = groups(
         d,
         rows,
-        |r| {
-            p.items[r]
-                .facets
-                .places
-                .iter()
-                .filter_map(|n| place_rank.get(n.as_str()).copied())
-                .collect()
-        },
+        |r| ranked(&p.items[r].facets.places, &place_rank),
         |&rank| {
             let name = &data.places[rank].name;
             (name.clone(), place_href(name))
@@ -566,10 +508,10 @@ pub async fn show(
     nav: Nav,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
-    let page = parse_page(Some(&params.page))?;
+    let page = parse_page(Some(&params.list.page))?;
     let records = &snap.records;
-    let filters = parse_filters(&params.filters, records)?;
-    let sort = SortKey::parse(&params.sort, &SORTS)?;
+    let filters = parse_filters(&params.list.filters, records)?;
+    let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let d = snap.dashboard(audience);
     let query = query_string(&filters, &[]);
     let key = format!("{query}#{}#{page}", sort.as_str());
@@ -611,11 +553,7 @@ fn render_view(
     let item_rows = shown
         .iter()
         .map(|&i| ItemRow {
-            slug: &d.portfolio.items[i].slug,
-            title: &d.portfolio.items[i].title,
-            kind: &d.kind_labels[i],
-            status: &d.status_labels[i],
-            funding: &d.views[i],
+            item: d.line(i),
             bar: stacked_bar(d.portfolio.funding_ref(i), row_scale),
         })
         .collect();
@@ -676,8 +614,8 @@ pub async fn csv(
     audience: Audience,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Response, AppError> {
-    let filters = parse_filters(&params.filters, &snap.records)?;
-    let sort = SortKey::parse(&params.sort, &SORTS)?;
+    let filters = parse_filters(&params.list.filters, &snap.records)?;
+    let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let table = if params.table.is_empty() {
         "programmes"
     } else {

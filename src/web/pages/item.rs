@@ -16,7 +16,7 @@ use crate::web::snapshot::Snap;
 use crate::web::view::{self, FundingView};
 use crate::web::{AppError, AppState};
 
-use super::render;
+use super::{ContributionCells, render};
 
 pub struct Crumb {
     pub slug: String,
@@ -51,17 +51,19 @@ pub struct OrgRow {
     pub source_para: String,
 }
 
-pub struct MoneyRow {
-    pub who: String,
-    pub who_slug: String,
-    pub status: String,
+pub struct BudgetRow {
     pub original: String,
     pub usd: String,
     pub rate: String,
-    pub date: String,
-    pub self_financing: bool,
     pub period: String,
     pub source_para: String,
+    pub note: String,
+}
+
+pub struct ContributionRow {
+    pub who: String,
+    pub who_slug: String,
+    pub cells: ContributionCells,
     pub note: String,
 }
 
@@ -91,8 +93,8 @@ pub struct ItemPage {
     pub components: Vec<ComponentRow>,
     pub alignments: Vec<AlignmentRow>,
     pub organisations: Vec<OrgRow>,
-    pub budgets: Vec<MoneyRow>,
-    pub contributions: Vec<MoneyRow>,
+    pub budgets: Vec<BudgetRow>,
+    pub contributions: Vec<ContributionRow>,
 }
 
 /// The item behind `slug` if this audience may see it: drafts (and anything under a
@@ -200,15 +202,10 @@ pub async fn show(
             .collect(),
         budgets: records
             .budgets_of_item(item.id)
-            .map(|b| MoneyRow {
-                who: String::new(),
-                who_slug: String::new(),
-                status: String::new(),
+            .map(|b| BudgetRow {
                 original: view::amount(b.amount, &b.currency, b.approximate),
                 usd: view::optional_usd(b.amount_usd),
                 rate: view::rate_used(&b.currency, b.rate_month, b.usd_per_unit),
-                date: b.as_of.to_string(),
-                self_financing: false,
                 period: text(&b.period),
                 source_para: text(&b.source_para),
                 note: text(&b.note),
@@ -218,20 +215,10 @@ pub async fn show(
             .contributions_of_item(item.id)
             .map(|c| {
                 let org = records.organisation_by_id(c.org_id);
-                MoneyRow {
+                ContributionRow {
                     who_slug: org.map(|o| o.slug.clone()).unwrap_or_default(),
                     who: org.map(|o| o.name.clone()).unwrap_or_default(),
-                    status: c.status.label().to_string(),
-                    original: view::amount(c.amount, &c.currency, c.approximate),
-                    usd: view::optional_usd(c.amount_usd),
-                    rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),
-                    date: c
-                        .pledged_on
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "not stated".into()),
-                    self_financing: c.self_financing,
-                    period: String::new(),
-                    source_para: text(&c.source_para),
+                    cells: ContributionCells::from(c),
                     note: text(&c.note),
                 }
             })

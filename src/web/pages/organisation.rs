@@ -1,7 +1,7 @@
 //! `/organisations/{slug}`: a donor's or partner's contributions by item, status and
 //! currency, and the items it takes part in.
 
-use crate::web::forms::{HtmlPath, HtmlQuery};
+use crate::web::forms::HtmlPath;
 use askama::Template;
 use axum::response::Html;
 
@@ -16,22 +16,15 @@ use crate::store::portfolio::ContributionRecord;
 use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::dashboard::Records;
-use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
-use crate::web::view::{self, Pager, org_kind_label};
+use crate::web::view::{Pager, org_kind_label};
 
-use super::render;
+use super::{ContributionCells, PageNumber, render};
 
 pub struct ContributionRow {
     pub item_slug: String,
     pub item_title: String,
-    pub status: String,
-    pub original: String,
-    pub usd: String,
-    pub rate: String,
-    pub date: String,
-    pub self_financing: bool,
-    pub source_para: String,
+    pub cells: ContributionCells,
 }
 
 pub struct StatusTotal {
@@ -117,20 +110,13 @@ pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, Organ
 /// Contributions per page.
 const PAGE_SIZE: usize = 50;
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct Params {
-    page: String,
-}
-
 pub async fn show(
     snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlPath(org_slug): HtmlPath<String>,
-    HtmlQuery(params): HtmlQuery<Params>,
+    PageNumber(page): PageNumber,
 ) -> Result<Html<String>, AppError> {
-    let page = parse_page(Some(&params.page))?;
     if !slug::is_valid(&org_slug) {
         return Err(AppError::NotFound);
     }
@@ -169,16 +155,7 @@ pub async fn show(
             .map(|(i, c)| ContributionRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
-                status: c.status.label().to_string(),
-                original: view::amount(c.amount, &c.currency, c.approximate),
-                usd: view::optional_usd(c.amount_usd),
-                rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),
-                date: c
-                    .pledged_on
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "not stated".into()),
-                self_financing: c.self_financing,
-                source_para: c.source_para.clone().unwrap_or_default(),
+                cells: ContributionCells::from(c),
             })
             .collect(),
         pager,

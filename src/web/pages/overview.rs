@@ -8,7 +8,7 @@ use crate::domain::auth::Audience;
 use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::StackedBar;
-use crate::web::dashboard::{Dashboard, GapRow, SortKey};
+use crate::web::dashboard::{Dashboard, GapRow, ItemLine, SortKey};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::item::HistoryEntry;
 use crate::web::snapshot::Snap;
@@ -43,14 +43,10 @@ pub fn parse_page(value: Option<&str>) -> Result<usize, AppError> {
 
 /// One item's row of the table; rendered once per revision ([`Dashboard::overview_rows`]).
 pub struct Row<'a> {
-    pub slug: &'a str,
-    pub title: &'a str,
-    pub kind: &'a str,
-    pub status: &'a str,
+    pub item: ItemLine<'a>,
     pub depth: usize,
     pub has_children: bool,
     pub result_areas: &'a str,
-    pub funding: &'a FundingView,
 }
 
 #[derive(Template)]
@@ -65,14 +61,10 @@ pub fn render_rows(d: &Dashboard) -> Vec<String> {
     (0..p.items.len())
         .map(|i| {
             let row = Row {
-                slug: &p.items[i].slug,
-                title: &p.items[i].title,
-                kind: &d.kind_labels[i],
-                status: &d.status_labels[i],
+                item: d.line(i),
                 depth: p.ancestors(i).count(),
                 has_children: !p.children[i].is_empty(),
                 result_areas: &d.area_codes[i],
-                funding: &d.views[i],
             };
             RowHtml { row }.render().unwrap_or_else(|e| {
                 tracing::error!("rendering an overview row: {e}");

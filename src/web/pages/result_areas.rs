@@ -1,18 +1,18 @@
 //! `/result-areas`: the strategy alignment matrix, by theme.
 
-use crate::web::forms::{HtmlPath, HtmlQuery};
+use crate::web::forms::HtmlPath;
 use askama::Template;
 use axum::response::Html;
 
 use crate::domain::auth::Audience;
-use crate::domain::vocab::TITLE_NOT_GIVEN;
+use crate::domain::vocab::title_or_not_given;
 use crate::web::AppError;
 use crate::web::auth::Nav;
-use crate::web::pages::overview::parse_page;
+use crate::web::dashboard::ItemLine;
 use crate::web::snapshot::Snap;
 use crate::web::view::{FundingView, Pager};
 
-use super::render;
+use super::{PageNumber, render};
 
 pub struct ItemLink {
     pub slug: String,
@@ -65,12 +65,6 @@ pub struct ResultAreasPage<'a> {
     pub unserved: Vec<String>,
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct Params {
-    page: String,
-}
-
 /// Items named per result area on the matrix page; the area's own page lists them all.
 const ITEMS_NAMED: usize = 10;
 
@@ -78,9 +72,8 @@ pub async fn show(
     snap: Snap,
     audience: Audience,
     nav: Nav,
-    HtmlQuery(params): HtmlQuery<Params>,
+    PageNumber(page): PageNumber,
 ) -> Result<Html<String>, AppError> {
-    let page = parse_page(Some(&params.page))?;
     let d = snap.dashboard(audience);
     let data = &snap.records.data;
     let portfolio = &d.portfolio;
@@ -137,10 +130,7 @@ pub async fn show(
                         cells: roots.iter().map(|&r| cell(r, rank)).collect(),
                         code: area.code.clone(),
                         title_known: area.title.is_some(),
-                        title: area
-                            .title
-                            .clone()
-                            .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                        title: title_or_not_given(&area.title).to_string(),
                         source_para: area.source_para.clone().unwrap_or_default(),
                         items: summary
                             .items
@@ -158,10 +148,7 @@ pub async fn show(
                 .collect();
             ThemeSection {
                 title_known: theme.title.is_some(),
-                title: theme
-                    .title
-                    .clone()
-                    .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                title: title_or_not_given(&theme.title).to_string(),
                 code: theme.code.clone(),
                 areas,
             }
@@ -177,11 +164,9 @@ pub async fn show(
 }
 
 pub struct AreaItemRow<'a> {
-    pub slug: &'a str,
-    pub title: &'a str,
-    pub kind: &'a str,
+    pub item: ItemLine<'a>,
+    /// Where the source aligns the item to the area.
     pub source_para: &'a str,
-    pub funding: &'a FundingView,
 }
 
 #[derive(Template)]
@@ -207,9 +192,8 @@ pub async fn detail(
     audience: Audience,
     nav: Nav,
     HtmlPath(code): HtmlPath<String>,
-    HtmlQuery(params): HtmlQuery<Params>,
+    PageNumber(page): PageNumber,
 ) -> Result<Html<String>, AppError> {
-    let page = parse_page(Some(&params.page))?;
     let records = &snap.records;
     let area = records.result_area(&code).ok_or(AppError::NotFound)?;
     let d = snap.dashboard(audience);
@@ -237,20 +221,14 @@ pub async fn detail(
     render(&ResultAreaPage {
         nav,
         title_known: area.title.is_some(),
-        title: area
-            .title
-            .clone()
-            .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+        title: title_or_not_given(&area.title).to_string(),
         source_para: area.source_para.clone().unwrap_or_default(),
         total: &d.areas[rank].total,
         rows: rows[pager.range()]
             .iter()
             .map(|&(i, para)| AreaItemRow {
-                slug: &portfolio.items[i].slug,
-                title: &portfolio.items[i].title,
-                kind: &d.kind_labels[i],
+                item: d.line(i),
                 source_para: para.map_or("", String::as_str),
-                funding: &d.views[i],
             })
             .collect(),
         row_count: rows.len(),
