@@ -3,14 +3,13 @@
 //! record through the save pipeline (`store::editing`); a new password has its own path
 //! (`set_new_password`), as it is never shown or compared.
 
-use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::auth::{self, Role, password_problem};
 use crate::domain::forms::FieldErrors;
 use crate::domain::records::account::{AccountFields, AccountForm};
 use crate::store::audit::{self, Actor, Entry};
-use crate::store::editing::{self, Change, Creatable, Editable, Saved};
+use crate::store::editing::{self, Change, Creatable, Editable, Saved, keyed_by_id};
 use crate::store::sessions;
 use crate::store::users::{self, User};
 
@@ -19,27 +18,11 @@ pub struct Accounts;
 
 impl Editable for Accounts {
     const ENTITY: &'static str = "user";
-    type Key = i64;
     type Record = User;
     type Owner = ();
     type Fields = AccountFields;
 
-    async fn load(db: &mut PgConnection, id: &i64) -> sqlx::Result<Option<User>> {
-        users::by_id(db, *id).await
-    }
-
-    fn version(user: &User) -> i32 {
-        user.version
-    }
-
-    async fn update(
-        db: &mut PgConnection,
-        id: &i64,
-        version: i32,
-        f: &AccountFields,
-    ) -> sqlx::Result<bool> {
-        users::update(db, *id, version, f.display_name.trim(), f.role, f.disabled).await
-    }
+    keyed_by_id!(users::by_id, update);
 
     async fn refusal(
         _: &PgPool,
@@ -65,15 +48,11 @@ impl Editable for Accounts {
         Ok(())
     }
 
+    /// An update is named for what it did to the account (disabled it, changed its role).
     fn audit(before: Option<&User>, after: &User) -> Change {
-        let json = |u: &User| serde_json::to_value(u).unwrap_or(Value::Null);
         let Some(before) = before else {
-            return Change {
-                action: "create",
-                summary: format!("Created account {} ({})", after.email, after.role),
-                before: None,
-                after: Some(json(after)),
-            };
+            let summary = format!("Created account {} ({})", after.email, after.role);
+            return Change::of(None, after, summary);
         };
         let action = match (before.disabled_at.is_some(), after.disabled_at.is_some()) {
             (false, true) => "disable",
@@ -81,11 +60,10 @@ impl Editable for Accounts {
             _ if before.role != after.role => "role_change",
             _ => "update",
         };
+        let summary = format!("{} account {}", action.replace('_', " "), after.email);
         Change {
             action,
-            summary: format!("{} account {}", action.replace('_', " "), after.email),
-            before: Some(json(before)),
-            after: Some(json(after)),
+            ..Change::of(Some(before), after, summary)
         }
     }
 
@@ -103,6 +81,17 @@ impl Creatable for Accounts {
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         users::insert(db, &f.email, f.display_name.trim(), f.role, &hash).await
     }
+}
+
+/// The form's part of an account, saved if `version` is still current (the email and
+/// password are not changed this way).
+async fn update(
+    db: &mut PgConnection,
+    id: i64,
+    version: i32,
+    f: &AccountFields,
+) -> sqlx::Result<bool> {
+    users::update(db, id, version, f.display_name.trim(), f.role, f.disabled).await
 }
 
 async fn hash(password: String) -> anyhow::Result<String> {

@@ -532,15 +532,10 @@ impl Editable for Items {
     }
 
     fn audit(before: Option<&AdminItem>, after: &AdminItem) -> Change {
-        let verb = if before.is_some() {
-            "Edited"
-        } else {
-            "Created"
-        };
-        Change::of(
+        Change::created_or_edited(
             before.map(ItemSnapshot::from),
             ItemSnapshot::from(after),
-            format!("{verb} {} “{}”", kind_word(after.kind), after.title),
+            &Self::describe(after),
         )
     }
 

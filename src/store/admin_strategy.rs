@@ -206,15 +206,10 @@ impl Editable for ResultAreas {
     }
 
     fn audit(before: Option<&AreaRecord>, after: &AreaRecord) -> Change {
-        let verb = if before.is_some() {
-            "Edited"
-        } else {
-            "Created"
-        };
-        Change::of(
+        Change::created_or_edited(
             before.map(AreaFields::from),
             AreaFields::from(after),
-            format!("{verb} result area {}", after.code),
+            &Self::describe(after),
         )
     }
 

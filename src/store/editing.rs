@@ -155,6 +155,21 @@ impl Change {
             after: Some(json(&after)),
         }
     }
+
+    /// [`Change::of`] summed up as `Created …` or `Edited …` and `what` the record is
+    /// (for most records the text [`Archivable::describe`] gives it).
+    pub fn created_or_edited<T: serde::Serialize>(
+        before: Option<T>,
+        after: T,
+        what: &str,
+    ) -> Change {
+        let verb = if before.is_some() {
+            "Edited"
+        } else {
+            "Created"
+        };
+        Change::of(before, after, format!("{verb} {what}"))
+    }
 }
 
 /// How a save ended.

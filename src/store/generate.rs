@@ -996,13 +996,11 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
 
     bar.set_message("links");
     for chunk in portfolio.item_places.chunks(BATCH) {
-        let items: Vec<i64> = chunk.iter().map(|(i, _)| item_ids[*i]).collect();
-        let places: Vec<i64> = chunk.iter().map(|(_, p)| place_ids[*p]).collect();
         sqlx::query!(
             "INSERT INTO item_places (item_id, place_id)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[])",
-            &items,
-            &places,
+            &column(chunk, |(i, _)| item_ids[*i]),
+            &column(chunk, |(_, p)| place_ids[*p]),
         )
         .execute(&mut *tx)
         .await
@@ -1013,13 +1011,10 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
         sqlx::query!(
             "INSERT INTO item_organisations (item_id, org_id, role, source_para)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
-            &chunk.iter().map(|l| item_ids[l.item]).collect::<Vec<_>>(),
-            &chunk.iter().map(|l| org_ids[l.org]).collect::<Vec<_>>(),
-            &chunk.iter().map(|l| l.role).collect::<Vec<_>>() as &[&str],
-            &chunk
-                .iter()
-                .map(|l| l.source_para.clone())
-                .collect::<Vec<_>>() as &[Option<String>],
+            &column(chunk, |l| item_ids[l.item]),
+            &column(chunk, |l| org_ids[l.org]),
+            &column(chunk, |l| l.role) as &[&str],
+            &column(chunk, |l| l.source_para.clone()) as &[Option<String>],
         )
         .execute(&mut *tx)
         .await
@@ -1030,13 +1025,10 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
         sqlx::query!(
             "INSERT INTO alignments (item_id, result_area_id, source_para, note)
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
-            &chunk.iter().map(|a| item_ids[a.item]).collect::<Vec<_>>(),
-            &chunk.iter().map(|a| areas[a.area]).collect::<Vec<_>>(),
-            &chunk
-                .iter()
-                .map(|a| a.source_para.clone())
-                .collect::<Vec<_>>() as &[Option<String>],
-            &chunk.iter().map(|a| a.note.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &column(chunk, |a| item_ids[a.item]),
+            &column(chunk, |a| areas[a.area]),
+            &column(chunk, |a| a.source_para.clone()) as &[Option<String>],
+            &column(chunk, |a| a.note.clone()) as &[Option<String>],
         )
         .execute(&mut *tx)
         .await
@@ -1054,17 +1046,14 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
                FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bool[], $5::text[],
                            $6::date[], $7::text[], $8::text[])
                  AS u(item_id, cents, currency, approximate, period, as_of, source_para, note)",
-            &chunk.iter().map(|b| item_ids[b.item]).collect::<Vec<_>>(),
-            &chunk.iter().map(|b| b.cents).collect::<Vec<_>>(),
-            &chunk.iter().map(|b| b.currency).collect::<Vec<_>>() as &[&str],
-            &chunk.iter().map(|b| b.approximate).collect::<Vec<_>>(),
-            &chunk.iter().map(|b| b.period.clone()).collect::<Vec<_>>() as &[Option<String>],
-            &chunk.iter().map(|b| b.as_of).collect::<Vec<_>>(),
-            &chunk
-                .iter()
-                .map(|b| b.source_para.clone())
-                .collect::<Vec<_>>() as &[Option<String>],
-            &chunk.iter().map(|b| b.note.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &column(chunk, |b| item_ids[b.item]),
+            &column(chunk, |b| b.cents),
+            &column(chunk, |b| b.currency) as &[&str],
+            &column(chunk, |b| b.approximate),
+            &column(chunk, |b| b.period.clone()) as &[Option<String>],
+            &column(chunk, |b| b.as_of),
+            &column(chunk, |b| b.source_para.clone()) as &[Option<String>],
+            &column(chunk, |b| b.note.clone()) as &[Option<String>],
         )
         .execute(&mut *tx)
         .await
@@ -1084,20 +1073,17 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
                            $11::text[])
                  AS u(item_id, org_id, cents, currency, status, pledged_on, as_of, approximate,
                       self_financing, source_para, note)",
-            &chunk.iter().map(|c| item_ids[c.item]).collect::<Vec<_>>(),
-            &chunk.iter().map(|c| org_ids[c.org]).collect::<Vec<_>>(),
-            &chunk.iter().map(|c| c.cents).collect::<Vec<_>>(),
-            &chunk.iter().map(|c| c.currency).collect::<Vec<_>>() as &[&str],
-            &chunk.iter().map(|c| c.status).collect::<Vec<_>>() as &[&str],
-            &chunk.iter().map(|c| c.pledged_on).collect::<Vec<_>>() as &[Option<NaiveDate>],
-            &chunk.iter().map(|c| c.as_of).collect::<Vec<_>>(),
-            &chunk.iter().map(|c| c.approximate).collect::<Vec<_>>(),
-            &chunk.iter().map(|c| c.self_financing).collect::<Vec<_>>(),
-            &chunk
-                .iter()
-                .map(|c| c.source_para.clone())
-                .collect::<Vec<_>>() as &[Option<String>],
-            &chunk.iter().map(|c| c.note.clone()).collect::<Vec<_>>() as &[Option<String>],
+            &column(chunk, |c| item_ids[c.item]),
+            &column(chunk, |c| org_ids[c.org]),
+            &column(chunk, |c| c.cents),
+            &column(chunk, |c| c.currency) as &[&str],
+            &column(chunk, |c| c.status) as &[&str],
+            &column(chunk, |c| c.pledged_on) as &[Option<NaiveDate>],
+            &column(chunk, |c| c.as_of),
+            &column(chunk, |c| c.approximate),
+            &column(chunk, |c| c.self_financing),
+            &column(chunk, |c| c.source_para.clone()) as &[Option<String>],
+            &column(chunk, |c| c.note.clone()) as &[Option<String>],
         )
         .execute(&mut *tx)
         .await
@@ -1203,18 +1189,20 @@ async fn insert_rates(tx: &mut Transaction<'_, Postgres>, rates: &[Rate]) -> any
          SELECT u.currency, u.month, u.rate::numeric, $4
            FROM UNNEST($1::text[], $2::date[], $3::text[]) AS u(currency, month, rate)
          ON CONFLICT (currency, month) DO NOTHING",
-        &rates.iter().map(|r| r.currency).collect::<Vec<_>>() as &[&str],
-        &rates.iter().map(|r| r.month).collect::<Vec<_>>(),
-        &rates
-            .iter()
-            .map(|r| r.usd_per_unit.clone())
-            .collect::<Vec<_>>(),
+        &column(rates, |r| r.currency) as &[&str],
+        &column(rates, |r| r.month),
+        &column(rates, |r| r.usd_per_unit.clone()),
         RATE_SOURCE,
     )
     .execute(&mut **tx)
     .await
     .context("inserting exchange rates")?;
     Ok(result.rows_affected())
+}
+
+/// One column of `rows`, for a bulk `UNNEST($n::type[])` parameter.
+fn column<T, U>(rows: &[T], value: impl Fn(&T) -> U) -> Vec<U> {
+    rows.iter().map(value).collect()
 }
 
 /// The ids of `names` in their order, from the (name, id) rows read back after inserting.
@@ -1242,21 +1230,18 @@ async fn insert_organisations(
                FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
                     WITH ORDINALITY AS u(slug, name, acronym, kind, source_paras, ord)
               ORDER BY u.ord",
-            &chunk.iter().map(|o| o.slug.clone()).collect::<Vec<_>>(),
-            &chunk.iter().map(|o| o.name.clone()).collect::<Vec<_>>(),
-            &chunk.iter().map(|o| o.acronym.clone()).collect::<Vec<_>>() as &[Option<String>],
-            &chunk.iter().map(|o| o.kind).collect::<Vec<_>>() as &[&str],
-            &chunk
-                .iter()
-                .map(|o| o.source_paras.clone())
-                .collect::<Vec<_>>() as &[Option<String>],
+            &column(chunk, |o| o.slug.clone()),
+            &column(chunk, |o| o.name.clone()),
+            &column(chunk, |o| o.acronym.clone()) as &[Option<String>],
+            &column(chunk, |o| o.kind) as &[&str],
+            &column(chunk, |o| o.source_paras.clone()) as &[Option<String>],
         )
         .execute(&mut **tx)
         .await
         .context("inserting organisations (does a gen-org-* slug exist already?)")?;
         bar.inc(chunk.len() as u64);
     }
-    let slugs: Vec<String> = orgs.iter().map(|o| o.slug.clone()).collect();
+    let slugs = column(orgs, |o| o.slug.clone());
     let rows = sqlx::query!(
         "SELECT slug, id FROM organisations WHERE slug = ANY($1)",
         &slugs
@@ -1278,15 +1263,15 @@ async fn insert_places(
              SELECT u.name, u.kind FROM UNNEST($1::text[], $2::text[])
                     WITH ORDINALITY AS u(name, kind, ord)
               ORDER BY u.ord",
-            &chunk.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-            &chunk.iter().map(|p| p.kind).collect::<Vec<_>>() as &[&str],
+            &column(chunk, |p| p.name.clone()),
+            &column(chunk, |p| p.kind) as &[&str],
         )
         .execute(&mut **tx)
         .await
         .context("inserting places (does a Genland place exist already?)")?;
         bar.inc(chunk.len() as u64);
     }
-    let names: Vec<String> = places.iter().map(|p| p.name.clone()).collect();
+    let names = column(places, |p| p.name.clone());
     let rows = sqlx::query!("SELECT name, id FROM places WHERE name = ANY($1)", &names)
         .map(|r| (r.name, r.id))
         .fetch_all(&mut **tx)
@@ -1319,39 +1304,21 @@ async fn insert_items(
                              published, internal_notes, ord)
                    LEFT JOIN items p ON p.slug = u.parent
                   ORDER BY u.ord",
-                &chunk.iter().map(|i| i.slug.clone()).collect::<Vec<_>>(),
-                &chunk.iter().map(|i| i.title.clone()).collect::<Vec<_>>(),
-                &chunk.iter().map(|i| i.kind).collect::<Vec<_>>() as &[&str],
-                &chunk
-                    .iter()
-                    .map(|i| i.parent.map(|p| items[p].slug.clone()))
-                    .collect::<Vec<_>>() as &[Option<String>],
-                &chunk
-                    .iter()
-                    .map(|i| i.report_section.clone())
-                    .collect::<Vec<_>>(),
-                &chunk.iter().map(|i| i.status).collect::<Vec<_>>() as &[&str],
-                &chunk
-                    .iter()
-                    .map(|i| i.status_note.clone())
-                    .collect::<Vec<_>>() as &[Option<String>],
-                &chunk.iter().map(|i| i.summary.clone()).collect::<Vec<_>>(),
-                &chunk
-                    .iter()
-                    .map(|i| i.description.clone())
-                    .collect::<Vec<_>>(),
-                &chunk.iter().map(|i| i.period.clone()).collect::<Vec<_>>() as &[Option<String>],
-                &chunk.iter().map(|i| i.start_date).collect::<Vec<_>>() as &[Option<NaiveDate>],
-                &chunk.iter().map(|i| i.end_date).collect::<Vec<_>>() as &[Option<NaiveDate>],
-                &chunk
-                    .iter()
-                    .map(|i| i.source_paras.clone())
-                    .collect::<Vec<_>>() as &[Option<String>],
-                &chunk.iter().map(|i| i.published).collect::<Vec<_>>(),
-                &chunk
-                    .iter()
-                    .map(|i| i.internal_notes.clone())
-                    .collect::<Vec<_>>(),
+                &column(chunk, |i| i.slug.clone()),
+                &column(chunk, |i| i.title.clone()),
+                &column(chunk, |i| i.kind) as &[&str],
+                &column(chunk, |i| i.parent.map(|p| items[p].slug.clone())) as &[Option<String>],
+                &column(chunk, |i| i.report_section.clone()),
+                &column(chunk, |i| i.status) as &[&str],
+                &column(chunk, |i| i.status_note.clone()) as &[Option<String>],
+                &column(chunk, |i| i.summary.clone()),
+                &column(chunk, |i| i.description.clone()),
+                &column(chunk, |i| i.period.clone()) as &[Option<String>],
+                &column(chunk, |i| i.start_date) as &[Option<NaiveDate>],
+                &column(chunk, |i| i.end_date) as &[Option<NaiveDate>],
+                &column(chunk, |i| i.source_paras.clone()) as &[Option<String>],
+                &column(chunk, |i| i.published),
+                &column(chunk, |i| i.internal_notes.clone()),
             )
             .execute(&mut **tx)
             .await
@@ -1359,7 +1326,7 @@ async fn insert_items(
             bar.inc(chunk.len() as u64);
         }
     }
-    let slugs: Vec<String> = items.iter().map(|i| i.slug.clone()).collect();
+    let slugs = column(items, |i| i.slug.clone());
     let rows = sqlx::query!("SELECT slug, id FROM items WHERE slug = ANY($1)", &slugs)
         .map(|r| (r.slug, r.id))
         .fetch_all(&mut **tx)

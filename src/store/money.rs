@@ -364,6 +364,27 @@ fn money_refusal(constraint: &str) -> Option<FieldErrors> {
     }
 }
 
+/// The part of the `Editable` impls of budgets and contributions they write alike, on
+/// top of `keyed_by_id!`: the database refuses both for the same reasons
+/// ([`money_refusal`]), and the audit trail files both under their item.
+macro_rules! money_of_an_item {
+    ($load:path, $update:path) => {
+        keyed_by_id!($load, $update);
+
+        async fn refusal(
+            _: &PgPool,
+            constraint: &str,
+            _: &Self::Fields,
+        ) -> sqlx::Result<Option<FieldErrors>> {
+            Ok(money_refusal(constraint))
+        }
+
+        fn audit_ids(record: &Self::Record) -> (Option<i64>, Option<i64>) {
+            (Some(record.id), Some(record.item_id))
+        }
+    };
+}
+
 /// Budgets as the save pipeline edits them, created under their item.
 pub struct Budgets;
 
@@ -373,15 +394,7 @@ impl Editable for Budgets {
     type Owner = ItemRef;
     type Fields = BudgetFields;
 
-    keyed_by_id!(budget, update_budget);
-
-    async fn refusal(
-        _: &PgPool,
-        constraint: &str,
-        _: &BudgetFields,
-    ) -> sqlx::Result<Option<FieldErrors>> {
-        Ok(money_refusal(constraint))
-    }
+    money_of_an_item!(budget, update_budget);
 
     fn audit(before: Option<&Budget>, after: &Budget) -> Change {
         let summary = match before {
@@ -401,10 +414,6 @@ impl Editable for Budgets {
             BudgetFields::from(after),
             summary,
         )
-    }
-
-    fn audit_ids(record: &Budget) -> (Option<i64>, Option<i64>) {
-        (Some(record.id), Some(record.item_id))
     }
 }
 
@@ -433,15 +442,7 @@ impl Editable for Contributions {
     type Owner = ItemRef;
     type Fields = ContributionFields;
 
-    keyed_by_id!(contribution, update_contribution);
-
-    async fn refusal(
-        _: &PgPool,
-        constraint: &str,
-        _: &ContributionFields,
-    ) -> sqlx::Result<Option<FieldErrors>> {
-        Ok(money_refusal(constraint))
-    }
+    money_of_an_item!(contribution, update_contribution);
 
     fn audit(before: Option<&Contribution>, after: &Contribution) -> Change {
         let summary = match before {
@@ -459,10 +460,6 @@ impl Editable for Contributions {
             ),
         };
         Change::of(before.map(Contribution::audited), after.audited(), summary)
-    }
-
-    fn audit_ids(record: &Contribution) -> (Option<i64>, Option<i64>) {
-        (Some(record.id), Some(record.item_id))
     }
 }
 

@@ -139,15 +139,10 @@ impl Editable for Organisations {
     }
 
     fn audit(before: Option<&Organisation>, after: &Organisation) -> Change {
-        let verb = if before.is_some() {
-            "Edited"
-        } else {
-            "Created"
-        };
-        Change::of(
+        Change::created_or_edited(
             before.map(OrganisationFields::from),
             OrganisationFields::from(after),
-            format!("{verb} organisation {}", after.name),
+            &Self::describe(after),
         )
     }
 
