@@ -107,9 +107,10 @@ pub struct Records {
     alignments_of_area: HashMap<i64, Vec<usize>>,
     /// What the filter menus offer (and accept).
     pub filter_values: FilterValues,
-    /// Search indexes of organisations and places, built on first use.
+    /// Search indexes of organisations, places and result areas, built on first use.
     organisation_search: OnceLock<TextIndex>,
     place_search: OnceLock<TextIndex>,
+    area_search: OnceLock<TextIndex>,
 }
 
 /// Every value a dashboard filter accepts, with its label, in menu order.
@@ -221,6 +222,7 @@ impl Records {
         Records {
             organisation_search: OnceLock::new(),
             place_search: OnceLock::new(),
+            area_search: OnceLock::new(),
             item_by_slug: position(&data.items, |i| i.slug.clone()),
             org_by_slug: data
                 .organisations
@@ -263,6 +265,18 @@ impl Records {
     pub fn place_search(&self) -> &TextIndex {
         self.place_search
             .get_or_init(|| TextIndex::new(self.data.places.iter().map(|p| p.name.clone())))
+    }
+
+    /// Result areas (by position) by code and title: "1.1" finds area 1.1.
+    pub fn area_search(&self) -> &TextIndex {
+        self.area_search.get_or_init(|| {
+            TextIndex::new(
+                self.data
+                    .result_areas
+                    .iter()
+                    .map(|a| format!("{} {}", a.code, a.title.as_deref().unwrap_or(""))),
+            )
+        })
     }
 
     /// The item record behind a slug (any audience; check visibility on the dashboard).

@@ -224,17 +224,23 @@ fn search_hits(page: &Page, heading: &str) -> Vec<String> {
 
 /// Every link of every search results section, items, organisations and places alike.
 fn all_search_hits(page: &Page) -> Vec<String> {
-    ["items-heading", "orgs-heading", "places-heading"]
-        .into_iter()
-        .flat_map(|h| search_hits(page, h))
-        .collect()
+    [
+        "items-heading",
+        "orgs-heading",
+        "places-heading",
+        "areas-heading",
+    ]
+    .into_iter()
+    .flat_map(|h| search_hits(page, h))
+    .collect()
 }
 
 #[tokio::test]
-async fn search_takes_like_wildcards_and_backslashes_literally() {
+async fn search_never_treats_wildcards_as_patterns() {
     let app = TestApp::spawn_public().await;
-    // Nothing in the seed holds these characters: a search that treated them as
-    // patterns (`%` any text, `_` any character) would match everything.
+    // Punctuation never decides a match, so a query of nothing else finds nothing; one that
+    // treated these characters as patterns (`%` any text, `_` any character) would match
+    // everything.
     for q in ["%25_%5C", "%25", "_", "%5C"] {
         let (status, page) = app.page(&format!("/search?q={q}")).await;
         assert_eq!(status, 200, "{q}");
@@ -259,19 +265,64 @@ async fn search_takes_like_wildcards_and_backslashes_literally() {
     .await
     .expect("two items");
     app.dashboards_rebuilt().await;
-    for q in ["%25_%5C", "%25", "_", "%5C", "0%25_"] {
+    // `_` is not "any character", `%` not "any text"
+    for q in ["c_verage", "cov%25pilot", "pil%25ot"] {
+        let (status, page) = app.page(&format!("/search?q={q}")).await;
+        assert_eq!(status, 200, "{q}");
+        assert_eq!(all_search_hits(&page), Vec::<String>::new(), "{q}");
+    }
+    // and the punctuation of a title is as good as a space
+    let (status, page) = app.page("/search?q=100%25_%5C+pilot").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.texts("main section[aria-labelledby=\"items-heading\"] li > a"),
+        ["Coverage of 100%_\\ pilot", "Coverage of 100 pilot"]
+    );
+}
+
+#[tokio::test]
+async fn search_ignores_case_accents_hyphens_and_punctuation() {
+    let app = TestApp::spawn_public().await;
+    for q in ["guinea+bissau", "GUINEA-BISSAU", "Guinea%E2%80%93Bissau"] {
         let (status, page) = app.page(&format!("/search?q={q}")).await;
         assert_eq!(status, 200, "{q}");
         assert_eq!(
-            all_search_hits(&page),
-            ["/programmes/literal-pattern"],
-            "{q} finds the one title that holds it, taken literally"
+            search_hits(&page, "items-heading")
+                .first()
+                .map(String::as_str),
+            Some("/programmes/guinea-bissau"),
+            "{q}: the item titled Guinea-Bissau comes first"
         );
-        assert_eq!(
-            page.texts("main section[aria-labelledby=\"items-heading\"] li > a"),
-            ["Coverage of 100%_\\ pilot"]
+        assert!(
+            search_hits(&page, "places-heading").contains(&"/places/Guinea-Bissau".to_string()),
+            "{q}"
         );
     }
+    sqlx::raw_sql(
+        "INSERT INTO places (name, kind) VALUES ('Côte d’Ivoire', 'country');
+         INSERT INTO item_places (item_id, place_id)
+              SELECT i.id, p.id FROM items i, places p
+               WHERE i.slug = 'guinea-bissau' AND p.name = 'Côte d’Ivoire';",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("a place");
+    app.dashboards_rebuilt().await;
+    let (_, page) = app.page("/search?q=Cote+d%27Ivoire").await;
+    assert_eq!(
+        page.texts("main section[aria-labelledby=\"places-heading\"] li > a"),
+        ["Côte d’Ivoire"]
+    );
+    // result areas by code and by title
+    let (_, page) = app.page("/search?q=1.1").await;
+    assert!(
+        search_hits(&page, "areas-heading")
+            .first()
+            .map(String::as_str)
+            == Some("/result-areas/1.1"),
+        "{:?}",
+        search_hits(&page, "areas-heading")
+    );
 }
 
 #[tokio::test]

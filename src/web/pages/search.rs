@@ -1,5 +1,6 @@
-//! `/search?q=`: programmes, organisations and countries whose names contain the text,
-//! grouped by type.
+//! `/search?q=`: programmes, organisations, countries and result areas whose names
+//! contain the text (case, accents and punctuation aside: `domain::search`), grouped by
+//! type, exact titles first.
 
 use crate::web::forms::HtmlQuery;
 use askama::Template;
@@ -7,6 +8,7 @@ use axum::response::Html;
 use serde::Deserialize;
 
 use crate::domain::auth::Audience;
+use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::dashboard::Dashboard;
@@ -36,6 +38,7 @@ pub struct SearchPage {
     pub items: Vec<Hit>,
     pub organisations: Vec<Hit>,
     pub places: Vec<Hit>,
+    pub areas: Vec<Hit>,
 }
 
 /// At most this many hits per kind.
@@ -60,47 +63,61 @@ pub async fn show(
         items: Vec::new(),
         organisations: Vec::new(),
         places: Vec::new(),
+        areas: Vec::new(),
     };
     if page.q.is_empty() {
         return render(&page);
     }
-    let needle = page.q.to_lowercase();
     let d = snap.dashboard(audience);
-    let data = &snap.records.data;
+    let records = &snap.records;
+    let data = &records.data;
     // The index holds only what this audience sees, so the limit never hides a hit.
-    page.items = d
-        .search_index(&snap.records)
-        .find(&needle)
-        .take(MAX_ITEMS)
-        .map(|i| Hit {
-            href: format!("/programmes/{}", d.portfolio.items[i].slug),
-            label: d.portfolio.items[i].title.clone(),
-            detail: d.kind_labels[i].clone(),
-        })
-        .collect();
-    page.organisations = snap
-        .records
+    page.items = (d
+        .search_index(records)
+        .search(&page.q, MAX_ITEMS)
+        .into_iter())
+    .map(|i| Hit {
+        href: format!("/programmes/{}", d.portfolio.items[i].slug),
+        label: d.portfolio.items[i].title.clone(),
+        detail: d.kind_labels[i].clone(),
+    })
+    .collect();
+    page.organisations = (records
         .organisation_search()
-        .find(&needle)
-        .take(MAX_OTHERS)
-        .map(|o| &data.organisations[o])
-        .map(|o| Hit {
-            href: format!("/organisations/{}", o.slug),
-            label: o.name.clone(),
-            detail: String::new(),
-        })
-        .collect();
-    page.places = snap
-        .records
+        .search(&page.q, MAX_OTHERS)
+        .into_iter())
+    .map(|o| &data.organisations[o])
+    .map(|o| Hit {
+        href: format!("/organisations/{}", o.slug),
+        label: o.name.clone(),
+        detail: String::new(),
+    })
+    .collect();
+    page.places = (records
         .place_search()
-        .find(&needle)
-        .take(MAX_OTHERS)
-        .map(|p| &data.places[p])
-        .map(|p| Hit {
-            href: crate::web::view::place_href(&p.name),
-            label: p.name.clone(),
-            detail: Dashboard::place_label(p.kind).to_string(),
-        })
-        .collect();
+        .search(&page.q, MAX_OTHERS)
+        .into_iter())
+    .map(|p| &data.places[p])
+    .map(|p| Hit {
+        href: crate::web::view::place_href(&p.name),
+        label: p.name.clone(),
+        detail: Dashboard::place_label(p.kind).to_string(),
+    })
+    .collect();
+    page.areas = (records
+        .area_search()
+        .search(&page.q, MAX_OTHERS)
+        .into_iter())
+    .map(|a| &data.result_areas[a])
+    .map(|a| Hit {
+        href: format!("/result-areas/{}", a.code),
+        label: format!(
+            "{} {}",
+            a.code,
+            a.title.as_deref().unwrap_or(TITLE_NOT_GIVEN)
+        ),
+        detail: format!("Theme {}", a.theme_code),
+    })
+    .collect();
     render(&page)
 }
