@@ -86,15 +86,16 @@ impl FundingState {
         }
     }
 
-    /// Judged on the parts whose budget is stated: money pledged to a part without a
-    /// budget does not fund a budgeted one.
+    /// Coverage is judged on the parts whose budget is stated (money pledged to a part
+    /// without a budget does not fund a budgeted one), but "unfunded" means that nothing
+    /// at all is pledged: an item whose only pledges go to parts of unstated budget is
+    /// partly funded, not unfunded.
     pub fn of(f: &Funding) -> FundingState {
-        match (f.budget_usd, f.coverage) {
-            (None, _) => FundingState::BudgetUnknown,
+        match f.budget_usd {
+            None => FundingState::BudgetUnknown,
             _ if f.is_fully_funded() => FundingState::FullyFunded,
-            (Some(_), Some(c)) if c.is_zero() => FundingState::Unfunded,
-            (Some(_), None) if f.pledged_usd.is_zero() => FundingState::Unfunded,
-            _ => FundingState::PartlyFunded,
+            Some(_) if f.pledged_usd.is_zero() => FundingState::Unfunded,
+            Some(_) => FundingState::PartlyFunded,
         }
     }
 

@@ -124,6 +124,8 @@ pub struct Funding {
     pub gap_usd: Option<Decimal>,
     /// pledged / budget over the parts whose budget is stated; `None` when unknown.
     pub coverage: Option<Decimal>,
+    /// Pledged to parts whose budget is not stated: in `pledged_usd`, outside coverage.
+    pub pledged_outside_budget_usd: Decimal,
     /// Some part in scope has no stated budget: budget and gap are lower bounds.
     pub budget_is_lower_bound: bool,
     /// How many parts in scope have no stated budget.
@@ -161,6 +163,7 @@ impl From<Tally> for Funding {
             paid_usd: t.paid_usd,
             gap_usd: budget_known.then_some(t.gap_usd),
             coverage,
+            pledged_outside_budget_usd: t.pledged_usd - t.pledged_against_budget_usd,
             budget_is_lower_bound: budget_known && t.items_missing_budget > 0,
             parts_without_budget: t.items_missing_budget,
             unconverted_amounts: t.unconverted,
@@ -236,6 +239,28 @@ mod tests {
         assert_eq!(f.coverage, None);
         assert!(!f.is_fully_funded());
         assert_eq!(f.pledged_usd, dec!(26000000));
+    }
+
+    /// The Rainbow Strategy's shape: the budgeted part has nothing, the pledges go to a
+    /// part whose budget is not stated.
+    #[test]
+    fn pledges_to_parts_without_a_budget_stay_outside_coverage() {
+        let tallies = roll_up(
+            &[
+                parent(OwnFigures::default()),
+                leaf(Some(dec!(28000000)), dec!(0), dec!(0)),
+                leaf(None, dec!(14000000), dec!(0)),
+            ],
+            &[None, Some(0), Some(0)],
+        );
+        let f = Funding::from(tallies[0]);
+        assert_eq!(f.coverage, Some(dec!(0)));
+        assert_eq!(f.pledged_usd, dec!(14000000));
+        assert_eq!(f.pledged_outside_budget_usd, dec!(14000000));
+        assert_eq!(f.gap_usd, Some(dec!(28000000)));
+        assert!(f.budget_is_lower_bound);
+        let budgeted = Funding::from(tallies[1]);
+        assert_eq!(budgeted.pledged_outside_budget_usd, dec!(0));
     }
 
     #[test]

@@ -471,6 +471,10 @@ pub struct Dashboard {
     pub initiative_count: usize,
     pub component_count: usize,
     pub largest_gaps: Vec<GapRow>,
+    /// How many items without components state a budget, and how many there are: only
+    /// those have a known gap, so "largest gaps" is among them.
+    pub budgeted_parts: usize,
+    pub parts: usize,
     /// Every item, in each sort order (indexed by [`SortKey`]); the report order lists
     /// parents before their components.
     orders: Vec<Vec<usize>>,
@@ -561,6 +565,12 @@ impl Dashboard {
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
             largest_gaps: largest_gaps(p, &views, 5),
+            budgeted_parts: (0..p.items.len())
+                .filter(|&i| p.children[i].is_empty() && p.funding_ref(i).budget_usd.is_some())
+                .count(),
+            parts: (0..p.items.len())
+                .filter(|&i| p.children[i].is_empty())
+                .count(),
             root_orders: orders
                 .iter()
                 .map(|order| {

@@ -22,6 +22,10 @@ pub struct FundingView {
     pub pledged_only: String,
     pub gap: String,
     pub coverage: String,
+    /// What the coverage relates to, when pledges go to parts without a stated budget
+    /// ("of the stated USD 28,000,000 budget; USD 14,000,000 pledged to parts without a
+    /// stated budget"); empty otherwise.
+    pub coverage_note: String,
     pub budget_known: bool,
     pub state: &'static str,
     pub state_class: &'static str,
@@ -173,11 +177,23 @@ impl From<&Funding> for FundingView {
             gap,
             budget_known: f.budget_usd.is_some(),
             bar: coverage_bar(f.coverage, &coverage),
+            coverage_note: coverage_note(f),
             coverage,
             state,
             state_class,
             caveats,
         }
+    }
+}
+
+fn coverage_note(f: &Funding) -> String {
+    match f.budget_usd {
+        Some(budget) if f.coverage.is_some() && !f.pledged_outside_budget_usd.is_zero() => format!(
+            "of the stated {} budget; {} pledged to parts without a stated budget",
+            usd(budget),
+            usd(f.pledged_outside_budget_usd)
+        ),
+        _ => String::new(),
     }
 }
 
@@ -282,6 +298,36 @@ mod tests {
         assert_eq!(v.gap, "USD 12,000,000");
         assert_eq!(v.coverage, "37 %");
         assert_eq!(v.bar.filled, "44.2");
+    }
+
+    #[test]
+    fn coverage_says_what_it_relates_to_and_pledges_elsewhere_are_not_unfunded() {
+        use crate::domain::funding::roll_up;
+        let parts = [
+            OwnFigures {
+                has_children: true,
+                ..OwnFigures::default()
+            },
+            OwnFigures {
+                budget_usd: Some(dec!(28000000)),
+                ..OwnFigures::default()
+            },
+            OwnFigures {
+                pledged_usd: dec!(14000000),
+                ..OwnFigures::default()
+            },
+        ];
+        let tallies = roll_up(&parts, &[None, Some(0), Some(0)]);
+        let v = FundingView::from(&Funding::from(tallies[0]));
+        assert_eq!(v.coverage, "0 %");
+        assert_eq!(
+            v.coverage_note,
+            "of the stated USD 28,000,000 budget; USD 14,000,000 pledged to parts without a stated budget"
+        );
+        assert_eq!(v.state, "Partly funded");
+        let budgeted_only = FundingView::from(&Funding::from(tallies[1]));
+        assert_eq!(budgeted_only.coverage_note, "");
+        assert_eq!(budgeted_only.state, "Unfunded");
     }
 
     #[test]

@@ -408,3 +408,34 @@ async fn place_links_with_spaces_lead_to_their_page() {
         "{items:?}"
     );
 }
+
+#[tokio::test]
+async fn coverage_says_what_it_relates_to_and_pledges_elsewhere_are_not_unfunded() {
+    let app = TestApp::spawn_public().await;
+    // The Rainbow Strategy: its one stated budget (the green paper's, USD 28M) has no
+    // pledge; its pledges go to parts whose budget the report does not state.
+    let (status, page) = app.page("/programmes/rainbow-strategy").await;
+    assert_eq!(status, 200);
+    let coverage = page.figure("main dl.figures", "Coverage");
+    assert!(coverage.contains("0 %"), "{coverage}");
+    assert!(
+        coverage.contains("of the stated USD 28,000,000 budget; USD")
+            && coverage.ends_with("pledged to parts without a stated budget"),
+        "{coverage}"
+    );
+    assert_eq!(page.figure("main dl.figures", "State"), "Partly funded");
+
+    let (_, page) = app.page("/").await;
+    let scope = page.text_of("main #gaps-scope");
+    let gaps = page.select("main section[aria-labelledby=\"gaps-heading\"] ol.gaps > li");
+    let budgeted: usize = scope
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count first: {scope}"));
+    assert!(gaps.len() <= budgeted, "{scope}");
+    assert!(
+        scope.ends_with("without components state a budget: only their gaps are known."),
+        "{scope}"
+    );
+}

@@ -79,6 +79,8 @@ pub fn render_rows(d: &Dashboard) -> Vec<String> {
 pub struct OverviewPage<'a> {
     pub nav: Nav,
     pub largest_gaps: &'a [GapRow],
+    pub budgeted_parts: usize,
+    pub parts: usize,
     pub pipeline: StackedBar,
     pub recent: &'a [HistoryEntry],
     pub total: &'a FundingView,
@@ -119,6 +121,8 @@ pub async fn show(
     render(&OverviewPage {
         nav,
         largest_gaps: &d.largest_gaps,
+        budgeted_parts: d.budgeted_parts,
+        parts: d.parts,
         pipeline: d.pipeline.clone(),
         recent: &d.recent_changes,
         total: &d.total,
