@@ -91,6 +91,13 @@ impl ContributionForm {
             source_para: errors.optional("source_para", &self.source_para, SOURCE_MAX),
             note: errors.optional("note", &self.note, NOTE_MAX),
         };
+        if fields.amount.is_zero() && errors.get("amount").is_none() {
+            // A budget of 0 can be a fact; a pledge of nothing is a mistake.
+            errors.add(
+                "amount",
+                "enter an amount above 0: a contribution of 0 records nothing",
+            );
+        }
         errors.into_result(fields)
     }
 
@@ -117,6 +124,29 @@ impl ContributionForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contribution_of_zero_is_refused() {
+        let choices = ContributionChoices {
+            currencies: vec!["USD".into()],
+            organisations: vec![(1, "Canada".into())],
+        };
+        for zero in ["0", "0.00", "0,000"] {
+            let form = ContributionForm {
+                organisation: "1".into(),
+                amount: zero.into(),
+                currency: "USD".into(),
+                status: "pledged".into(),
+                as_of: "2008-02-07".into(),
+                ..ContributionForm::default()
+            };
+            let errors = form.validate(&choices).expect_err(zero);
+            assert_eq!(
+                errors.get("amount"),
+                Some("enter an amount above 0: a contribution of 0 records nothing")
+            );
+        }
+    }
 
     #[test]
     fn the_organisation_must_be_one_offered() {

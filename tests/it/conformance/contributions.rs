@@ -29,6 +29,13 @@ pub async fn spec(app: &TestApp) -> RecordSpec {
     let mut invalid = amount_cases();
     invalid.extend([
         Invalid::new(
+            &[("amount", "0.00")],
+            &[(
+                "amount",
+                "enter an amount above 0: a contribution of 0 records nothing",
+            )],
+        ),
+        Invalid::new(
             &[("currency", "XXX")],
             &[("currency", "unknown currency code XXX")],
         ),
