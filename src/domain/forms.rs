@@ -119,6 +119,25 @@ impl FieldErrors {
         slug
     }
 
+    /// A slug as typed, or made from `name` when left empty (`slug::from_name`), so
+    /// nobody has to type one; a typed slug is kept as typed.
+    pub fn slug_or_from(
+        &mut self,
+        field: &'static str,
+        raw: &str,
+        name: &str,
+        message: &str,
+    ) -> String {
+        if !raw.trim().is_empty() {
+            return self.slug(field, raw, message);
+        }
+        let derived = crate::domain::slug::from_name(name);
+        if derived.is_empty() && !name.trim().is_empty() {
+            self.add(field, "the name has no letters a slug can use: type one");
+        }
+        derived
+    }
+
     /// A sum of money as people type it (`19,000,000.50`), by the rules of `parse_amount`.
     pub fn money(&mut self, field: &'static str, raw: &str) -> Decimal {
         parse_amount(raw).unwrap_or_else(|e| {

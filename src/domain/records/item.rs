@@ -79,9 +79,10 @@ impl ItemForm {
         let kind = ItemKind::parse(self.kind.trim());
         let fields = ItemFields {
             title: errors.required("title", &self.title, MAX_TITLE, "enter the title"),
-            slug: errors.slug(
+            slug: errors.slug_or_from(
                 "slug",
                 &self.slug,
+                &self.title,
                 "use lowercase letters, digits and single hyphens, at most 100 characters, e.g. west-africa-guinea-bissau",
             ),
             kind: errors.choice(

@@ -38,9 +38,10 @@ impl OrganisationForm {
     pub fn validate(&self) -> Result<OrganisationFields, FieldErrors> {
         let mut errors = FieldErrors::default();
         let fields = OrganisationFields {
-            slug: errors.slug(
+            slug: errors.slug_or_from(
                 "slug",
                 &self.slug,
+                &self.name,
                 "use lowercase letters, digits and single hyphens, e.g. government-of-canada",
             ),
             name: errors.required("name", &self.name, 300, "enter the organisation's name"),
@@ -66,6 +67,21 @@ impl OrganisationForm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_slug_is_made_from_the_name() {
+        let form = OrganisationForm {
+            name: "Government of Norway".into(),
+            kind: "government".into(),
+            ..OrganisationForm::default()
+        };
+        assert_eq!(form.validate().expect("valid").slug, "government-of-norway");
+        let typed = OrganisationForm {
+            slug: "norway".into(),
+            ..form
+        };
+        assert_eq!(typed.validate().expect("valid").slug, "norway");
+    }
 
     #[test]
     fn a_form_becomes_fields_or_messages() {

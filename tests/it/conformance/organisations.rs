@@ -244,3 +244,28 @@ async fn an_organisation_without_contributions_is_hard_deleted_and_audited() {
         "no longer listed"
     );
 }
+
+#[tokio::test]
+async fn a_slug_left_empty_is_made_from_the_name() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    let (status, location, _) = admin
+        .post(
+            "/admin/organisations",
+            &[
+                ("slug", ""),
+                ("name", "Government of Côte d’Ivoire"),
+                ("kind", "government"),
+                ("version", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "created");
+    assert_eq!(location, "/admin/organisations?done=created");
+    let slug: String = scalar(
+        &app,
+        "SELECT slug FROM organisations WHERE name = 'Government of Côte d’Ivoire'",
+    )
+    .await;
+    assert_eq!(slug, "government-of-cote-d-ivoire");
+}
