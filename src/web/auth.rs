@@ -196,15 +196,71 @@ pub async fn verify_csrf_token(req: Request, next: Next) -> Response {
         .await
 }
 
-/// What the reader may see, from their role. Handlers take it as an argument.
+/// The query parameter that switches a staff member's view, and the cookie that keeps
+/// the choice across links until they switch back.
+const VIEW_PARAM: &str = "view";
+const VIEW_COOKIE: &str = "pt_view";
+const AS_DELEGATES: &str = "delegates";
+const AS_STAFF: &str = "staff";
+
+/// The view a staff member asked for: `Some(true)` for the delegates' view, from the
+/// query (`?view=delegates` / `?view=staff`) or else the cookie; None when neither says.
+fn asked_for_delegates_view(uri: &axum::http::Uri, jar: &CookieJar) -> Option<bool> {
+    let from_query = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == VIEW_PARAM)
+        .map(|(_, v)| v == AS_DELEGATES);
+    from_query.or_else(|| jar.get(VIEW_COOKIE).map(|c| c.value() == AS_DELEGATES))
+}
+
+/// What the reader may see: their role's view; staff and admins may switch to what
+/// delegates see (published figures only, no internal notes). The one rule, used by
+/// handlers (through the extractor) and by the ETag alike.
+pub fn audience_for(
+    user: Option<&CurrentUser>,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Audience {
+    let audience = Audience::of(user.map(|u| u.role));
+    let as_delegates = || asked_for_delegates_view(uri, &CookieJar::from_headers(headers));
+    match audience {
+        Audience::Internal if as_delegates() == Some(true) => Audience::Published,
+        other => other,
+    }
+}
+
+/// What the reader may see ([`audience_for`]). Handlers take it as an argument.
 impl<S: Send + Sync> FromRequestParts<S> for Audience {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Audience::of(
-            parts.extensions.get::<CurrentUser>().map(|u| u.role),
+        Ok(audience_for(
+            parts.extensions.get::<CurrentUser>(),
+            &parts.uri,
+            &parts.headers,
         ))
     }
+}
+
+/// Remembers a `?view=` switch in a cookie, so the view a staff member chose holds on
+/// every page they open from there until they switch back.
+pub async fn remember_view(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let asked = form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == VIEW_PARAM)
+        .map(|(_, v)| v == AS_DELEGATES);
+    let response = next.run(req).await;
+    let Some(as_delegates) = asked else {
+        return response;
+    };
+    let mut cookie = Cookie::build((VIEW_COOKIE, AS_DELEGATES))
+        .path("/")
+        .http_only(true)
+        .secure(state.settings.cookie_secure)
+        .same_site(SameSite::Lax)
+        .build();
+    if !as_delegates {
+        cookie.make_removal();
+    }
+    (CookieJar::new().add(cookie), response).into_response()
 }
 
 /// The signed-in user, for handlers behind a signed-in guard.
@@ -233,6 +289,10 @@ pub struct Nav {
     pub is_staff: bool,
     pub is_admin: bool,
     pub csrf: String,
+    /// A staff member reading the delegates' view of the figures.
+    pub as_delegates: bool,
+    /// This page in the other view (staff only).
+    pub switch_view: String,
 }
 
 impl Nav {
@@ -246,6 +306,7 @@ impl Nav {
                 is_staff: u.role >= Role::Staff,
                 is_admin: u.role >= Role::Admin,
                 csrf: u.csrf_token.clone(),
+                ..Nav::default()
             },
         }
     }
@@ -255,8 +316,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Nav {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Nav::for_user(parts.extensions.get::<CurrentUser>()))
+        let user = parts.extensions.get::<CurrentUser>();
+        let mut nav = Nav::for_user(user);
+        if nav.is_staff {
+            nav.as_delegates =
+                audience_for(user, &parts.uri, &parts.headers) == Audience::Published;
+            let to = if nav.as_delegates {
+                AS_STAFF
+            } else {
+                AS_DELEGATES
+            };
+            nav.switch_view = with_param(&parts.uri, VIEW_PARAM, to);
+        }
+        Ok(nav)
     }
+}
+
+/// This request's path and query with `key` set to `value` (other parameters kept).
+fn with_param(uri: &axum::http::Uri, key: &str, value: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        if k != key {
+            query.append_pair(&k, &v);
+        }
+    }
+    query.append_pair(key, value);
+    format!("{}?{}", uri.path(), query.finish())
 }
 
 /// Only paths on this site are followed after sign-in: `/x`, not `//evil.example` or

@@ -23,7 +23,7 @@ use crate::web::charts::{StackedBar, pipeline_bar};
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::item::HistoryEntry;
 use crate::web::pages::organisation::{self, OrganisationSummary};
-use crate::web::view::{FundingView, kind_label, status_label};
+use crate::web::view::{FundingView, drafts_note, kind_label, status_label};
 use rust_decimal::Decimal;
 
 /// One revision of the dashboards.
@@ -56,9 +56,18 @@ impl Snapshot {
                 Portfolio::visible(&summaries, |it| it.published),
                 &records,
             );
-            let internal = internal
+            let mut internal = internal
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            internal.drafts_note = drafts_note(
+                internal
+                    .portfolio
+                    .items
+                    .len()
+                    .saturating_sub(published.portfolio.items.len()),
+                &internal.portfolio.total(),
+                &published.portfolio.total(),
+            );
             (internal, published)
         });
         tracing::debug!(
@@ -444,6 +453,8 @@ pub struct MatrixCell {
 pub struct ItemLine<'a> {
     pub slug: &'a str,
     pub title: &'a str,
+    /// Not published: only staff and admins see it, marked "Draft".
+    pub draft: bool,
     pub kind: &'a str,
     pub status: &'a str,
     pub funding: &'a FundingView,
@@ -453,6 +464,7 @@ pub struct ItemLine<'a> {
 pub struct GapRow {
     pub slug: String,
     pub title: String,
+    pub draft: bool,
     pub gap: String,
     pub coverage: String,
 }
@@ -471,6 +483,8 @@ pub struct Dashboard {
     pub initiative_count: usize,
     pub component_count: usize,
     pub largest_gaps: Vec<GapRow>,
+    /// For staff: what the portfolio's totals owe to drafts (`view::drafts_note`).
+    pub drafts_note: String,
     /// How many items without components state a budget, and how many there are: only
     /// those have a known gap, so "largest gaps" is among them.
     pub budgeted_parts: usize,
@@ -565,6 +579,7 @@ impl Dashboard {
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
             largest_gaps: largest_gaps(p, &views, 5),
+            drafts_note: String::new(),
             budgeted_parts: (0..p.items.len())
                 .filter(|&i| p.children[i].is_empty() && p.funding_ref(i).budget_usd.is_some())
                 .count(),
@@ -800,6 +815,7 @@ impl Dashboard {
         ItemLine {
             slug: &item.slug,
             title: &item.title,
+            draft: !item.published,
             kind: &self.kind_labels[i],
             status: &self.status_labels[i],
             funding: &self.views[i],
@@ -832,6 +848,7 @@ fn largest_gaps(p: &Portfolio, views: &[FundingView], n: usize) -> Vec<GapRow> {
         .map(|i| GapRow {
             slug: p.items[i].slug.clone(),
             title: p.items[i].title.clone(),
+            draft: !p.items[i].published,
             gap: views[i].gap.clone(),
             coverage: views[i].coverage.clone(),
         })

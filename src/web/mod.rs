@@ -82,6 +82,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/places/{name}", get(pages::place::show))
         .route("/search", get(pages::search::show))
         .route_layer(from_fn_with_state(state.clone(), snapshot::revalidate))
+        .route_layer(from_fn_with_state(state.clone(), auth::remember_view))
         .route_layer(from_fn_with_state(state.clone(), auth::require_read))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 

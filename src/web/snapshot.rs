@@ -101,7 +101,7 @@ pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: N
         Err(e) => return AppError::from(e).into_response(),
     };
     let user = req.extensions().get::<CurrentUser>().cloned();
-    let audience = Audience::of(user.as_ref().map(|u| u.role));
+    let audience = crate::web::auth::audience_for(user.as_ref(), req.uri(), req.headers());
     let tag = etag(snapshot.revision, audience, user.as_ref(), &req);
     let Ok(tag_value) = HeaderValue::from_str(&tag) else {
         return next.run(req).await;

@@ -186,6 +186,36 @@ impl From<&Funding> for FundingView {
     }
 }
 
+/// For staff: what a total owes to drafts, beside what delegates read for the same
+/// scope ("Includes 2 drafts: USD 2,000,000 of the budget. Delegates see a budget of
+/// USD 51,200,000 and USD 9,000,000 pledged."). Empty without drafts.
+pub fn drafts_note(drafts: usize, staff: &Funding, delegates: &Funding) -> String {
+    if drafts == 0 {
+        return String::new();
+    }
+    let mut parts = Vec::new();
+    let budget_diff =
+        staff.budget_usd.unwrap_or_default() - delegates.budget_usd.unwrap_or_default();
+    if !budget_diff.is_zero() {
+        parts.push(format!("{} of the budget", usd(budget_diff)));
+    }
+    let pledged_diff = staff.pledged_usd - delegates.pledged_usd;
+    if !pledged_diff.is_zero() {
+        parts.push(format!("{} pledged", usd(pledged_diff)));
+    }
+    let owed = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", parts.join(" and "))
+    };
+    let budget = FundingView::from(delegates).budget;
+    format!(
+        "Includes {drafts} draft{}{owed}. Delegates see a budget of {budget} and {} pledged.",
+        if drafts == 1 { "" } else { "s" },
+        usd(delegates.pledged_usd),
+    )
+}
+
 fn coverage_note(f: &Funding) -> String {
     match f.budget_usd {
         Some(budget) if f.coverage.is_some() && !f.pledged_outside_budget_usd.is_zero() => format!(
@@ -328,6 +358,24 @@ mod tests {
         let budgeted_only = FundingView::from(&Funding::from(tallies[1]));
         assert_eq!(budgeted_only.coverage_note, "");
         assert_eq!(budgeted_only.state, "Unfunded");
+    }
+
+    #[test]
+    fn drafts_note_says_what_delegates_see() {
+        let with = |budget, pledged| {
+            Funding::from(Tally::from(&OwnFigures {
+                budget_usd: Some(budget),
+                pledged_usd: pledged,
+                ..OwnFigures::default()
+            }))
+        };
+        let staff = with(dec!(53200000), dec!(9000000));
+        let delegates = with(dec!(51200000), dec!(9000000));
+        assert_eq!(
+            drafts_note(2, &staff, &delegates),
+            "Includes 2 drafts: USD 2,000,000 of the budget. Delegates see a budget of USD 51,200,000 and USD 9,000,000 pledged."
+        );
+        assert_eq!(drafts_note(0, &staff, &delegates), "");
     }
 
     #[test]

@@ -470,6 +470,7 @@ pub fn unreachable_pool() -> PgPool {
 }
 
 /// A signed-in browser: sends the session cookie, and the CSRF token with forms.
+#[derive(Clone)]
 pub struct Session {
     pub app_url: String,
     pub cookie: String,

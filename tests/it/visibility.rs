@@ -233,3 +233,89 @@ async fn a_draft_parent_hides_its_components_from_viewers() {
         "nor on the result areas"
     );
 }
+
+#[tokio::test]
+async fn staff_see_drafts_marked_and_can_read_the_delegates_view() {
+    let app = app_with_a_draft().await;
+    let staff = app.signed_in(Role::Staff).await;
+    let smart_row = "main table tr:has(a[href=\"/programmes/smart\"])";
+
+    let (status, page) = staff.page("/").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.text_of(&format!("{smart_row} .tag.draft")),
+        "Draft",
+        "the draft's row is marked"
+    );
+    assert!(
+        !page.has("main table tr:has(a[href=\"/programmes/guinea-bissau\"]) .tag.draft"),
+        "a published row is not"
+    );
+    let note = page.text_of("main p.drafts-note");
+    assert!(
+        note.starts_with("Includes 1 draft") && note.contains("Delegates see a budget of"),
+        "{note}"
+    );
+    let (_, funding) = staff.page("/funding").await;
+    assert!(
+        funding
+            .text_of("main p.drafts-note")
+            .starts_with("Includes 1 draft")
+    );
+    let (_, search) = staff.page("/search?q=synthetics").await;
+    let hits = search.texts("main section[aria-labelledby=\"items-heading\"] li");
+    assert!(
+        hits.iter()
+            .any(|h| h.starts_with(SMART_TITLE) && h.ends_with("· Draft")),
+        "search marks it too: {hits:?}"
+    );
+
+    // The switch: the same pages as delegates read them, kept across links by a cookie.
+    let switch = page
+        .attr("header a.view-switch", "href")
+        .expect("a switch for staff");
+    assert_eq!(switch, "/?view=delegates");
+    let response = staff
+        .client
+        .get(app.url(&switch))
+        .header("cookie", &staff.cookie)
+        .send()
+        .await
+        .expect("request");
+    let set_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("pt_view="))
+        .expect("the choice is remembered")
+        .to_string();
+    assert!(set_cookie.starts_with("pt_view=delegates"), "{set_cookie}");
+    let page = Page::parse(&response.text().await.expect("body"));
+    assert!(page.has("main p.view-banner"));
+    assert!(!page.has(smart_row), "no draft in the delegates' view");
+    assert!(!page.has("main p.drafts-note"));
+
+    let as_delegates = Session {
+        cookie: format!("{}; pt_view=delegates", staff.cookie),
+        ..staff.clone()
+    };
+    let (status, body) = as_delegates.get("/programmes/guinea-bissau").await;
+    assert_eq!(status, 200);
+    assert_no_secrets(&body, "the delegates' view of an item");
+    assert_eq!(as_delegates.get("/programmes/smart").await.0, 404);
+    let (_, page) = as_delegates.page("/funding").await;
+    assert_eq!(
+        page.attr("header a.view-switch", "href").as_deref(),
+        Some("/funding?view=staff")
+    );
+    // back: the query wins over the cookie
+    let (_, page) = as_delegates.page("/?view=staff").await;
+    assert!(page.has(smart_row));
+
+    // a viewer cannot switch to the staff view
+    let viewer = app.signed_in(Role::Viewer).await;
+    let (_, body) = viewer.get("/?view=staff").await;
+    assert!(!body.contains(SMART_TITLE));
+    assert!(!Page::parse(&body).has("header a.view-switch"));
+}

@@ -28,7 +28,7 @@ use crate::web::export::{CsvTable, csv_line, csv_response};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
-use crate::web::view::{FundingView, Pager, SortLink, org_kind_label, place_href};
+use crate::web::view::{FundingView, Pager, SortLink, drafts_note, org_kind_label, place_href};
 
 use super::{ListQuery, render};
 
@@ -212,6 +212,7 @@ pub struct ItemRow<'a> {
 pub struct NeedRow {
     pub slug: String,
     pub title: String,
+    pub draft: bool,
     pub status: String,
     pub funding: FundingView,
 }
@@ -435,6 +436,7 @@ pub fn sections(d: &Dashboard, records: &Records, rows: &[usize]) -> FundingSect
             .take(LIST_HEAD)
             .map(|&i| NeedRow {
                 slug: p.items[i].slug.clone(),
+                draft: !p.items[i].published,
                 title: p.items[i].title.clone(),
                 status: d.status_labels[i].clone(),
                 funding: d.views[i].clone(),
@@ -484,6 +486,8 @@ pub struct FundingContent<'a> {
     pub controls: Vec<FilterControl<'a>>,
     pub active: Vec<String>,
     pub total: &'a FundingView,
+    /// For staff: what the totals owe to drafts (`view::drafts_note`).
+    pub drafts_note: String,
     pub rows: Vec<ItemRow<'a>>,
     pub row_count: usize,
     pub pager: Pager,
@@ -517,7 +521,13 @@ pub async fn show(
     let key = format!("{query}#{}#{page}", sort.as_str());
     let view = match d.funding_view(&key) {
         Some(view) => view,
-        None => d.keep_funding_view(key, render_view(d, records, &filters, sort, page)?),
+        None => {
+            // Staff read, beside each total, what delegates see of the same view.
+            let delegates =
+                (audience == Audience::Internal).then(|| snap.dashboard(Audience::Published));
+            let view = render_view(d, delegates, records, &filters, sort, page)?;
+            d.keep_funding_view(key, view)
+        }
     };
     render(&FundingPage {
         nav,
@@ -530,6 +540,7 @@ pub async fn show(
 /// Computes and renders one view of the page below its print line.
 fn render_view(
     d: &Dashboard,
+    delegates: Option<&Dashboard>,
     records: &Records,
     filters: &Filters,
     sort: SortKey,
@@ -564,11 +575,25 @@ fn render_view(
         computed = sections(d, records, &rows);
         &computed
     };
+    let drafts_note = match delegates {
+        Some(published) => {
+            let drafts = with_descendants(d, &rows)
+                .into_iter()
+                .filter(|&i| !d.portfolio.items[i].published)
+                .count();
+            let seen = published
+                .portfolio
+                .combined_indices(&published.rows(filters, sort));
+            drafts_note(drafts, &d.portfolio.combined_indices(&rows), &seen)
+        }
+        None => String::new(),
+    };
     let controls = controls(filters, &records.filter_values);
     let active = describe(&controls);
     let content = FundingContent {
         active: active.clone(),
         total: &sections.total,
+        drafts_note,
         row_count: rows.len(),
         rows: item_rows,
         pager,

@@ -26,6 +26,7 @@ pub struct Crumb {
 pub struct ComponentRow {
     pub slug: String,
     pub title: String,
+    pub draft: bool,
     pub depth: usize,
     pub status: String,
     pub funding: FundingView,
@@ -140,6 +141,7 @@ pub async fn show(
         .map(|(c, depth)| ComponentRow {
             slug: portfolio.items[c].slug.clone(),
             title: portfolio.items[c].title.clone(),
+            draft: !portfolio.items[c].published,
             depth,
             status: d.status_labels[c].clone(),
             funding: d.views[c].clone(),

@@ -24,6 +24,7 @@ use super::{ContributionCells, PageNumber, render};
 pub struct ContributionRow {
     pub item_slug: String,
     pub item_title: String,
+    pub item_draft: bool,
     pub cells: ContributionCells,
 }
 
@@ -36,6 +37,7 @@ pub struct StatusTotal {
 pub struct RoleRow {
     pub item_slug: String,
     pub item_title: String,
+    pub item_draft: bool,
     pub role: String,
 }
 
@@ -132,6 +134,7 @@ pub async fn show(
             portfolio.index_of(r.item_id).map(|i| RoleRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
+                item_draft: !portfolio.items[i].published,
                 role: r.role.label().to_string(),
             })
         })
@@ -155,6 +158,7 @@ pub async fn show(
             .map(|(i, c)| ContributionRow {
                 item_slug: portfolio.items[i].slug.clone(),
                 item_title: portfolio.items[i].title.clone(),
+                item_draft: !portfolio.items[i].published,
                 cells: ContributionCells::from(c),
             })
             .collect(),

@@ -79,7 +79,11 @@ pub async fn show(
     .map(|i| Hit {
         href: format!("/programmes/{}", d.portfolio.items[i].slug),
         label: d.portfolio.items[i].title.clone(),
-        detail: d.kind_labels[i].clone(),
+        // staff read drafts too: say which
+        detail: match d.portfolio.items[i].published {
+            true => d.kind_labels[i].clone(),
+            false => format!("{} · Draft", d.kind_labels[i]),
+        },
     })
     .collect();
     page.organisations = (records
