@@ -160,7 +160,11 @@ pub fn record_name(
             Some(name) => format!("organisation {name}"),
             None => "an organisation".to_string(),
         },
-        "result_area" => match known.area_code.map(str::to_string).or_else(|| field("code")) {
+        "result_area" => match known
+            .area_code
+            .map(str::to_string)
+            .or_else(|| field("code"))
+        {
             Some(code) => format!("result area {code}"),
             None => "a result area".to_string(),
         },
@@ -213,10 +217,7 @@ mod tests {
             headline(Verb::Edited, "Edited programme “X”", "programme “X”"),
             "Edited programme “X”"
         );
-        assert_eq!(
-            headline(Verb::Created, "", "theme 1"),
-            "Created theme 1"
-        );
+        assert_eq!(headline(Verb::Created, "", "theme 1"), "Created theme 1");
     }
 
     #[test]
@@ -240,11 +241,21 @@ mod tests {
             "budget of USD 1,000,000 for “Guinea-Bissau”"
         );
         assert_eq!(
-            record_name("item", Known::default(), None, Some(&json!({"title": "Gone", "kind": "initiative"}))),
+            record_name(
+                "item",
+                Known::default(),
+                None,
+                Some(&json!({"title": "Gone", "kind": "initiative"}))
+            ),
             "initiative “Gone”"
         );
         assert_eq!(
-            record_name("organisation", Known::default(), Some(&json!({"name": "Canada"})), None),
+            record_name(
+                "organisation",
+                Known::default(),
+                Some(&json!({"name": "Canada"})),
+                None
+            ),
             "organisation Canada"
         );
     }

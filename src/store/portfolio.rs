@@ -381,7 +381,13 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
     )
     .fetch_all(&mut *tx)
     .await?;
-    let recent_changes = audit::activity(&mut *tx, &audit::ActivityFilter::default(), RECENT_CHANGES, 0).await?;
+    let recent_changes = audit::activity(
+        &mut *tx,
+        &audit::ActivityFilter::default(),
+        RECENT_CHANGES,
+        0,
+    )
+    .await?;
     Ok(PortfolioData {
         revision,
         items,

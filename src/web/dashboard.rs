@@ -20,8 +20,8 @@ use crate::store::portfolio::{
     PortfolioData, ResultAreaRecord, RoleRecord,
 };
 use crate::web::charts::{StackedBar, pipeline_bar};
-use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::activity::ActivityEntry;
+use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::organisation::{self, OrganisationSummary};
 use crate::web::view::{FundingView, kind_label, status_label};
 use rust_decimal::Decimal;

@@ -65,11 +65,16 @@ async fn staff_read_the_activity_and_viewers_do_not() {
     let viewer = app.signed_in(Role::Viewer).await;
     let page = read(&staff, "/activity").await;
     assert_eq!(page.text_of("h1"), "Activity");
-    assert!(page.attrs("header nav a", "href").contains(&"/activity".to_string()));
+    assert!(
+        page.attrs("header nav a", "href")
+            .contains(&"/activity".to_string())
+    );
     assert_eq!(viewer.get("/activity").await.0, 403);
     let (_, home) = viewer.page("/").await;
     assert!(
-        !home.attrs("header nav a", "href").contains(&"/activity".to_string()),
+        !home
+            .attrs("header nav a", "href")
+            .contains(&"/activity".to_string()),
         "no link a viewer cannot follow"
     );
     // the anonymous reader is sent to sign in (the route matrix checks the address)
@@ -84,13 +89,15 @@ async fn an_edit_names_the_item_by_title_and_links_to_it_and_its_history() {
     let admin = app.signed_in(Role::Admin).await;
     let staff = app.signed_in(Role::Staff).await;
     let gb = id_by(&app, "items", "slug", "guinea-bissau").await;
-    edit_item(&admin, gb, &[("status_note", "Reviewed by the activity test")]).await;
+    edit_item(
+        &admin,
+        gb,
+        &[("status_note", "Reviewed by the activity test")],
+    )
+    .await;
 
     let page = read(&staff, "/activity").await;
-    assert_eq!(
-        column(&page, "Record"),
-        [format!("programme “{GB_TITLE}”")]
-    );
+    assert_eq!(column(&page, "Record"), [format!("programme “{GB_TITLE}”")]);
     assert_eq!(
         column(&page, "Change"),
         [format!("Edited: Edited programme “{GB_TITLE}”")]
@@ -126,9 +133,15 @@ async fn an_edit_names_the_item_by_title_and_links_to_it_and_its_history() {
         .collect();
     assert_eq!(
         hrefs,
-        ["/programmes/guinea-bissau", "/programmes/guinea-bissau/history"]
+        [
+            "/programmes/guinea-bissau",
+            "/programmes/guinea-bissau/history"
+        ]
     );
-    assert!(home.attrs("main a", "href").contains(&"/activity".to_string()));
+    assert!(
+        home.attrs("main a", "href")
+            .contains(&"/activity".to_string())
+    );
     assert_eq!(home.select("main a[href=\"/activity\"]").len(), 1);
 }
 
@@ -154,7 +167,8 @@ async fn a_money_change_names_the_item_and_the_donor() {
     let record = column(&page, "Record");
     assert_eq!(record.len(), 1);
     assert!(
-        record[0].starts_with("contribution of ") && record[0].ends_with(&format!("to “{GB_TITLE}”")),
+        record[0].starts_with("contribution of ")
+            && record[0].ends_with(&format!("to “{GB_TITLE}”")),
         "{record:?}"
     );
     assert!(record[0].contains(" from "), "names the donor: {record:?}");
@@ -182,8 +196,14 @@ async fn publishing_is_logged_and_shown_as_such() {
     assert_eq!(
         rows,
         [
-            ("unpublish".into(), format!("Unpublished programme “{GB_TITLE}”")),
-            ("publish".into(), format!("Published programme “{GB_TITLE}”")),
+            (
+                "unpublish".into(),
+                format!("Unpublished programme “{GB_TITLE}”")
+            ),
+            (
+                "publish".into(),
+                format!("Published programme “{GB_TITLE}”")
+            ),
         ]
     );
     let page = read(&staff, "/activity").await;
@@ -240,7 +260,11 @@ async fn the_filters_narrow_the_changes() {
     // by item: its title or its address
     for item in ["guinea-bissau", "west+africa%3A+guinea-bissau"] {
         let page = read(&staff, &format!("/activity?item={item}")).await;
-        assert_eq!(records(&page), [format!("programme “{GB_TITLE}”")], "{item}");
+        assert_eq!(
+            records(&page),
+            [format!("programme “{GB_TITLE}”")],
+            "{item}"
+        );
     }
     let page = read(&staff, "/activity?item=no-such-item").await;
     assert!(!page.has("table.activity"));
@@ -288,10 +312,21 @@ async fn the_filters_narrow_the_changes() {
     let page = read(&staff, "/activity?from=2009-03-11").await;
     assert_eq!(records(&page).len(), 2, "only today's two edits");
     // the filters combine, and the form shows them
-    let page = read(&staff, &format!("/activity?item=guinea-bissau&person={first_id}&type=item")).await;
+    let page = read(
+        &staff,
+        &format!("/activity?item=guinea-bissau&person={first_id}&type=item"),
+    )
+    .await;
     assert_eq!(records(&page).len(), 1);
-    assert_eq!(page.attr("input#item", "value").as_deref(), Some("guinea-bissau"));
-    assert_eq!(page.attr("select#type option[selected]", "value").as_deref(), Some("item"));
+    assert_eq!(
+        page.attr("input#item", "value").as_deref(),
+        Some("guinea-bissau")
+    );
+    assert_eq!(
+        page.attr("select#type option[selected]", "value")
+            .as_deref(),
+        Some("item")
+    );
 }
 
 #[tokio::test]
@@ -322,7 +357,10 @@ async fn the_changes_are_paged_newest_first() {
     // the filters are kept across pages
     let page = read(&staff, "/activity?type=theme&from=2010-01-01").await;
     let next = page.attr("a[rel=next]", "href").expect("a next page");
-    assert!(next.contains("type=theme") && next.contains("from=2010-01-01"), "{next}");
+    assert!(
+        next.contains("type=theme") && next.contains("from=2010-01-01"),
+        "{next}"
+    );
     let beyond = read(&staff, "/activity?page=9").await;
     assert!(!beyond.has("table.activity"));
 }
@@ -345,6 +383,10 @@ async fn bad_filter_values_get_a_clear_400() {
     ] {
         let (status, page) = staff.page(&format!("/activity?{query}")).await;
         assert_eq!(status, 400, "{query}: {}", page.main_text());
-        assert_eq!(page.text_of("h1"), "That request cannot be answered", "{query}");
+        assert_eq!(
+            page.text_of("h1"),
+            "That request cannot be answered",
+            "{query}"
+        );
     }
 }

@@ -86,7 +86,9 @@ impl From<Activity> for ActivityEntry {
         let id = a.entity_id;
         let edit = match a.entity.as_str() {
             "item" => a.item_id.map(|id| format!("/admin/items/{id}/edit")),
-            "alignment" => a.item_id.map(|id| format!("/admin/items/{id}/edit#alignments")),
+            "alignment" => a
+                .item_id
+                .map(|id| format!("/admin/items/{id}/edit#alignments")),
             "budget" => id.map(|id| format!("/admin/budgets/{id}/edit")),
             "contribution" => id.map(|id| format!("/admin/contributions/{id}/edit")),
             // a deleted organisation has no edit page
@@ -160,9 +162,7 @@ pub async fn show(
     let actor_id = match p.person.trim() {
         "" => None,
         id => Some(id.parse::<i64>().map_err(|_| {
-            AppError::BadRequest(format!(
-                "“{id}” is not a person: choose one from the list."
-            ))
+            AppError::BadRequest(format!("“{id}” is not a person: choose one from the list."))
         })?),
     };
     let entity = match p.record_type.as_str() {
