@@ -142,16 +142,8 @@ pub async fn for_item(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Row>> {
 /// an organisation's or result area's name), so that it is named by title, not by id.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Activity {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor_email: Option<String>,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: Option<i64>,
-    pub item_id: Option<i64>,
-    pub summary: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
+    #[sqlx(flatten)]
+    pub change: Row,
     pub item_slug: Option<String>,
     pub item_title: Option<String>,
     pub item_kind: Option<String>,

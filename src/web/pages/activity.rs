@@ -5,13 +5,12 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::domain::activity::{self, Known, RECORD_TYPES, Verb};
 use crate::store::audit::{self, Activity, ActivityFilter};
 use crate::web::auth::Nav;
-use crate::web::forms::HtmlQuery;
+use crate::web::forms::{HtmlQuery, date_param};
 use crate::web::pages::overview::parse_page;
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
@@ -54,15 +53,16 @@ impl ActivityEntry {
 
 impl From<Activity> for ActivityEntry {
     fn from(a: Activity) -> Self {
-        let (before, after) = (a.before.as_ref(), a.after.as_ref());
-        let verb = Verb::of(&a.action, before, after);
+        let c = &a.change;
+        let (before, after) = (c.before.as_ref(), c.after.as_ref());
+        let verb = Verb::of(&c.action, before, after);
         let known = Known {
             item_title: a.item_title.as_deref(),
             item_kind: a.item_kind.as_deref(),
             org_name: a.org_name.as_deref(),
             area_code: a.area_code.as_deref(),
         };
-        let record = activity::record_name(&a.entity, known, before, after);
+        let record = activity::record_name(&c.entity, known, before, after);
         // Slugs and codes are checked by the database to be URL-safe ([a-z0-9-], digits
         // and a dot), so they go into addresses as they are.
         let item_page = a
@@ -70,7 +70,7 @@ impl From<Activity> for ActivityEntry {
             .as_ref()
             .filter(|_| !a.item_archived)
             .map(|slug| format!("/programmes/{slug}"));
-        let page = match a.entity.as_str() {
+        let page = match c.entity.as_str() {
             "organisation" => a
                 .org_slug
                 .as_ref()
@@ -83,10 +83,10 @@ impl From<Activity> for ActivityEntry {
                 .map(|code| format!("/result-areas/{code}")),
             _ => item_page.clone(),
         };
-        let id = a.entity_id;
-        let edit = match a.entity.as_str() {
-            "item" => a.item_id.map(|id| format!("/admin/items/{id}/edit")),
-            "alignment" => a
+        let id = c.entity_id;
+        let edit = match c.entity.as_str() {
+            "item" => c.item_id.map(|id| format!("/admin/items/{id}/edit")),
+            "alignment" => c
                 .item_id
                 .map(|id| format!("/admin/items/{id}/edit#alignments")),
             "budget" => id.map(|id| format!("/admin/budgets/{id}/edit")),
@@ -102,11 +102,11 @@ impl From<Activity> for ActivityEntry {
             _ => None,
         };
         ActivityEntry {
-            at: a.at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            at_iso: a.at.to_rfc3339(),
-            who: a.actor_email.unwrap_or_else(|| "system".into()),
+            at: c.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            at_iso: c.at.to_rfc3339(),
+            who: c.actor_email.clone().unwrap_or_else(|| "system".into()),
             verb: verb.label(),
-            headline: activity::headline(verb, &a.summary, &record),
+            headline: activity::headline(verb, &c.summary, &record),
             record,
             page,
             edit,
@@ -147,12 +147,6 @@ pub struct ActivityPage {
     pub next: Option<String>,
 }
 
-fn date(value: &str, name: &str) -> Result<Option<NaiveDate>, AppError> {
-    crate::domain::forms::parse_date(value.trim()).map_err(|why| {
-        AppError::BadRequest(format!("“{value}” is not a date for “{name}”: {why}."))
-    })
-}
-
 pub async fn show(
     State(state): State<AppState>,
     nav: Nav,
@@ -174,7 +168,7 @@ pub async fn show(
             )));
         }
     };
-    let (from, to) = (date(&p.from, "from")?, date(&p.to, "to")?);
+    let (from, to) = (date_param(&p.from, "from")?, date_param(&p.to, "to")?);
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {
