@@ -1,5 +1,6 @@
 //! Pure types and rules: no IO. Everything here is unit-tested.
 
+pub mod activity;
 pub mod auth;
 pub mod filters;
 pub mod forms;

@@ -531,12 +531,24 @@ impl Editable for Items {
         Ok(Some(FieldErrors::one(field, message)))
     }
 
+    /// A save that turns the published flag is a publish or an unpublish, whatever else
+    /// it changed: that is what readers of the trail look for.
     fn audit(before: Option<&AdminItem>, after: &AdminItem) -> Change {
-        Change::created_or_edited(
+        let change = Change::created_or_edited(
             before.map(ItemSnapshot::from),
             ItemSnapshot::from(after),
             &Self::describe(after),
-        )
+        );
+        let (action, verb) = match before.map(|b| b.published) {
+            Some(false) if after.published => ("publish", "Published"),
+            Some(true) if !after.published => ("unpublish", "Unpublished"),
+            _ => return change,
+        };
+        Change {
+            action,
+            summary: format!("{verb} {}", Self::describe(after)),
+            ..change
+        }
     }
 
     fn audit_ids(record: &AdminItem) -> (Option<i64>, Option<i64>) {

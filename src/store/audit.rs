@@ -137,16 +137,113 @@ pub async fn for_item(pool: &PgPool, item_id: i64) -> sqlx::Result<Vec<Row>> {
     .await
 }
 
-/// The latest changes to the portfolio (sign-ins left out), for the overview.
-pub async fn recent_changes(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<Row>> {
-    sqlx::query_as!(
-        Row,
-        "SELECT id, at, actor_email, action, entity, entity_id, item_id, summary, before, after
-           FROM audit_log WHERE entity NOT IN ('session', 'user') ORDER BY at DESC, id DESC LIMIT $1",
-        limit,
+/// One change to the portfolio as the activity page and the overview show it: the audit
+/// row with what the database still knows of its record (the item's title and address,
+/// an organisation's or result area's name), so that it is named by title, not by id.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Activity {
+    #[sqlx(flatten)]
+    pub change: Row,
+    pub item_slug: Option<String>,
+    pub item_title: Option<String>,
+    pub item_kind: Option<String>,
+    pub item_archived: bool,
+    pub org_slug: Option<String>,
+    pub org_name: Option<String>,
+    pub org_archived: bool,
+    pub area_code: Option<String>,
+    pub area_archived: bool,
+}
+
+/// Filters of the activity page; all optional.
+#[derive(Debug, Default, Clone)]
+pub struct ActivityFilter {
+    pub item_id: Option<i64>,
+    /// An account: the person filter offers only accounts (see [`accounts`]).
+    pub actor_id: Option<i64>,
+    pub entity: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// Changes to the portfolio (sign-ins and accounts left out), newest first: `limit` of
+/// them after skipping `offset`. One statement whatever the filters. The condition on
+/// `entity` is written as in the partial indexes of migration 0009 (not bound), so the
+/// planner can use them.
+pub async fn activity(
+    db: impl PgExecutor<'_>,
+    filter: &ActivityFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Activity>> {
+    let mut query = QueryBuilder::<Postgres>::new(
+        "SELECT a.id, a.at, a.actor_email, a.action, a.entity, a.entity_id, a.item_id,
+                a.summary, a.before, a.after,
+                i.slug AS item_slug, i.title AS item_title, i.kind AS item_kind,
+                i.archived_at IS NOT NULL AS item_archived,
+                o.slug AS org_slug, o.name AS org_name, o.archived_at IS NOT NULL AS org_archived,
+                r.code AS area_code, r.archived_at IS NOT NULL AS area_archived
+           FROM audit_log a
+           LEFT JOIN items i ON i.id = a.item_id
+           LEFT JOIN organisations o ON a.entity = 'organisation' AND o.id = a.entity_id
+           LEFT JOIN result_areas r ON a.entity = 'result_area' AND r.id = a.entity_id
+          WHERE a.entity NOT IN ('session', 'user')",
+    );
+    if let Some(item) = filter.item_id {
+        query.push(" AND a.item_id = ").push_bind(item);
+    }
+    if let Some(actor) = filter.actor_id {
+        query.push(" AND a.actor_id = ").push_bind(actor);
+    }
+    if let Some(entity) = &filter.entity {
+        query.push(" AND a.entity = ").push_bind(entity.clone());
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND a.at >= ").push_bind(from).push("::date");
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND a.at < ").push_bind(to).push("::date + 1");
+    }
+    query
+        .push(" ORDER BY a.at DESC, a.id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    query.build_query_as().fetch_all(db).await
+}
+
+/// The item an activity filter names: by its slug, or else by its exact title (case
+/// aside). Archived items too: their changes stay in the trail.
+pub async fn find_item(pool: &PgPool, name: &str) -> sqlx::Result<Option<(i64, String, String)>> {
+    let found = sqlx::query!(
+        "SELECT id, slug, title FROM items
+          WHERE slug = $1 OR lower(title) = lower($1)
+          ORDER BY slug = $1 DESC, id LIMIT 1",
+        name
     )
-    .fetch_all(db)
-    .await
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|r| (r.id, r.slug, r.title)))
+}
+
+/// The people the activity page can be filtered by: accounts (only accounts change
+/// anything), not the addresses typed at failed sign-ins, which anyone can multiply.
+/// (id, "Name <email>" or the email).
+pub async fn accounts(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
+    let rows = sqlx::query!("SELECT id, email, display_name FROM users ORDER BY email")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let label = if r.display_name.trim().is_empty() {
+                r.email
+            } else {
+                format!("{} <{}>", r.display_name.trim(), r.email)
+            };
+            (r.id, label)
+        })
+        .collect())
 }
 
 /// Distinct actors and entities, for the filter menus.

@@ -167,7 +167,7 @@ pub struct PortfolioData {
     pub alignments: Vec<AlignmentRecord>,
     pub roles: Vec<RoleRecord>,
     /// The latest changes (sign-ins and accounts left out), newest first.
-    pub recent_changes: Vec<audit::Row>,
+    pub recent_changes: Vec<audit::Activity>,
     /// Which rate converts which month's amounts.
     rates: MonthlyRates,
 }
@@ -381,7 +381,13 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
     )
     .fetch_all(&mut *tx)
     .await?;
-    let recent_changes = audit::recent_changes(&mut *tx, RECENT_CHANGES).await?;
+    let recent_changes = audit::activity(
+        &mut *tx,
+        &audit::ActivityFilter::default(),
+        RECENT_CHANGES,
+        0,
+    )
+    .await?;
     Ok(PortfolioData {
         revision,
         items,

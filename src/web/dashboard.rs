@@ -20,8 +20,8 @@ use crate::store::portfolio::{
     PortfolioData, ResultAreaRecord, RoleRecord,
 };
 use crate::web::charts::{StackedBar, pipeline_bar};
+use crate::web::pages::activity::ActivityEntry;
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
-use crate::web::pages::item::HistoryEntry;
 use crate::web::pages::organisation::{self, OrganisationSummary};
 use crate::web::view::{FundingView, drafts_note, kind_label, status_label};
 use rust_decimal::Decimal;
@@ -509,7 +509,7 @@ pub struct Dashboard {
     /// `/funding` without filters.
     pub funding_unfiltered: FundingSections,
     /// Staff and admins only: the latest changes.
-    pub recent_changes: Vec<HistoryEntry>,
+    pub recent_changes: Vec<ActivityEntry>,
     /// The whole portfolio's paid, committed and pledged money.
     pub pipeline: StackedBar,
     /// HTML rendered on first use and kept with the revision.
@@ -610,7 +610,7 @@ impl Dashboard {
                     .recent_changes
                     .iter()
                     .cloned()
-                    .map(HistoryEntry::from)
+                    .map(ActivityEntry::from)
                     .collect(),
                 Audience::Published => Vec::new(),
             },

@@ -124,3 +124,11 @@ pub fn parse_id(raw: &str) -> Result<i64, AppError> {
         .filter(|id| *id > 0)
         .ok_or(AppError::NotFound)
 }
+
+/// A date parameter of a filter (empty: not given): a value that is no date is a 400
+/// naming the parameter, as the audit trail and the activity page answer it.
+pub fn date_param(value: &str, name: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
+    crate::domain::forms::parse_date(value.trim()).map_err(|why| {
+        AppError::BadRequest(format!("“{value}” is not a date for “{name}”: {why}."))
+    })
+}

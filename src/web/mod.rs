@@ -86,9 +86,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route_layer(from_fn_with_state(state.clone(), auth::require_read))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
-    // Staff and admins: drafts' history and the change log of an item.
+    // Staff and admins: drafts' history, the change log of an item, and every change.
     let staff = Router::new()
         .route("/programmes/{slug}/history", get(pages::item::history))
+        .route("/activity", get(pages::activity::show))
         .route_layer(from_fn_with_state(state.clone(), auth::require_staff))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod activity;
 mod api;
 mod auth;
 mod cli;

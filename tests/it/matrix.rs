@@ -80,6 +80,7 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/result-areas",                          NO_FORM,      READ),
     ("GET",  "/api/v1/programmes",                     NO_FORM,      API),
     ("GET",  "/programmes/{slug}/history",             NO_FORM,      STAFF),
+    ("GET",  "/activity",                              NO_FORM,      STAFF),
     ("GET",  "/funding",                               NO_FORM,      READ),
     ("GET",  "/funding.csv",                           NO_FORM,      READ),
     ("GET",  "/result-areas/{area_code}",              NO_FORM,      READ),

@@ -532,16 +532,25 @@ async fn no_page_runs_more_statements_for_a_bigger_portfolio() {
     assert!(problems.is_empty(), "{problems}\n{report}");
 }
 
-/// The stylesheet and the liveness check never look up a session, even with a cookie.
-#[tokio::test]
-async fn assets_and_liveness_run_no_statement_even_signed_in() {
-    let app = TestApp::spawn().await;
-    let Some(mut stats) = StatementStats::connect(&app.db.url).await else {
+/// The statistics of this app's database, or None (the test is skipped) when the cluster
+/// has not loaded `pg_stat_statements` and `PT_REQUIRE_PG_STAT_STATEMENTS` is not set.
+async fn stats_or_skip(app: &TestApp) -> Option<StatementStats> {
+    let stats = StatementStats::connect(&app.db.url).await;
+    if stats.is_none() {
         assert!(
             std::env::var_os("PT_REQUIRE_PG_STAT_STATEMENTS").is_none(),
             "pg_stat_statements is not loaded, and PT_REQUIRE_PG_STAT_STATEMENTS is set"
         );
         eprintln!("SKIPPED: pg_stat_statements is not loaded by the test cluster");
+    }
+    stats
+}
+
+/// The stylesheet and the liveness check never look up a session, even with a cookie.
+#[tokio::test]
+async fn assets_and_liveness_run_no_statement_even_signed_in() {
+    let app = TestApp::spawn().await;
+    let Some(mut stats) = stats_or_skip(&app).await else {
         return;
     };
     let staff = app.signed_in(Role::Staff).await;
@@ -565,4 +574,60 @@ async fn assets_and_liveness_run_no_statement_even_signed_in() {
         "{}",
         details("/", &count)
     );
+}
+
+/// Pages of `/activity`: unfiltered, by item (one more statement: the item the filter
+/// names), and a later page of one record type.
+const ACTIVITY_PAGES: &[&str] = &[
+    "/activity",
+    "/activity?item=guinea-bissau",
+    "/activity?type=theme&page=2",
+];
+
+/// The session, the accounts of the person menu, one page of changes, and the item a
+/// filter names.
+const MAX_ACTIVITY: i64 = 4;
+
+/// A longer audit trail: 3,000 more changes, a third of them to Guinea-Bissau, and 3,000
+/// failed sign-ins (which the page leaves out).
+const GROW_TRAIL: &str = r#"
+INSERT INTO audit_log (at, actor_email, action, entity, entity_id, item_id, summary)
+SELECT now() - g * interval '1 minute', 'qcount@example.org', 'update',
+       (ARRAY['item', 'theme', 'budget'])[1 + g % 3],
+       CASE WHEN g % 3 = 0 THEN (SELECT id FROM items WHERE slug = 'guinea-bissau') END,
+       CASE WHEN g % 3 <> 1 THEN (SELECT id FROM items WHERE slug = 'guinea-bissau') END,
+       'Query count change ' || g
+  FROM generate_series(1, 3000) g;
+INSERT INTO audit_log (actor_email, action, entity, summary)
+SELECT 'junk-' || g || '@example.org', 'login_failure', 'session', ''
+  FROM generate_series(1, 3000) g;
+ANALYZE audit_log;
+"#;
+
+/// `/activity` runs as many statements for a long audit trail as for a short one.
+#[tokio::test]
+async fn the_activity_page_runs_as_many_statements_for_a_longer_trail() {
+    let app = TestApp::spawn().await;
+    let Some(mut stats) = stats_or_skip(&app).await else {
+        return;
+    };
+    let staff = app.signed_in(Role::Staff).await;
+    let readers = [(Reader::Staff(&staff), ACTIVITY_PAGES)];
+    let small = measure(&mut stats, &readers).await;
+    sqlx::raw_sql(GROW_TRAIL)
+        .execute(&app.db.pool)
+        .await
+        .expect("lengthen the audit trail");
+    let big = measure(&mut stats, &readers).await;
+    let report = table(&small, &big);
+    for ((page, before), (_, after)) in small.iter().zip(&big) {
+        assert!(
+            after.statements <= before.statements && after.statements <= MAX_ACTIVITY,
+            "{page}: {} statements for the long trail, {} for the short one\n{}{}{report}",
+            after.statements,
+            before.statements,
+            details("short", before),
+            details("long", after)
+        );
+    }
 }

@@ -1,12 +1,11 @@
 //! Admin: the global audit trail, filterable by person, record type and date.
 
-use crate::web::forms::HtmlQuery;
+use crate::web::forms::{HtmlQuery, date_param};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
-use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::store::audit::{self, Filter, PAGE_SIZE};
@@ -47,12 +46,6 @@ pub struct AuditPage {
     pub query: String,
 }
 
-fn date(value: &str, name: &str) -> Result<Option<NaiveDate>, AppError> {
-    crate::domain::forms::parse_date(value).map_err(|why| {
-        AppError::BadRequest(format!("“{value}” is not a date for “{name}”: {why}."))
-    })
-}
-
 pub async fn show(
     State(state): State<AppState>,
     nav: Nav,
@@ -69,8 +62,8 @@ pub async fn show(
     let filter = Filter {
         actor_email: Some(p.actor.clone()).filter(|a| !a.is_empty()),
         entity: Some(p.entity.clone()).filter(|e| !e.is_empty()),
-        from: date(&p.from, "from")?,
-        to: date(&p.to, "to")?,
+        from: date_param(&p.from, "from")?,
+        to: date_param(&p.to, "to")?,
     };
     let (rows, total) = audit::list(&state.pool, &filter, page as i64).await?;
     let pages = usize::try_from((total + PAGE_SIZE - 1) / PAGE_SIZE)

@@ -1,5 +1,6 @@
 //! Handlers, one module per page or area.
 
+pub mod activity;
 pub mod api;
 pub mod funding;
 pub mod item;

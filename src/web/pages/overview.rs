@@ -10,7 +10,7 @@ use crate::web::auth::Nav;
 use crate::web::charts::StackedBar;
 use crate::web::dashboard::{Dashboard, GapRow, ItemLine, SortKey};
 use crate::web::forms::HtmlQuery;
-use crate::web::pages::item::HistoryEntry;
+use crate::web::pages::activity::ActivityEntry;
 use crate::web::snapshot::Snap;
 use crate::web::view::{FundingView, Pager, SortLink};
 
@@ -83,7 +83,7 @@ pub struct OverviewPage<'a> {
     pub parts: usize,
     pub drafts_note: &'a str,
     pub pipeline: StackedBar,
-    pub recent: &'a [HistoryEntry],
+    pub recent: &'a [ActivityEntry],
     pub total: &'a FundingView,
     pub programme_count: usize,
     pub initiative_count: usize,

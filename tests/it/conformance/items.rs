@@ -534,7 +534,8 @@ async fn every_change_is_audited_against_the_item() {
     let expected = [
         ("create", "item", id),
         ("create", "alignment", area),
-        ("update", "item", id),
+        // the save also ticked "published": a publish, not an edit
+        ("publish", "item", id),
         ("archive", "item", id),
         ("restore", "item", id),
         ("delete", "alignment", area),
@@ -548,7 +549,7 @@ async fn every_change_is_audited_against_the_item() {
     }
     let after: serde_json::Value = scalar(
         &app,
-        &format!("SELECT after FROM audit_log WHERE item_id = {id} AND action = 'update'"),
+        &format!("SELECT after FROM audit_log WHERE item_id = {id} AND action = 'publish'"),
     )
     .await;
     assert_eq!(after["start_date"], "2009-01-01", "dates as ISO text");
