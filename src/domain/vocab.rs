@@ -194,6 +194,25 @@ vocabulary! {
     }
 }
 
+/// The label of a vocabulary value recorded under `field` in a record's saved JSON (the
+/// audit trail's before and after), so a change reads "Regional body", not
+/// `regional_body`. The field names are the records' (`kind` of an item, organisation or
+/// place; `status` of an item or contribution; `role` of an alignment or account); the
+/// stored spellings differ across the vocabularies that share a field name.
+pub fn label_of_field(field: &str, raw: &str) -> Option<&'static str> {
+    fn of<V: Vocabulary>(raw: &str) -> Option<&'static str> {
+        V::parse(raw).map(V::label)
+    }
+    match field {
+        "kind" => of::<ItemKind>(raw)
+            .or_else(|| of::<OrgKind>(raw))
+            .or_else(|| of::<PlaceKind>(raw)),
+        "status" => of::<ItemStatus>(raw).or_else(|| of::<ContributionStatus>(raw)),
+        "role" => of::<OrgRole>(raw).or_else(|| of::<crate::domain::auth::Role>(raw)),
+        _ => None,
+    }
+}
+
 // A user's role (users.role), defined with the rules of access in `domain::auth`.
 text_column!(crate::domain::auth::Role);
 

@@ -1,5 +1,6 @@
 //! The audit trail: one row per change, written in the same transaction as the change.
 
+use crate::domain::vocab::label_of_field;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -276,16 +277,19 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<(String, Strin
                 b.get(k).filter(|v| !v.is_null()),
                 a.get(k).filter(|v| !v.is_null()),
             );
-            (old != new).then(|| (k.clone(), show(old), show(new)))
+            (old != new).then(|| (k.clone(), show(k, old), show(k, new)))
         })
         .collect()
 }
 
-fn show(value: Option<&Value>) -> String {
+/// A value as people read it: a vocabulary's label rather than its stored spelling.
+fn show(field: &str, value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "—".to_string(),
         Some(Value::String(s)) if s.is_empty() => "(empty)".to_string(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => {
+            label_of_field(field, s).map_or_else(|| s.clone(), str::to_string)
+        }
         Some(other) => other.to_string(),
     }
 }
@@ -310,6 +314,25 @@ mod tests {
         assert_eq!(
             diff(None, Some(&json!({"a": ""}))),
             vec![("a".into(), "—".into(), "(empty)".into())]
+        );
+    }
+
+    #[test]
+    fn diff_shows_labels_not_stored_spellings() {
+        let before = json!({"kind": "un_entity", "status": "in_development", "name": "un_entity"});
+        let after = json!({"kind": "regional_body", "status": "seeking_funding", "name": "x"});
+        assert_eq!(
+            diff(Some(&before), Some(&after)),
+            vec![
+                ("kind".into(), "UN entity".into(), "Regional body".into()),
+                // a free-text field keeps what was typed, even a vocabulary's spelling
+                ("name".into(), "un_entity".into(), "x".into()),
+                (
+                    "status".into(),
+                    "In development".into(),
+                    "Seeking funding".into()
+                ),
+            ]
         );
     }
 }

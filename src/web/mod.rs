@@ -115,12 +115,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
-    // Everyone, and no session is looked up: the stylesheet and health checks cost no
+    // Everyone, and no session is looked up: the stylesheet, icon and health checks cost no
     // query. (Error pages always show the signed-out header.)
     let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/static/style.css", get(assets::stylesheet));
+        .route("/static/style.css", get(assets::stylesheet))
+        .route("/favicon.svg", get(assets::favicon))
+        .route("/favicon.ico", get(assets::favicon));
 
     Router::new()
         .merge(read)

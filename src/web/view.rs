@@ -246,6 +246,13 @@ fn coverage_bar(coverage: Option<Decimal>, label: &str) -> CoverageBar {
     }
 }
 
+/// When a page was rendered, for the print-only line of `base.html` ("page generated …").
+pub fn generated_at() -> String {
+    chrono::Utc::now()
+        .format("%-d %B %Y, %H:%M UTC")
+        .to_string()
+}
+
 pub fn kind_label(kind: ItemKind) -> String {
     kind.label().to_string()
 }

@@ -11,7 +11,10 @@
 //   - saves the served HTML,
 // then runs the W3C Nu Html Checker (vnu.jar) once over all saved pages. It also submits
 // a few forms to check error states (a failed sign-in, an invalid admin form, a
-// conflicting save). Prints a summary and exits non-zero on any finding.
+// conflicting save), and what a reader sees on /funding (no table cut at 1280 px, bar
+// segments inside their bars, a scroll hint at 375 px), in print (no search box, the
+// "how computed" list open, a print date) and /favicon.ico. Prints a summary and exits
+// non-zero on any finding.
 //
 // Environment:
 //   PT_BIN           the portfolio-tracker binary (default: $CARGO_TARGET_DIR or
@@ -498,6 +501,91 @@ async function anonymousForms(page) {
   await submitAndCheck(page, 'anonymous', 'POST failed sign-in', 'form[action="/login"] button[type=submit]');
 }
 
+/// Checks of what a reader sees (issue 9), on a public site: each finding goes into the
+/// report as a structure finding of a page labelled "visual".
+async function visualChecks(page) {
+  const role = 'public';
+  const record = (urlPath, label, problems) => {
+    const url = new URL(urlPath, server.base).href;
+    pages.push({ role, label, url, status: 200, axe: [], structure: problems, focus: [], overflow: null, vnu: [] });
+    log(`  ${problems.length ? '!!' : 'ok'} ${urlPath} [${label}]${problems.length ? `: ${problems.join('; ')}` : ''}`);
+  };
+
+  // The funding page at 1280 px: no table is cut (each fits its scroll container), and
+  // every bar's segments, the gap last, lie inside the bar's SVG.
+  await page.setViewportSize(WIDE);
+  await page.goto(`${server.base}/funding`, { waitUntil: 'load' });
+  record('/funding', 'visual: tables fit at 1280 px', await page.evaluate(() =>
+    [...document.querySelectorAll('.table-scroll')].flatMap((box) => {
+      const table = box.querySelector('table');
+      const heading = box.closest('section')?.querySelector('h2')?.textContent ?? 'a table';
+      return table.scrollWidth > box.clientWidth
+        ? [`${heading}: table ${table.scrollWidth} px wide in ${box.clientWidth} px`]
+        : [];
+    })));
+  record('/funding', 'visual: bar segments inside their bars', await page.evaluate(() => {
+    const problems = [];
+    const bars = [...document.querySelectorAll('svg.stack')];
+    if (!bars.length) problems.push('no bar on the page');
+    for (const svg of bars) {
+      const box = svg.getBoundingClientRect();
+      for (const seg of svg.querySelectorAll('rect[class^="seg-"]')) {
+        const r = seg.getBoundingClientRect();
+        if (r.left < box.left - 0.5 || r.right > box.right + 0.5) {
+          problems.push(`${seg.getAttribute('class')} of "${svg.getAttribute('aria-label')}" spans ${r.left.toFixed(1)}-${r.right.toFixed(1)}, its bar ${box.left.toFixed(1)}-${box.right.toFixed(1)}`);
+        }
+      }
+    }
+    // The seed's bienniums have a gap of at least USD 40,000,000: it must show.
+    const biennium = document.querySelector('#bienniums-heading')?.closest('section');
+    const gaps = biennium ? [...biennium.querySelectorAll('rect.seg-gap')] : [];
+    if (!gaps.some((g) => g.getBoundingClientRect().width >= 1)) problems.push('no visible gap segment in the biennium bars');
+    return problems;
+  }));
+
+  // At 375 px a table wider than the screen says so above itself; one that fits does not.
+  await page.setViewportSize(NARROW);
+  record('/funding', 'visual: scroll hint at 375 px', await page.evaluate(() =>
+    [...document.querySelectorAll('.table-scroll')].flatMap((box) => {
+      const hint = getComputedStyle(box, '::before');
+      const shown = hint.display !== 'none' && hint.content.includes('Scroll sideways');
+      const overflows = box.scrollWidth > box.clientWidth;
+      const heading = box.closest('section')?.querySelector('h2')?.textContent ?? 'a table';
+      return overflows && !shown ? [`${heading}: cut at 375 px with no scroll hint`] : [];
+    })));
+
+  // Print: no search box or navigation, "How these figures are computed" spelt out, and
+  // the date the copy was made.
+  await page.setViewportSize(WIDE);
+  await page.emulateMedia({ media: 'print' });
+  for (const urlPath of ['/funding', '/programmes/guinea-bissau']) {
+    await page.goto(`${server.base}${urlPath}`, { waitUntil: 'load' });
+    record(urlPath, 'visual: print', await page.evaluate(() => {
+      const problems = [];
+      const visible = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+      if (visible(document.querySelector('.site-header .search'))) problems.push('the search box prints');
+      if (visible(document.querySelector('.site-header nav'))) problems.push('the navigation prints');
+      const howto = document.querySelector('.howto-print');
+      if (!visible(howto) || !howto.textContent.includes('Coverage')) problems.push('"How these figures are computed" does not print expanded');
+      const stamp = document.querySelector('.print-stamp');
+      if (!visible(stamp) || !/Printed from Portfolio Tracker: page generated \d/.test(stamp.textContent)) problems.push('no print date');
+      return problems;
+    }));
+  }
+  await page.emulateMedia({ media: 'screen' });
+
+  // Browsers ask for /favicon.ico on every page.
+  const icon = await page.request.get(`${server.base}/favicon.ico`, { maxRedirects: 0 });
+  const iconProblems = icon.status() === 404 || icon.status() >= 500 ? [`/favicon.ico answers ${icon.status()}`] : [];
+  const linked = await page.evaluate(() => document.querySelector('link[rel="icon"]')?.getAttribute('href'));
+  if (linked !== '/favicon.svg') iconProblems.push(`the layout links the icon ${linked}, not /favicon.svg`);
+  else {
+    const svg = await page.request.get(`${server.base}${linked}`);
+    if (svg.status() !== 200 || !svg.headers()['content-type']?.startsWith('image/svg+xml')) iconProblems.push(`${linked} answers ${svg.status()} ${svg.headers()['content-type']}`);
+  }
+  record('/favicon.ico', 'visual: icon', iconProblems);
+}
+
 /// A page with known violations proves that axe-core runs and its findings are read.
 async function selfTest(browser) {
   const page = await browser.newPage();
@@ -665,7 +753,7 @@ async function main() {
     // A public transparency site: anonymous visitors read what a viewer reads.
     await startServer({ publicRead: true });
     log(`\nserver: ${server.base} (PUBLIC_READ=true)`);
-    await runRole(browser, 'public', { starts: ['/', '/result-areas', '/admin'] });
+    await runRole(browser, 'public', { starts: ['/', '/result-areas', '/admin'], extra: visualChecks });
     await stopServer();
   } finally {
     await browser.close().catch(() => {});

@@ -148,6 +148,8 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/healthz",                               NO_FORM,      OPEN),
     ("GET",  "/readyz",                                NO_FORM,      OPEN),
     ("GET",  "/static/style.css",                      NO_FORM,      OPEN),
+    ("GET",  "/favicon.svg",                           NO_FORM,      OPEN),
+    ("GET",  "/favicon.ico",                           NO_FORM,      OPEN),
     ("POST", "/logout",                                NO_FORM,      SIGNED_IN_POST),
 ];
 

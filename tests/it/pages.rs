@@ -1,6 +1,7 @@
 //! The HTML pages: status codes and the content a reader needs.
 
 use crate::harness::{Page, TestApp, select_in, text, text_in};
+use portfolio_tracker::domain::auth::Role;
 
 /// The overview's table of programmes and initiatives.
 const PORTFOLIO: &str = "section[aria-labelledby=\"items-heading\"] table.portfolio";
@@ -273,6 +274,45 @@ async fn unknown_pages_are_a_real_404() {
     }
 }
 
+/// Browsers ask for /favicon.ico whatever a page links: it answers with the icon the
+/// layout links, to anyone (the sign-in page of a private site asks for it too).
+#[tokio::test]
+async fn the_icon_answers_under_both_names_and_every_page_links_it() {
+    let app = TestApp::spawn().await;
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let response = app.client.get(app.url(path)).send().await.expect("request");
+        assert_eq!(response.status().as_u16(), 200, "GET {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "image/svg+xml",
+            "{path}"
+        );
+        assert!(
+            response.headers()["cache-control"]
+                .to_str()
+                .is_ok_and(|v| v.starts_with("public, max-age=")),
+            "{path} is cacheable"
+        );
+        let body = response.text().await.expect("body");
+        assert!(body.starts_with("<svg"), "{path}: {body}");
+    }
+    let (_, login) = app.page("/login").await;
+    assert_eq!(
+        login
+            .attr(r#"link[rel="icon"][type="image/svg+xml"]"#, "href")
+            .as_deref(),
+        Some("/favicon.svg")
+    );
+    let session = app.signed_in(Role::Admin).await;
+    for path in ["/", "/funding", "/admin/organisations", "/no/such/page"] {
+        let (_, page) = session.page(path).await;
+        assert!(
+            page.has(r#"link[rel="icon"][href="/favicon.svg"]"#),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn stylesheet_is_served() {
     let app = TestApp::spawn_public().await;
@@ -286,5 +326,27 @@ async fn stylesheet_is_served() {
     assert_eq!(
         response.headers()["content-type"],
         "text/css; charset=utf-8"
+    );
+}
+
+/// Kinds read as words wherever people see them, never as stored spellings.
+#[tokio::test]
+async fn organisation_kinds_show_as_labels() {
+    let app = TestApp::spawn().await;
+    let session = app.signed_in(Role::Admin).await;
+    let (status, page) = session.page("/admin/organisations").await;
+    assert_eq!(status, 200);
+    let kinds = page.table("table").column("Kind");
+    assert!(kinds.iter().any(|k| k == "Regional body"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "UN entity"), "{kinds:?}");
+    assert!(kinds.iter().all(|k| !k.contains('_')), "{kinds:?}");
+    let (_, funding) = session.page("/funding").await;
+    let donor_kinds = funding
+        .table("#donors-heading ~ .table-scroll table")
+        .column("Kind");
+    assert!(!donor_kinds.is_empty());
+    assert!(
+        donor_kinds.iter().all(|k| !k.contains('_')),
+        "{donor_kinds:?}"
     );
 }

@@ -554,7 +554,7 @@ async fn assets_and_liveness_run_no_statement_even_signed_in() {
         return;
     };
     let staff = app.signed_in(Role::Staff).await;
-    for path in ["/static/style.css", "/healthz"] {
+    for path in ["/static/style.css", "/favicon.ico", "/healthz"] {
         assert_eq!(staff.get(path).await.0, 200, "GET {path}");
         let count = stats.count(path, || staff.get(path)).await;
         assert_eq!(

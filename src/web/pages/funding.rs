@@ -22,7 +22,7 @@ use crate::domain::portfolio::DonorTotal;
 use crate::domain::vocab::{Vocabulary, title_or_not_given};
 use crate::web::AppError;
 use crate::web::auth::Nav;
-use crate::web::charts::{StackedBar, pipeline_bar, stacked_bar};
+use crate::web::charts::{StackedBar, funding_length, pipeline_bar, stacked_bar};
 use crate::web::dashboard::{Dashboard, FilterValues, ItemLine, Records, Snapshot, SortKey};
 use crate::web::export::{CsvTable, csv_line, csv_response};
 use crate::web::forms::HtmlQuery;
@@ -267,10 +267,12 @@ pub struct FundingSections {
     pub unfunded_count: usize,
 }
 
-/// The bar scale: the largest budget or pledge among the rows shown together.
+/// The bar scale: the longest bar (pledged plus gap) or budget among the rows shown
+/// together. Not the largest budget or pledge: with a surplus in one part and a shortfall
+/// in another, pledged plus gap exceeds both, and the gap would be drawn past the end.
 fn scale<'a>(fundings: impl Iterator<Item = &'a Funding>) -> Decimal {
     fundings
-        .map(|f| f.budget_usd.unwrap_or_default().max(f.pledged_usd))
+        .map(|f| f.budget_usd.unwrap_or_default().max(funding_length(f)))
         .max()
         .unwrap_or_default()
 }
@@ -469,7 +471,6 @@ fn donor_rows(donors: &[DonorTotal]) -> Vec<DonorRow> {
 pub struct FundingPage<'a> {
     pub nav: Nav,
     pub active: &'a [String],
-    pub generated: String,
     /// Everything below the print line, rendered once per revision and view.
     pub content: &'a str,
 }
@@ -532,7 +533,6 @@ pub async fn show(
     render(&FundingPage {
         nav,
         active: &view.active,
-        generated: chrono::Utc::now().format("%d %B %Y, %H:%M UTC").to_string(),
         content: &view.content,
     })
 }

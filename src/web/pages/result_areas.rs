@@ -36,6 +36,31 @@ pub struct Column {
 
 const COLUMNS_PER_PAGE: usize = 20;
 
+/// About the width of a matrix column: a heading longer than this is shortened.
+const SHORT_TITLE_CHARS: usize = 16;
+
+/// A column heading for an item without a report section: its first words, as many as fit
+/// in `max` characters (at least one, however long), with "…" when words were left out.
+/// Never part of a word: a cut word reads as a different word. The full title is beside
+/// it for screen readers and in the key below the matrix.
+fn short_title(title: &str, max: usize) -> String {
+    let mut short = String::new();
+    let mut words = title.split_whitespace();
+    for word in words.by_ref() {
+        let fits = short.chars().count() + 1 + word.chars().count() <= max;
+        if short.is_empty() {
+            short.push_str(word);
+        } else if fits {
+            short.push(' ');
+            short.push_str(word);
+        } else {
+            short.push('…');
+            return short;
+        }
+    }
+    short
+}
+
 pub struct AreaRow<'a> {
     pub cells: Vec<Cell>,
     pub code: String,
@@ -92,7 +117,7 @@ pub async fn show(
                 short: item
                     .report_section
                     .clone()
-                    .unwrap_or_else(|| item.title.chars().take(12).collect()),
+                    .unwrap_or_else(|| short_title(&item.title, SHORT_TITLE_CHARS)),
                 slug: item.slug.clone(),
                 title: item.title.clone(),
             }
@@ -235,4 +260,26 @@ pub async fn detail(
         pager,
         code: area.code.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_title;
+
+    #[test]
+    fn a_short_title_keeps_whole_words() {
+        assert_eq!(
+            short_title("Treatment and rehabilitation programme", 16),
+            "Treatment and…"
+        );
+        assert_eq!(short_title("Paris Pact initiative", 16), "Paris Pact…");
+        assert_eq!(short_title("Forensic science", 16), "Forensic science");
+        // One word longer than the limit stays whole.
+        assert_eq!(
+            short_title("Counter-narcotics enforcement", 16),
+            "Counter-narcotics…"
+        );
+        assert_eq!(short_title("  Côte   d'Ivoire ", 16), "Côte d'Ivoire");
+        assert_eq!(short_title("", 16), "");
+    }
 }
