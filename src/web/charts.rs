@@ -161,6 +161,7 @@ mod tests {
             paid_usd: dec!(0),
             gap_usd: Some(dec!(100)),
             coverage: Some(dec!(0.75)),
+            pledged_outside_budget_usd: dec!(0),
             budget_is_lower_bound: false,
             parts_without_budget: 0,
             unconverted_amounts: 0,
