@@ -92,6 +92,8 @@ impl FundingState {
         match (f.budget_usd, f.coverage) {
             (None, _) => FundingState::BudgetUnknown,
             _ if f.is_fully_funded() => FundingState::FullyFunded,
+            // money pledged in a currency without a rate is money all the same
+            _ if !f.unconverted.pledged().is_empty() => FundingState::PartlyFunded,
             (Some(_), Some(c)) if c.is_zero() => FundingState::Unfunded,
             (Some(_), None) if f.pledged_usd.is_zero() => FundingState::Unfunded,
             _ => FundingState::PartlyFunded,
