@@ -18,4 +18,5 @@ mod matrix;
 mod pages;
 mod query_count;
 mod seed;
+mod unconverted;
 mod visibility;

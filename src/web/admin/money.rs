@@ -206,11 +206,19 @@ fn unconverted(budgets: &[Budget], contributions: &[Contribution]) -> Vec<Unconv
 }
 
 /// The missing rate an amount form's currency and date would need, if any: looked up
-/// from what was typed, so the form warns before it saves such an amount.
-async fn no_rate(pool: &PgPool, currency: &str, as_of: &str) -> Result<Option<NoRate>, AppError> {
-    let Some((currency, month)) = rate_needed(currency, as_of) else {
+/// from what was typed, so the form warns before it saves such an amount. A code the
+/// menu does not offer has its own message instead.
+async fn no_rate(
+    pool: &PgPool,
+    currencies: &[String],
+    form: (&str, &str),
+) -> Result<Option<NoRate>, AppError> {
+    let Some((currency, month)) = rate_needed(form.0, form.1) else {
         return Ok(None);
     };
+    if !currencies.contains(&currency) {
+        return Ok(None);
+    }
     Ok((!rates::converts(pool, &currency, month).await?).then_some(NoRate { currency, month }))
 }
 
@@ -296,9 +304,10 @@ impl EditPage for Budgets {
         _: Option<&Budget>,
         form: &BudgetForm,
     ) -> Result<BudgetChoices, AppError> {
+        let currencies = store::currencies(pool).await?;
         Ok(BudgetChoices {
-            currencies: store::currencies(pool).await?,
-            no_rate: no_rate(pool, &form.currency, &form.as_of).await?,
+            no_rate: no_rate(pool, &currencies, (&form.currency, &form.as_of)).await?,
+            currencies,
         })
     }
 
@@ -412,10 +421,11 @@ impl EditPage for Contributions {
         if let Some(c) = current.filter(|c| !orgs.iter().any(|(id, _)| *id == c.org_id)) {
             orgs.push((c.org_id, format!("{} (archived)", c.org_name)));
         }
+        let currencies = store::currencies(pool).await?;
         Ok(ContributionChoices {
-            currencies: store::currencies(pool).await?,
+            no_rate: no_rate(pool, &currencies, (&form.currency, &form.as_of)).await?,
+            currencies,
             organisations: orgs,
-            no_rate: no_rate(pool, &form.currency, &form.as_of).await?,
         })
     }
 
