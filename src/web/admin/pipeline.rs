@@ -115,7 +115,7 @@ pub trait EditPage: Editable {
 pub type HtmlResult = Result<Html<String>, AppError>;
 
 /// What the rules of a save may look at besides the form.
-pub struct Check<'a, R: EditPage + ?Sized> {
+pub struct Check<'a, R: EditPage> {
     /// The page's menus (the codes a choice must be one of).
     pub context: &'a R::Context,
     /// The saved record; None for a new one.
