@@ -214,7 +214,14 @@ impl From<&Funding> for FundingView {
             }
             None => "budget not stated".to_string(),
         };
+        let pledged_left_out = left_out.pledged();
         let gap = match f.gap_usd {
+            // the gap is the budget less converted money: what no rate converts yet may close part of it
+            Some(g) if !pledged_left_out.is_empty() && !g.is_zero() => format!(
+                "{at_least}{} (before {} not converted)",
+                usd(g),
+                originals(&pledged_left_out)
+            ),
             Some(g) => format!("{at_least}{}", usd(g)),
             None => "unknown".to_string(),
         };
@@ -249,7 +256,6 @@ impl From<&Funding> for FundingView {
                 not_converted(left_out),
             ));
         }
-        let pledged_left_out = left_out.pledged();
         FundingView {
             budget,
             pledged: if f.pledged_usd.is_zero() && pledged_left_out.is_empty() {
@@ -443,6 +449,15 @@ mod tests {
                 label: "NOK rate for March 2008".into(),
                 href: "/admin/exchange-rates/new?currency=NOK&month=2008-03".into(),
             }]
+        );
+        let with_budget = Funding {
+            budget_usd: Some(dec!(10000000)),
+            gap_usd: Some(dec!(10000000)),
+            ..nok_pledge(dec!(0))
+        };
+        assert_eq!(
+            FundingView::from(&with_budget).gap,
+            "USD 10,000,000 (before NOK 5,000,000 not converted)"
         );
         let v = FundingView::from(&nok_pledge(dec!(1000)));
         assert_eq!(

@@ -115,6 +115,15 @@ async fn a_pledge_without_a_rate_shows_in_its_currency_everywhere_never_as_usd_0
         NOK_PLEDGE,
         "never “none recorded”"
     );
+    assert_eq!(
+        item.figure(card, "Gap"),
+        "USD 10,000,000 (before NOK 5,000,000 not converted)"
+    );
+    assert_eq!(
+        item.figure(card, "State"),
+        "Partly funded",
+        "not “Unfunded”"
+    );
     let caveats = item.texts("main section[aria-labelledby=\"funding-heading\"] p.caveat");
     assert!(caveats.iter().any(|c| c.contains(WHY)), "{caveats:?}");
     let table = contributions_table(&item);
@@ -257,14 +266,16 @@ async fn the_contribution_form_warns_when_the_currency_has_no_rate_and_saves_whe
     let org = id_by(&app, "organisations", "slug", "government-of-canada").await;
     let count = format!("SELECT count(*) FROM contributions WHERE item_id = {item}");
     let before: i64 = scalar(&app, &count).await;
-    let mut form = form_at(&admin, &format!("/admin/items/{item}/contributions/new")).await;
-    for (name, value) in [
-        ("organisation", org.to_string().as_str()),
+    let org = org.to_string();
+    let typed = [
+        ("organisation", org.as_str()),
         ("amount", "5,000,000"),
         ("currency", "NOK"),
         ("as_of", "2008-03-12"),
         ("note", "pledged at the donors' meeting"),
-    ] {
+    ];
+    let mut form = form_at(&admin, &format!("/admin/items/{item}/contributions/new")).await;
+    for (name, value) in typed {
         form.set(name, value);
     }
     let action = format!("/admin/items/{item}/contributions");
@@ -280,13 +291,7 @@ async fn the_contribution_form_warns_when_the_currency_has_no_rate_and_saves_whe
     assert!(warned.exists(&format!("a[href=\"{ADD_RATE}\"]")));
     // every value typed is kept
     let mut again = warned.submitted();
-    for (name, value) in [
-        ("organisation", org.to_string().as_str()),
-        ("amount", "5,000,000"),
-        ("currency", "NOK"),
-        ("as_of", "2008-03-12"),
-        ("note", "pledged at the donors' meeting"),
-    ] {
+    for (name, value) in typed {
         assert_eq!(again.get(name), Some(value), "{name} kept");
     }
     // confirmed: saved, shown as not converted
