@@ -94,6 +94,8 @@ impl FundingState {
         match f.budget_usd {
             None => FundingState::BudgetUnknown,
             _ if f.is_fully_funded() => FundingState::FullyFunded,
+            // money pledged in a currency without a rate is money all the same
+            _ if !f.unconverted.pledged().is_empty() => FundingState::PartlyFunded,
             Some(_) if f.pledged_usd.is_zero() => FundingState::Unfunded,
             Some(_) => FundingState::PartlyFunded,
         }

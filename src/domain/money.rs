@@ -128,6 +128,10 @@ pub fn to_usd(amount: Decimal, usd_per_unit: Decimal) -> Option<Decimal> {
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// ISO 4217's code for "no currency": stands in for a code that is not three letters
+    /// (the database allows none such).
+    pub const UNKNOWN: Currency = Currency(*b"XXX");
+
     /// The code as the database stores it (`CHAR(3)`): three ASCII letters.
     pub fn new(code: &str) -> Option<Currency> {
         let bytes: [u8; 3] = code.trim_end().as_bytes().try_into().ok()?;

@@ -2,7 +2,7 @@
 //! rolled-up funding. Built from rows the store loads; no IO here.
 
 use crate::domain::filters::{Filters, FundingState};
-use crate::domain::funding::{Funding, OwnFigures, Tally, roll_up};
+use crate::domain::funding::{Counted, Funding, Original, OwnFigures, Tally, Unconverted, roll_up};
 use crate::domain::money::Currency;
 use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind};
 use chrono::NaiveDate;
@@ -61,6 +61,8 @@ pub struct Gift {
     pub pledged_usd: Decimal,
     pub firm_usd: Decimal,
     pub paid_usd: Decimal,
+    /// Contributions no rate converts, in their own currencies.
+    pub unconverted: Unconverted,
     pub contributions: i64,
     /// Original currencies, sorted.
     pub currencies: Vec<Currency>,
@@ -73,25 +75,31 @@ impl Gift {
             pledged_usd: Decimal::ZERO,
             firm_usd: Decimal::ZERO,
             paid_usd: Decimal::ZERO,
+            unconverted: Unconverted::default(),
             contributions: 0,
             currencies: Vec::new(),
         }
     }
 
-    /// Adds one contribution (`usd`: its USD value, zero when it has no rate).
-    pub fn add(&mut self, usd: Decimal, firm: bool, paid: bool, currency: Option<Currency>) {
-        self.pledged_usd += usd;
-        if firm {
-            self.firm_usd += usd;
-        }
-        if paid {
-            self.paid_usd += usd;
+    /// Adds one contribution: `usd` is its USD value, None when no rate converts it (it
+    /// is then kept in its own currency, never counted as 0).
+    pub fn add(&mut self, usd: Option<Decimal>, counted: Counted, original: Original) {
+        let (currency, on, amount) = original;
+        match usd {
+            Some(usd) => {
+                self.pledged_usd += usd;
+                if counted.is_firm() {
+                    self.firm_usd += usd;
+                }
+                if counted.is_paid() {
+                    self.paid_usd += usd;
+                }
+            }
+            None => self.unconverted.add(counted, currency, on, amount),
         }
         self.contributions += 1;
-        if let Some(c) = currency
-            && let Err(at) = self.currencies.binary_search(&c)
-        {
-            self.currencies.insert(at, c);
+        if let Err(at) = self.currencies.binary_search(&currency) {
+            self.currencies.insert(at, currency);
         }
     }
 
@@ -100,6 +108,7 @@ impl Gift {
         self.pledged_usd += other.pledged_usd;
         self.firm_usd += other.firm_usd;
         self.paid_usd += other.paid_usd;
+        self.unconverted.absorb(&other.unconverted);
         self.contributions += other.contributions;
         for &c in &other.currencies {
             if let Err(at) = self.currencies.binary_search(&c) {
@@ -118,6 +127,8 @@ pub struct DonorTotal {
     pub pledged_usd: Decimal,
     pub firm_usd: Decimal,
     pub paid_usd: Decimal,
+    /// Contributions no rate converts, in their own currencies.
+    pub unconverted: Unconverted,
     pub contributions: i64,
     pub currencies: Vec<String>,
 }
@@ -183,7 +194,7 @@ impl Portfolio {
         }
         let own: Vec<OwnFigures> = items.iter().map(|it| it.own.clone()).collect();
         let rolled = roll_up(&own, &parents);
-        let fundings = rolled.iter().copied().map(Funding::from).collect();
+        let fundings = rolled.iter().cloned().map(Funding::from).collect();
         let donor_numbers = items
             .iter()
             .flat_map(|it| &it.facets.gifts)
@@ -217,7 +228,7 @@ impl Portfolio {
 
     /// The whole portfolio: the sum of every top-level item.
     pub fn total(&self) -> Funding {
-        Funding::from(self.roots.iter().map(|&r| self.rolled[r]).sum::<Tally>())
+        Funding::from(self.roots.iter().map(|&r| &self.rolled[r]).sum::<Tally>())
     }
 
     /// Combined funding of a set of items, counting each part once even when both an
@@ -243,7 +254,7 @@ impl Portfolio {
                     !std::mem::replace(&mut counted[i], true)
                         && !self.ancestors(i).any(|a| is_chosen[a])
                 })
-                .map(|i| self.rolled[i])
+                .map(|i| &self.rolled[i])
                 .sum::<Tally>(),
         )
     }
@@ -311,6 +322,7 @@ impl Portfolio {
                 firm_usd: sum.firm_usd,
                 paid_usd: sum.paid_usd,
                 contributions: sum.contributions,
+                unconverted: sum.unconverted,
                 currencies: sum.currencies.iter().map(Currency::to_string).collect(),
             })
             .collect();
@@ -432,9 +444,11 @@ mod tests {
             name: "CA".into(),
             kind: OrgKind::Other,
         });
+        let day = NaiveDate::from_ymd_opt(2008, 2, 7).expect("a date");
         let gift = |donor: &Arc<Donor>, pledged: Decimal, currency: &str| {
             let mut gift = Gift::new(Arc::clone(donor));
-            gift.add(pledged, false, false, Currency::new(currency));
+            let currency = Currency::new(currency).expect("a code");
+            gift.add(Some(pledged), Counted::Pledged, (currency, day, pledged));
             gift
         };
         let mut items = vec![item(1, None, None), item(2, None, None)];
@@ -449,6 +463,29 @@ mod tests {
         assert_eq!(donors[0].currencies, ["EUR", "USD"]);
         assert_eq!(donors[1].slug, "ca");
         assert_eq!(p.donors(&[1]).len(), 1);
+    }
+
+    #[test]
+    fn a_gift_without_a_rate_stays_in_its_currency() {
+        let no = Arc::new(Donor {
+            number: 0,
+            slug: "no".into(),
+            name: "Norway".into(),
+            kind: OrgKind::Other,
+        });
+        let nok = Currency::new("NOK").expect("a code");
+        let march = NaiveDate::from_ymd_opt(2008, 3, 12).expect("a date");
+        let mut gift = Gift::new(Arc::clone(&no));
+        gift.add(None, Counted::Committed, (nok, march, dec!(5000000)));
+        let mut items = vec![item(1, None, None)];
+        Arc::make_mut(&mut items[0].facets).gifts = vec![gift];
+        let donors = Portfolio::new(items).donors(&[0]);
+        assert_eq!(donors[0].pledged_usd, dec!(0));
+        assert_eq!(donors[0].contributions, 1);
+        assert_eq!(donors[0].currencies, ["NOK"]);
+        assert_eq!(donors[0].unconverted.pledged(), vec![(nok, dec!(5000000))]);
+        assert_eq!(donors[0].unconverted.firm(), vec![(nok, dec!(5000000))]);
+        assert!(donors[0].unconverted.paid().is_empty());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! organisation and place pages. One `REPEATABLE READ READ ONLY` transaction reads the
 //! revision too, so a loaded copy is exactly the portfolio at that revision.
 
-use crate::domain::funding::OwnFigures;
+use crate::domain::funding::{Counted, Original, OwnFigures};
 use crate::domain::money::{Currency, to_usd};
 use crate::domain::portfolio::{Donor, Gift, ItemSummary};
 use crate::domain::vocab::{ContributionStatus, ItemKind, ItemStatus, OrgKind, OrgRole, PlaceKind};
@@ -83,6 +83,16 @@ impl ContributionRecord {
 
     pub fn is_paid(&self) -> bool {
         self.status == ContributionStatus::Paid
+    }
+
+    /// Which figures it counts in.
+    pub fn counted(&self) -> Counted {
+        Counted::contribution(self.is_firm(), self.is_paid())
+    }
+
+    /// The amount as stated, kept when no rate converts it.
+    pub fn original(&self) -> Original {
+        original(&self.currency, self.as_of, self.amount)
     }
 }
 
@@ -458,11 +468,9 @@ impl PortfolioData {
 
         for b in &self.budgets {
             if let Some(i) = at(b.item_id) {
-                let own = &mut summaries[i].own;
-                match b.amount_usd {
-                    Some(usd) => *own.budget_usd.get_or_insert(Decimal::ZERO) += usd,
-                    None => own.unconverted += 1,
-                }
+                summaries[i]
+                    .own
+                    .add_budget(b.amount_usd, original(&b.currency, b.as_of, b.amount));
             }
         }
         self.add_contributions(&mut summaries, &at);
@@ -488,18 +496,8 @@ impl PortfolioData {
         for c in &self.contributions {
             let Some(i) = at(c.item_id) else { continue };
             let item = &mut summaries[i];
-            let usd = c.amount_usd.unwrap_or_default();
-            let (firm, paid) = (c.is_firm(), c.is_paid());
-            if c.amount_usd.is_none() {
-                item.own.unconverted += 1;
-            }
-            item.own.pledged_usd += usd;
-            if firm {
-                item.own.firm_usd += usd;
-            }
-            if paid {
-                item.own.paid_usd += usd;
-            }
+            let (counted, original) = (c.counted(), c.original());
+            item.own.add_contribution(c.amount_usd, counted, original);
             let Some(donor) = donors.get(&c.org_id) else {
                 continue;
             };
@@ -511,7 +509,7 @@ impl PortfolioData {
                     gifts.len() - 1
                 }
             };
-            gifts[at].add(usd, firm, paid, Currency::new(&c.currency));
+            gifts[at].add(c.amount_usd, counted, original);
         }
     }
 
@@ -577,6 +575,15 @@ impl PortfolioData {
                 .push(self.places[rank].name.clone());
         }
     }
+}
+
+/// An amount as stated, for the figures to keep when no rate converts it.
+fn original(currency: &str, as_of: NaiveDate, amount: Decimal) -> Original {
+    (
+        Currency::new(currency).unwrap_or(Currency::UNKNOWN),
+        as_of,
+        amount,
+    )
 }
 
 impl From<&ItemRecord> for ItemSummary {

@@ -72,6 +72,24 @@ pub async fn currencies(pool: &PgPool) -> sqlx::Result<Vec<String>> {
     .await
 }
 
+/// Whether an amount of `currency` dated `on` converts to USD: the `monthly_rates` view
+/// decides (the month's own rate or the latest earlier one).
+pub async fn converts(
+    db: impl PgExecutor<'_>,
+    currency: &str,
+    on: NaiveDate,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM monthly_rates
+                           WHERE currency::text = $1
+                             AND month = date_trunc('month', $2::date)::date) AS "converts!""#,
+        currency,
+        on
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// Currencies that have at least one rate, for the list's filter.
 pub async fn currencies_with_rates(pool: &PgPool) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(

@@ -164,7 +164,7 @@ mod tests {
             pledged_outside_budget_usd: dec!(0),
             budget_is_lower_bound: false,
             parts_without_budget: 0,
-            unconverted_amounts: 0,
+            unconverted: Default::default(),
         }
     }
 

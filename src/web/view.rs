@@ -2,8 +2,8 @@
 //! what these functions prepare.
 
 use crate::domain::filters::FundingState;
-use crate::domain::funding::Funding;
-use crate::domain::money::{format_money, group_thousands, percent};
+use crate::domain::funding::{Funding, Unconverted};
+use crate::domain::money::{Currency, format_money, group_thousands, percent};
 use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -32,6 +32,88 @@ pub struct FundingView {
     pub bar: CoverageBar,
     /// Sentences a reader needs to read the figures right (lower bounds, missing rates).
     pub caveats: Vec<String>,
+    /// Why some money is not in the USD figures ("not converted: no NOK rate for March
+    /// 2008"), empty when all of it is; a cell's title.
+    pub not_converted: String,
+    /// The rates that would convert it, for admins to add.
+    pub missing_rates: Vec<MissingRate>,
+}
+
+/// An exchange rate that no amount can do without: what it is and where an admin adds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingRate {
+    /// "NOK rate for March 2008"
+    pub label: String,
+    /// The new-rate form, filled in with the currency and month.
+    pub href: String,
+}
+
+impl MissingRate {
+    pub fn new(currency: &str, month: NaiveDate) -> MissingRate {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("currency", currency)
+            .append_pair("month", &month.format("%Y-%m").to_string())
+            .finish();
+        MissingRate {
+            label: format!("{currency} rate for {}", self::month(month)),
+            href: format!("/admin/exchange-rates/new?{query}"),
+        }
+    }
+
+    pub fn all(unconverted: &Unconverted) -> Vec<MissingRate> {
+        unconverted
+            .missing_rates()
+            .into_iter()
+            .map(|(currency, month)| MissingRate::new(currency.as_str(), month))
+            .collect()
+    }
+}
+
+/// "NOK 5,000,000", or several currencies joined: "CHF 30 + NOK 5,000,000".
+pub fn originals(sums: &[(Currency, Decimal)]) -> String {
+    sums.iter()
+        .map(|(currency, amount)| format_money(*amount, currency.as_str()))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// "no NOK rate for March 2008", the rates joined with "; ". Empty when none is missing.
+pub fn missing_rates_text(unconverted: &Unconverted) -> String {
+    unconverted
+        .missing_rates()
+        .into_iter()
+        .map(|(currency, month)| no_rate(currency.as_str(), month))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// "no NOK rate for March 2008"
+pub fn no_rate(currency: &str, on: NaiveDate) -> String {
+    format!("no {currency} rate for {}", month(on))
+}
+
+/// "not converted: no NOK rate for March 2008", or "" when everything is converted.
+pub fn not_converted(unconverted: &Unconverted) -> String {
+    if unconverted.is_empty() {
+        String::new()
+    } else {
+        format!("not converted: {}", missing_rates_text(unconverted))
+    }
+}
+
+/// A USD figure and the money it leaves out because no rate converts it: "USD 1,000",
+/// "USD 1,000 (excludes NOK 5,000,000 not converted)", or, when nothing is converted,
+/// "NOK 5,000,000 (not converted)": never "USD 0" for money that is there.
+pub fn usd_excluding(usd_amount: Decimal, left_out: &[(Currency, Decimal)]) -> String {
+    match (left_out.is_empty(), usd_amount.is_zero()) {
+        (true, _) => usd(usd_amount),
+        (false, true) => format!("{} (not converted)", originals(left_out)),
+        (false, false) => format!(
+            "{} (excludes {} not converted)",
+            usd(usd_amount),
+            originals(left_out)
+        ),
+    }
 }
 
 /// An inline SVG coverage bar; `filled` is a width in pixels.
@@ -128,11 +210,22 @@ impl From<&Funding> for FundingView {
         } else {
             ""
         };
+        let left_out = &f.unconverted;
         let budget = match f.budget_usd {
-            Some(b) => format!("{at_least}{}", usd(b)),
+            Some(b) => format!("{at_least}{}", usd_excluding(b, &left_out.budget())),
+            None if !left_out.budget().is_empty() => {
+                format!("{} (not converted)", originals(&left_out.budget()))
+            }
             None => "budget not stated".to_string(),
         };
+        let pledged_left_out = left_out.pledged();
         let gap = match f.gap_usd {
+            // the gap is the budget less converted money: what no rate converts yet may close part of it
+            Some(g) if !pledged_left_out.is_empty() && !g.is_zero() => format!(
+                "{at_least}{} (before {} not converted)",
+                usd(g),
+                originals(&pledged_left_out)
+            ),
             Some(g) => format!("{at_least}{}", usd(g)),
             None => "unknown".to_string(),
         };
@@ -151,27 +244,33 @@ impl From<&Funding> for FundingView {
                 if f.parts_without_budget == 1 { "" } else { "s" }
             ));
         }
-        if f.unconverted_amounts > 0 {
+        let left_out_count = left_out.count();
+        if left_out_count > 0 {
+            let budget = left_out.budget();
+            let pledged = left_out.pledged();
+            let what: Vec<String> = [(budget, "budgeted"), (pledged, "pledged")]
+                .into_iter()
+                .filter(|(sums, _)| !sums.is_empty())
+                .map(|(sums, figure)| format!("{} {figure}", originals(&sums)))
+                .collect();
             caveats.push(format!(
-                "{} amount{} left out: no exchange rate converts {} to USD yet.",
-                f.unconverted_amounts,
-                if f.unconverted_amounts == 1 { "" } else { "s" },
-                if f.unconverted_amounts == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
+                "{left_out_count} amount{} left out of the USD figures ({}): {}.",
+                if left_out_count == 1 { "" } else { "s" },
+                what.join("; "),
+                not_converted(left_out),
             ));
         }
         FundingView {
             budget,
-            pledged: if f.pledged_usd.is_zero() {
+            pledged: if f.pledged_usd.is_zero() && pledged_left_out.is_empty() {
                 "none recorded".to_string()
             } else {
-                usd(f.pledged_usd)
+                usd_excluding(f.pledged_usd, &pledged_left_out)
             },
-            firm: usd(f.firm_usd),
-            paid: usd(f.paid_usd),
+            firm: usd_excluding(f.firm_usd, &left_out.firm()),
+            paid: usd_excluding(f.paid_usd, &left_out.paid()),
+            not_converted: not_converted(left_out),
+            missing_rates: MissingRate::all(left_out),
             committed: usd(f.committed_only_usd()),
             pledged_only: usd(f.pledged_only_usd()),
             gap,
@@ -277,9 +376,11 @@ pub fn month(date: NaiveDate) -> String {
     date.format("%B %Y").to_string()
 }
 
-/// "1 EUR = 1.4749 USD (February 2008 rate)" or why there is no USD figure.
+/// "1 EUR = 1.4749 USD (February 2008 rate)" or why there is no USD figure ("not
+/// converted: no NOK rate for March 2008", `as_of` being the date the amount applies to).
 pub fn rate_used(
     currency: &str,
+    as_of: NaiveDate,
     rate_month: Option<NaiveDate>,
     usd_per_unit: Option<Decimal>,
 ) -> String {
@@ -292,7 +393,7 @@ pub fn rate_used(
                 month(m)
             )
         }
-        _ => format!("no {currency} rate for this month yet"),
+        _ => format!("not converted: {}", no_rate(currency, as_of)),
     }
 }
 
@@ -301,14 +402,30 @@ pub fn amount(amount: Decimal, currency: &str, approximate: bool) -> String {
     format!("{prefix}{currency} {}", group_thousands(amount))
 }
 
-pub fn optional_usd(amount: Option<Decimal>) -> String {
-    amount.map_or_else(|| "not converted".to_string(), usd)
+/// The USD value of an amount, or the amount itself when no rate converts it: "NOK
+/// 5,000,000 (not converted)".
+pub fn usd_or_original(amount_usd: Option<Decimal>, amount: Decimal, currency: &str) -> String {
+    amount_usd.map_or_else(
+        || format!("{} (not converted)", format_money(amount, currency)),
+        usd,
+    )
+}
+
+/// The form that adds the rate an amount lacks, for admins; None when it has a USD value.
+pub fn missing_rate(
+    amount_usd: Option<Decimal>,
+    currency: &str,
+    as_of: NaiveDate,
+) -> Option<MissingRate> {
+    amount_usd
+        .is_none()
+        .then(|| MissingRate::new(currency, crate::domain::funding::first_of_month(as_of)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::funding::{OwnFigures, Tally};
+    use crate::domain::funding::{Counted, OwnFigures, Tally};
     use rust_decimal::dec;
 
     #[test]
@@ -355,14 +472,14 @@ mod tests {
             },
         ];
         let tallies = roll_up(&parts, &[None, Some(0), Some(0)]);
-        let v = FundingView::from(&Funding::from(tallies[0]));
+        let v = FundingView::from(&Funding::from(tallies[0].clone()));
         assert_eq!(v.coverage, "0 %");
         assert_eq!(
             v.coverage_note,
             "of the stated USD 28,000,000 budget; USD 14,000,000 pledged to parts without a stated budget"
         );
         assert_eq!(v.state, "Partly funded");
-        let budgeted_only = FundingView::from(&Funding::from(tallies[1]));
+        let budgeted_only = FundingView::from(&Funding::from(tallies[1].clone()));
         assert_eq!(budgeted_only.coverage_note, "");
         assert_eq!(budgeted_only.state, "Unfunded");
     }
@@ -394,14 +511,75 @@ mod tests {
     #[test]
     fn rate_descriptions() {
         let feb = NaiveDate::from_ymd_opt(2008, 2, 1);
+        let day = NaiveDate::from_ymd_opt(2008, 3, 12).expect("a date");
         assert_eq!(
-            rate_used("EUR", feb, Some(dec!(1.4749))),
+            rate_used("EUR", day, feb, Some(dec!(1.4749))),
             "1 EUR = 1.4749 USD (February 2008 rate)"
         );
-        assert_eq!(rate_used("USD", None, Some(dec!(1))), "in USD");
+        assert_eq!(rate_used("USD", day, None, Some(dec!(1))), "in USD");
         assert_eq!(
-            rate_used("EUR", None, None),
-            "no EUR rate for this month yet"
+            rate_used("NOK", day, None, None),
+            "not converted: no NOK rate for March 2008"
+        );
+    }
+
+    fn nok_pledge(firm_usd: Decimal) -> Funding {
+        let nok = Currency::new("NOK").expect("a code");
+        let day = NaiveDate::from_ymd_opt(2008, 3, 12).expect("a date");
+        let mut own = OwnFigures::default();
+        own.add_contribution(None, Counted::Pledged, (nok, day, dec!(5000000)));
+        own.add_contribution(Some(firm_usd), Counted::Paid, (nok, day, dec!(1)));
+        Funding::from(Tally::from(&own))
+    }
+
+    #[test]
+    fn money_without_a_rate_is_never_usd_0() {
+        let v = FundingView::from(&nok_pledge(dec!(0)));
+        assert_eq!(v.pledged, "NOK 5,000,000 (not converted)");
+        assert_eq!(v.firm, "USD 0", "the NOK pledge is not firm");
+        assert_eq!(v.not_converted, "not converted: no NOK rate for March 2008");
+        assert_eq!(
+            v.caveats,
+            [
+                "1 amount left out of the USD figures (NOK 5,000,000 pledged): not converted: no NOK rate for March 2008."
+            ]
+        );
+        assert_eq!(
+            v.missing_rates,
+            [MissingRate {
+                label: "NOK rate for March 2008".into(),
+                href: "/admin/exchange-rates/new?currency=NOK&month=2008-03".into(),
+            }]
+        );
+        let with_budget = Funding {
+            budget_usd: Some(dec!(10000000)),
+            gap_usd: Some(dec!(10000000)),
+            ..nok_pledge(dec!(0))
+        };
+        assert_eq!(
+            FundingView::from(&with_budget).gap,
+            "USD 10,000,000 (before NOK 5,000,000 not converted)"
+        );
+        let v = FundingView::from(&nok_pledge(dec!(1000)));
+        assert_eq!(
+            v.pledged,
+            "USD 1,000 (excludes NOK 5,000,000 not converted)"
+        );
+        assert_eq!(v.firm, "USD 1,000");
+    }
+
+    #[test]
+    fn a_budget_without_a_rate_is_stated_not_missing() {
+        let nok = Currency::new("NOK").expect("a code");
+        let day = NaiveDate::from_ymd_opt(2008, 3, 12).expect("a date");
+        let mut own = OwnFigures::default();
+        own.add_budget(None, (nok, day, dec!(9000000)));
+        let v = FundingView::from(&Funding::from(Tally::from(&own)));
+        assert_eq!(v.budget, "NOK 9,000,000 (not converted)");
+        assert_eq!(v.pledged, "none recorded");
+        assert_eq!(
+            usd_or_original(None, dec!(9000000), "NOK"),
+            "NOK 9,000,000 (not converted)"
         );
     }
 }

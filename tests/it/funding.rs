@@ -97,14 +97,22 @@ async fn amounts_without_any_rate_are_left_out_and_said_so() {
     )
     .await;
     let p = item(&app, "yen").await;
-    assert_eq!(p["pledged_usd"], "0.00");
+    assert_eq!(
+        p["pledged_usd"],
+        Value::Null,
+        "no USD figure, never 0.00 (the JPY amount is in not_converted)"
+    );
+    assert_eq!(p["not_converted"][0]["amount"], "5000.00");
     let (status, page) = app.page("/programmes/yen").await;
     assert_eq!(status, 200);
     let contributions = page.table("main section[aria-labelledby=\"contributions-heading\"] table");
     let canada = contributions.row_linking("/organisations/government-of-canada");
     assert_eq!(canada.text("Amount"), "JPY 5,000", "original amount shown");
     let rate = canada.text("Exchange rate");
-    assert!(rate.contains("no JPY rate for this month yet"), "{rate}");
+    assert!(
+        rate.contains("not converted: no JPY rate for February 2008"),
+        "{rate}"
+    );
     let caveats: Vec<String> = page
         .select("main section[aria-labelledby=\"funding-heading\"] p.caveat")
         .into_iter()

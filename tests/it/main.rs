@@ -19,4 +19,5 @@ mod matrix;
 mod pages;
 mod query_count;
 mod seed;
+mod unconverted;
 mod visibility;

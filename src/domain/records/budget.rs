@@ -26,6 +26,8 @@ pub struct BudgetForm {
     pub as_of: String,
     pub source_para: String,
     pub note: String,
+    /// Ticked to save although no exchange rate converts the amount yet.
+    pub without_rate: Option<String>,
     pub version: String,
 }
 
@@ -46,6 +48,64 @@ pub struct BudgetFields {
 /// (which readers may parse as floats).
 pub fn decimal_string<S: Serializer>(amount: &Decimal, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&two_places(*amount))
+}
+
+/// A currency and month that no exchange rate converts yet: an amount saved with them
+/// is shown in its own currency, not in USD, until an admin adds the rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoRate {
+    pub currency: String,
+    /// The first day of the month.
+    pub month: NaiveDate,
+}
+
+/// The field of the "save without a USD figure" checkbox.
+pub const WITHOUT_RATE: &str = "without_rate";
+
+impl NoRate {
+    /// "March 2008"
+    pub fn month_label(&self) -> String {
+        self.month.format("%B %Y").to_string()
+    }
+
+    /// What the form says before it saves such an amount.
+    pub fn warning(&self) -> String {
+        format!(
+            "there is no {} exchange rate for {} yet: the amount will be shown as {} (not \
+             converted) and left out of the USD totals until the rate is added. Tick “Save \
+             without a USD figure” to save it anyway, or add the rate first",
+            self.currency,
+            self.month_label(),
+            self.currency
+        )
+    }
+}
+
+/// The currency and date an amount form converts with, when both read and the currency
+/// is not USD: what to look a rate up for before saving.
+pub fn rate_needed(currency: &str, as_of: &str) -> Option<(String, NaiveDate)> {
+    let currency = currency.trim().to_ascii_uppercase();
+    if currency == "USD" || currency.len() != 3 {
+        return None;
+    }
+    let as_of = crate::domain::forms::parse_date(as_of).ok().flatten()?;
+    Some((currency, crate::domain::funding::first_of_month(as_of)))
+}
+
+/// A form's result with the missing-rate check: an amount no rate converts is saved only
+/// once the person has ticked `without_rate`; until then the form comes back with the
+/// warning beside its other messages (and everything typed).
+pub fn confirm_without_rate<T>(
+    result: Result<T, FieldErrors>,
+    no_rate: Option<&NoRate>,
+    confirmed: &Option<String>,
+) -> Result<T, FieldErrors> {
+    let Some(no_rate) = no_rate.filter(|_| !ticked(confirmed)) else {
+        return result;
+    };
+    let mut errors = result.err().unwrap_or_default();
+    errors.add(WITHOUT_RATE, no_rate.warning());
+    Err(errors)
 }
 
 /// An amount as typed, written the way the saved one is shown, so that "7000000" and
@@ -161,5 +221,44 @@ mod tests {
         assert_eq!(comparable_amount("7000000"), "7,000,000");
         assert_eq!(comparable_amount("7,000,000.00"), "7,000,000");
         assert_eq!(comparable_amount("abc"), "abc");
+    }
+
+    #[test]
+    fn a_rate_is_looked_up_for_other_currencies_by_month() {
+        let march = NaiveDate::from_ymd_opt(2008, 3, 1);
+        assert_eq!(
+            rate_needed(" nok ", "2008-03-17"),
+            Some(("NOK".to_string(), march.expect("a date")))
+        );
+        assert_eq!(rate_needed("USD", "2008-03-17"), None);
+        assert_eq!(rate_needed("NOK", ""), None);
+        assert_eq!(rate_needed("NOK", "17 March"), None);
+    }
+
+    #[test]
+    fn an_amount_without_a_rate_is_saved_only_when_confirmed() {
+        let no_rate = NoRate {
+            currency: "NOK".into(),
+            month: NaiveDate::from_ymd_opt(2008, 3, 1).expect("a date"),
+        };
+        let warned = confirm_without_rate(Ok(1), Some(&no_rate), &None).expect_err("warned");
+        let warning = warned.get(WITHOUT_RATE).expect("the warning");
+        assert!(
+            warning.starts_with("there is no NOK exchange rate for March 2008 yet"),
+            "{warning}"
+        );
+        assert_eq!(
+            confirm_without_rate(Ok(1), Some(&no_rate), &Some("on".into())),
+            Ok(1)
+        );
+        assert_eq!(confirm_without_rate(Ok(1), None, &None), Ok(1));
+        // the warning joins the form's other messages rather than hiding them
+        let both = confirm_without_rate::<i32>(
+            Err(FieldErrors::one("amount", "enter an amount")),
+            Some(&no_rate),
+            &None,
+        )
+        .expect_err("refused");
+        assert_eq!(both.len(), 2);
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::forms::{FieldErrors, ticked};
 use crate::domain::records::budget::{
-    AS_OF_MISSING, NOTE_MAX, SOURCE_MAX, comparable_amount, decimal_string,
+    AS_OF_MISSING, NOTE_MAX, NoRate, SOURCE_MAX, comparable_amount, decimal_string,
 };
 use crate::domain::records::yes_no;
 use crate::domain::vocab::{ContributionStatus, Vocabulary};
@@ -24,6 +24,8 @@ pub struct ContributionForm {
     pub self_financing: Option<String>,
     pub source_para: String,
     pub note: String,
+    /// Ticked to save although no exchange rate converts the amount yet.
+    pub without_rate: Option<String>,
     pub version: String,
 }
 
@@ -44,11 +46,12 @@ pub struct ContributionFields {
 }
 
 /// What a contribution form offers: the currencies and the organisations (id, name)
-/// that can be chosen.
+/// that can be chosen; and whether the typed currency has a rate for the typed date.
 #[derive(Debug, Clone, Default)]
 pub struct ContributionChoices {
     pub currencies: Vec<String>,
     pub organisations: Vec<(i64, String)>,
+    pub no_rate: Option<NoRate>,
 }
 
 impl ContributionChoices {
@@ -130,6 +133,7 @@ mod tests {
         let choices = ContributionChoices {
             currencies: vec!["USD".into()],
             organisations: vec![(1, "Canada".into())],
+            no_rate: None,
         };
         for zero in ["0", "0.00", "0,000"] {
             let form = ContributionForm {
@@ -153,6 +157,7 @@ mod tests {
         let choices = ContributionChoices {
             currencies: vec!["USD".into()],
             organisations: vec![(4, "Norway".into())],
+            no_rate: None,
         };
         let form = ContributionForm {
             organisation: "5".into(),

@@ -14,15 +14,18 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::domain::forms::FieldErrors;
+use crate::domain::funding::first_of_month;
 use crate::domain::money::{format_money, group_thousands};
-use crate::domain::records::budget::{BudgetForm, amount_text};
+use crate::domain::records::budget::{
+    BudgetForm, NoRate, amount_text, confirm_without_rate, rate_needed,
+};
 use crate::domain::records::contribution::{ContributionChoices, ContributionForm};
 use crate::domain::vocab::ContributionStatus;
 use crate::store::money::{
     self as store, Budget, BudgetFields, Budgets, Contribution, ContributionFields, Contributions,
     ItemRef,
 };
-use crate::store::organisations;
+use crate::store::{organisations, rates};
 use crate::web::admin::pipeline::{
     self, Check, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams, choices,
     done_param, form_template,
@@ -30,7 +33,7 @@ use crate::web::admin::pipeline::{
 use crate::web::auth::Nav;
 use crate::web::forms::HtmlPath;
 use crate::web::pages::render;
-use crate::web::view::usd;
+use crate::web::view::{MissingRate, usd};
 use crate::web::{AppError, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -149,7 +152,13 @@ pub struct MoneyPage {
     pub budgets: Vec<BudgetLine>,
     pub contributions: Vec<ContributionLine>,
     /// Counted amounts no exchange rate converts yet, described for the notice.
-    pub unconverted: Vec<String>,
+    pub unconverted: Vec<UnconvertedLine>,
+}
+
+/// An amount no rate converts, and the form that adds the rate.
+pub struct UnconvertedLine {
+    pub text: String,
+    pub add_rate: MissingRate,
 }
 
 fn notice_text(done: &str) -> &'static str {
@@ -166,34 +175,51 @@ fn notice_text(done: &str) -> &'static str {
     }
 }
 
-fn unconverted(budgets: &[Budget], contributions: &[Contribution]) -> Vec<String> {
-    let month = |d: NaiveDate| d.format("%Y-%m").to_string();
+fn unconverted(budgets: &[Budget], contributions: &[Contribution]) -> Vec<UnconvertedLine> {
+    let line = |what: String, currency: &str, as_of: NaiveDate| UnconvertedLine {
+        text: format!(
+            "{what} (as of {}): no {currency} rate for {} or earlier.",
+            iso(Some(as_of)),
+            as_of.format("%Y-%m")
+        ),
+        add_rate: MissingRate::new(currency, first_of_month(as_of)),
+    };
     let budgets = budgets
         .iter()
         .filter(|b| !b.archived && b.amount_usd.is_none())
         .map(|b| {
-            format!(
-                "The budget of {} (as of {}): no {} rate for {} or earlier.",
-                format_money(b.amount, &b.currency),
-                iso(Some(b.as_of)),
-                b.currency,
-                month(b.as_of)
-            )
+            let what = format!("The budget of {}", format_money(b.amount, &b.currency));
+            line(what, &b.currency, b.as_of)
         });
     let contributions = contributions
         .iter()
         .filter(|c| !c.archived && c.amount_usd.is_none())
         .map(|c| {
-            format!(
-                "The contribution of {} from {} (as of {}): no {} rate for {} or earlier.",
+            let what = format!(
+                "The contribution of {} from {}",
                 format_money(c.amount, &c.currency),
-                c.org_name,
-                iso(Some(c.as_of)),
-                c.currency,
-                month(c.as_of)
-            )
+                c.org_name
+            );
+            line(what, &c.currency, c.as_of)
         });
     budgets.chain(contributions).collect()
+}
+
+/// The missing rate an amount form's currency and date would need, if any: looked up
+/// from what was typed, so the form warns before it saves such an amount. A code the
+/// menu does not offer has its own message instead.
+async fn no_rate(
+    pool: &PgPool,
+    currencies: &[String],
+    form: (&str, &str),
+) -> Result<Option<NoRate>, AppError> {
+    let Some((currency, month)) = rate_needed(form.0, form.1) else {
+        return Ok(None);
+    };
+    if !currencies.contains(&currency) {
+        return Ok(None);
+    }
+    Ok((!rates::converts(pool, &currency, month).await?).then_some(NoRate { currency, month }))
 }
 
 pub async fn show(
@@ -221,6 +247,13 @@ fn is_listed(currency: &str, currencies: &[String]) -> bool {
     currency.is_empty() || currencies.iter().any(|c| c == currency)
 }
 
+/// The form that adds the rate a typed amount lacks.
+fn add_rate(no_rate: &Option<NoRate>) -> Option<MissingRate> {
+    no_rate
+        .as_ref()
+        .map(|missing| MissingRate::new(&missing.currency, missing.month))
+}
+
 // ---------------------------------------------------------------------------------------
 // Budgets
 
@@ -237,6 +270,17 @@ pub struct BudgetTemplate {
     pub currencies: Vec<String>,
     /// False when the form carries a code the menu does not list (kept, to show it).
     pub known_currency: bool,
+    /// The typed currency has no rate for the typed month.
+    pub no_rate: Option<NoRate>,
+    /// The rate form for it.
+    pub add_rate: Option<MissingRate>,
+}
+
+/// What a budget form offers, and whether the typed currency has a rate for the month.
+#[derive(Default)]
+pub struct BudgetChoices {
+    pub currencies: Vec<String>,
+    pub no_rate: Option<NoRate>,
 }
 
 impl EditPage for Budgets {
@@ -244,8 +288,7 @@ impl EditPage for Budgets {
     const LIST: Option<&'static str> = None;
     const UPDATE: &'static str = "/admin/budgets/{id}";
     type Form = BudgetForm;
-    /// The currency codes.
-    type Context = Vec<String>;
+    type Context = BudgetChoices;
 
     fn parse_key(path: &PathParams) -> Result<i64, AppError> {
         path.id("id")
@@ -259,9 +302,13 @@ impl EditPage for Budgets {
         pool: &PgPool,
         _: &ItemRef,
         _: Option<&Budget>,
-        _: &BudgetForm,
-    ) -> Result<Vec<String>, AppError> {
-        Ok(store::currencies(pool).await?)
+        form: &BudgetForm,
+    ) -> Result<BudgetChoices, AppError> {
+        let currencies = store::currencies(pool).await?;
+        Ok(BudgetChoices {
+            no_rate: no_rate(pool, &currencies, (&form.currency, &form.as_of)).await?,
+            currencies,
+        })
     }
 
     fn form_of(b: &Budget) -> BudgetForm {
@@ -273,15 +320,18 @@ impl EditPage for Budgets {
             as_of: iso(Some(b.as_of)),
             source_para: b.source_para.clone().unwrap_or_default(),
             note: b.note.clone().unwrap_or_default(),
+            without_rate: None,
             version: b.version.to_string(),
         }
     }
 
     fn validate(form: &BudgetForm, check: Check<'_, Self>) -> Result<BudgetFields, FieldErrors> {
-        form.validate(check.context)
+        let context = check.context;
+        let result = form.validate(&context.currencies);
+        confirm_without_rate(result, context.no_rate.as_ref(), &form.without_rate)
     }
 
-    fn conflict_values(form: &BudgetForm, _: &Vec<String>) -> Vec<(&'static str, String)> {
+    fn conflict_values(form: &BudgetForm, _: &BudgetChoices) -> Vec<(&'static str, String)> {
         form.labelled()
     }
 
@@ -290,13 +340,15 @@ impl EditPage for Budgets {
     }
 
     fn render(page: FormPage<'_, Self>) -> Result<String, askama::Error> {
-        let known_currency = is_listed(&page.form.currency, &page.context);
+        let known_currency = is_listed(&page.form.currency, &page.context.currencies);
         form_template!(
             page,
             BudgetTemplate {
                 known_currency,
                 item: page.owner.clone(),
-                currencies: page.context,
+                currencies: page.context.currencies,
+                add_rate: add_rate(&page.context.no_rate),
+                no_rate: page.context.no_rate,
             }
         )
         .render()
@@ -310,7 +362,7 @@ impl CreatePage for Budgets {
         item(pool, path.id("id")?).await
     }
 
-    fn blank(_: &Vec<String>) -> BudgetForm {
+    fn blank(_: &BudgetChoices) -> BudgetForm {
         BudgetForm {
             currency: "USD".into(),
             version: "0".into(),
@@ -336,6 +388,10 @@ pub struct ContributionTemplate {
     pub known_currency: bool,
     pub organisations: Vec<Choice>,
     pub statuses: Vec<Choice>,
+    /// The typed currency has no rate for the typed month.
+    pub no_rate: Option<NoRate>,
+    /// The rate form for it.
+    pub add_rate: Option<MissingRate>,
 }
 
 impl EditPage for Contributions {
@@ -359,14 +415,16 @@ impl EditPage for Contributions {
         pool: &PgPool,
         _: &ItemRef,
         current: Option<&Contribution>,
-        _: &ContributionForm,
+        form: &ContributionForm,
     ) -> Result<ContributionChoices, AppError> {
         let mut orgs = organisations::choices(pool).await?;
         if let Some(c) = current.filter(|c| !orgs.iter().any(|(id, _)| *id == c.org_id)) {
             orgs.push((c.org_id, format!("{} (archived)", c.org_name)));
         }
+        let currencies = store::currencies(pool).await?;
         Ok(ContributionChoices {
-            currencies: store::currencies(pool).await?,
+            no_rate: no_rate(pool, &currencies, (&form.currency, &form.as_of)).await?,
+            currencies,
             organisations: orgs,
         })
     }
@@ -383,6 +441,7 @@ impl EditPage for Contributions {
             self_financing: c.self_financing.then(|| "on".to_string()),
             source_para: c.source_para.clone().unwrap_or_default(),
             note: c.note.clone().unwrap_or_default(),
+            without_rate: None,
             version: c.version.to_string(),
         }
     }
@@ -391,7 +450,8 @@ impl EditPage for Contributions {
         form: &ContributionForm,
         check: Check<'_, Self>,
     ) -> Result<ContributionFields, FieldErrors> {
-        form.validate(check.context)
+        let result = form.validate(check.context);
+        confirm_without_rate(result, check.context.no_rate.as_ref(), &form.without_rate)
     }
 
     fn conflict_values(
@@ -409,6 +469,7 @@ impl EditPage for Contributions {
         let ContributionChoices {
             currencies,
             organisations,
+            no_rate,
         } = page.context;
         let organisations = organisations
             .into_iter()
@@ -420,6 +481,8 @@ impl EditPage for Contributions {
                 organisations: organisations.collect(),
                 statuses: choices::<ContributionStatus>(),
                 currencies,
+                add_rate: add_rate(&no_rate),
+                no_rate,
                 item: page.owner.clone(),
             }
         )

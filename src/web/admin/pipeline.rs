@@ -215,6 +215,10 @@ pub trait CreatePage: EditPage + Creatable {
 
     /// The form of a new record.
     fn blank(context: &Self::Context) -> Self::Form;
+
+    /// Fills the new record's form from its address's query, for links that start one
+    /// filled in (a missing exchange rate's currency and month); most take nothing.
+    fn prefill(_form: &mut Self::Form, _query: Option<&str>) {}
 }
 
 /// What every form page shows; a record's template adds its own menus from `context`.
@@ -383,10 +387,12 @@ async fn new<R: CreatePage>(
     State(state): State<AppState>,
     nav: Nav,
     path: PathParams,
+    RawQuery(query): RawQuery,
 ) -> HtmlResult {
     let owner = R::owner(&state.pool, &path).await?;
     let context = R::context(&state.pool, &owner, None, &R::Form::default()).await?;
-    let form = R::blank(&context);
+    let mut form = R::blank(&context);
+    R::prefill(&mut form, query.as_deref());
     let action = path.fill(R::CREATE);
     let html = R::render(FormPage::new(nav, action, &owner, None, context, form))?;
     Ok(Html(html))

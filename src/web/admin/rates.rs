@@ -18,6 +18,9 @@ use crate::web::auth::Nav;
 use crate::web::pages::render;
 use crate::web::{AppError, AppState};
 
+/// The most of a prefilled value the form shows (a code or a month is far shorter).
+const PREFILL_MAX: usize = 20;
+
 pub fn routes() -> Router<AppState> {
     pipeline::routes::<Rates>().merge(pipeline::create_routes::<Rates>())
 }
@@ -177,6 +180,21 @@ impl CreatePage for Rates {
         RateForm {
             version: "0".into(),
             ..RateForm::default()
+        }
+    }
+
+    /// `?currency=NOK&month=2008-03`, from the link beside an amount that lacks the rate.
+    /// Shown as given (a short prefix of it): the save checks both.
+    fn prefill(form: &mut RateForm, query: Option<&str>) {
+        let given = |key: &str| {
+            pipeline::query_param(query, key)
+                .map(|value| value.trim().chars().take(PREFILL_MAX).collect::<String>())
+        };
+        if let Some(currency) = given("currency") {
+            form.currency = currency.to_ascii_uppercase();
+        }
+        if let Some(month) = given("month") {
+            form.month = month;
         }
     }
 }

@@ -9,7 +9,8 @@ use std::borrow::Cow;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::Filters;
-use crate::domain::money::two_places;
+use crate::domain::funding::Unconverted;
+use crate::domain::money::{Currency, two_places};
 use crate::web::AppError;
 use crate::web::dashboard::SortKey;
 use crate::web::forms::HtmlQuery;
@@ -17,7 +18,8 @@ use crate::web::pages::ListQuery;
 use crate::web::pages::funding::{parse_filters, query_string};
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
-use crate::web::view::Pager;
+use crate::web::view::{Pager, no_rate};
+use rust_decimal::Decimal;
 
 const DEFAULT_PER_PAGE: usize = 100;
 const MAX_PER_PAGE: usize = 500;
@@ -53,14 +55,52 @@ pub struct ProgrammeJson {
     pub parent: Option<String>,
     pub result_areas: Vec<String>,
     pub budget_usd: Option<String>,
-    pub pledged_usd: String,
-    pub firm_usd: String,
+    /// Null when the only money pledged has no exchange rate (see `not_converted`).
+    pub pledged_usd: Option<String>,
+    pub firm_usd: Option<String>,
     pub gap_usd: Option<String>,
     /// pledged / budget, 0–1 (more when over-pledged); null when the budget is unknown.
     pub coverage: Option<f64>,
     /// Some part has no stated budget: budget and gap are lower bounds.
     pub budget_is_lower_bound: bool,
+    /// Amounts left out of the USD figures because no exchange rate converts them, in
+    /// their own currencies; empty when every amount is converted.
+    pub not_converted: Vec<NotConvertedJson>,
     pub url: String,
+}
+
+/// Money of one figure, currency and month that no rate converts.
+#[derive(Serialize)]
+pub struct NotConvertedJson {
+    /// "budget", "pledged", "committed" or "paid".
+    pub figure: &'static str,
+    pub currency: String,
+    pub amount: String,
+    /// The month that has no rate: "2008-03".
+    pub month: String,
+    /// "no NOK rate for March 2008"
+    pub reason: String,
+}
+
+impl NotConvertedJson {
+    fn all(unconverted: &Unconverted) -> Vec<NotConvertedJson> {
+        unconverted
+            .sums()
+            .iter()
+            .map(|&(figure, currency, month, amount)| NotConvertedJson {
+                figure: figure.as_str(),
+                currency: currency.to_string(),
+                amount: two_places(amount),
+                month: month.format("%Y-%m").to_string(),
+                reason: no_rate(currency.as_str(), month),
+            })
+            .collect()
+    }
+}
+
+/// A USD figure, or null when the only money behind it has no rate (never "0.00").
+fn usd_or_null(usd: Decimal, left_out: &[(Currency, Decimal)]) -> Option<String> {
+    (!usd.is_zero() || left_out.is_empty()).then(|| two_places(usd))
 }
 
 fn parse_per_page(raw: &str) -> Result<usize, AppError> {
@@ -137,8 +177,9 @@ pub async fn programmes(
                     .map(|parent| p.items[parent].slug.clone()),
                 result_areas: item.facets.result_areas.clone(),
                 budget_usd: funding.budget_usd.map(two_places),
-                pledged_usd: two_places(funding.pledged_usd),
-                firm_usd: two_places(funding.firm_usd),
+                pledged_usd: usd_or_null(funding.pledged_usd, &funding.unconverted.pledged()),
+                firm_usd: usd_or_null(funding.firm_usd, &funding.unconverted.firm()),
+                not_converted: NotConvertedJson::all(&funding.unconverted),
                 gap_usd: funding.gap_usd.map(two_places),
                 coverage: funding.coverage.and_then(|c| c.round_dp(4).try_into().ok()),
                 budget_is_lower_bound: funding.budget_is_lower_bound,

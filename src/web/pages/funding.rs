@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
-use crate::domain::funding::Funding;
-use crate::domain::money::{format_money, two_places};
+use crate::domain::funding::{Funding, Unconverted};
+use crate::domain::money::{Currency, format_money, two_places};
 use crate::domain::portfolio::DonorTotal;
 use crate::domain::vocab::{Vocabulary, title_or_not_given};
 use crate::web::AppError;
@@ -28,7 +28,10 @@ use crate::web::export::{CsvTable, csv_line, csv_response};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
-use crate::web::view::{FundingView, Pager, SortLink, drafts_note, org_kind_label, place_href};
+use crate::web::view::{
+    FundingView, Pager, SortLink, drafts_note, missing_rates_text, no_rate, not_converted,
+    org_kind_label, place_href, usd_excluding,
+};
 
 use super::{ListQuery, render};
 
@@ -241,6 +244,8 @@ pub struct DonorRow {
     pub pledged: String,
     pub firm: String,
     pub paid: String,
+    /// Why some of its money is not in USD; empty when all of it is.
+    pub not_converted: String,
     pub contributions: i64,
     pub currencies: String,
     pub bar: StackedBar,
@@ -454,9 +459,10 @@ fn donor_rows(donors: &[DonorTotal]) -> Vec<DonorRow> {
         .iter()
         .map(|d| DonorRow {
             bar: pipeline_bar(d.paid_usd, d.firm_usd, d.pledged_usd, top),
-            pledged: format_money(d.pledged_usd, "USD"),
-            firm: format_money(d.firm_usd, "USD"),
-            paid: format_money(d.paid_usd, "USD"),
+            pledged: usd_excluding(d.pledged_usd, &d.unconverted.pledged()),
+            firm: usd_excluding(d.firm_usd, &d.unconverted.firm()),
+            paid: usd_excluding(d.paid_usd, &d.unconverted.paid()),
+            not_converted: not_converted(&d.unconverted),
             kind: org_kind_label(d.kind),
             contributions: d.contributions,
             currencies: d.currencies.join(", "),
@@ -685,14 +691,43 @@ const FUNDING_HEADER: [&str; 12] = [
     "Funding state",
 ];
 
+/// The columns after the figures that say which money they leave out.
+const NOT_CONVERTED_HEADER: [&str; 2] = ["Not converted (original currency)", "Why not converted"];
+
+/// A USD figure as a cell: empty (not 0.00) when the only money behind it has no rate.
+fn usd_cell(usd: Decimal, left_out: &[(Currency, Decimal)]) -> String {
+    if usd.is_zero() && !left_out.is_empty() {
+        String::new()
+    } else {
+        two_places(usd)
+    }
+}
+
+/// The money a row's USD figures leave out, in its own currencies ("NOK 5000000.00", one
+/// per figure and currency, joined with "; "), and why ("no NOK rate for March 2008").
+fn not_converted_cells(unconverted: &Unconverted) -> [String; 2] {
+    let sums: Vec<String> = [
+        (unconverted.budget(), "budget"),
+        (unconverted.pledged(), "pledged"),
+    ]
+    .iter()
+    .flat_map(|(sums, figure)| {
+        sums.iter()
+            .map(move |(currency, amount)| format!("{currency} {} {figure}", two_places(*amount)))
+    })
+    .collect();
+    [sums.join("; "), missing_rates_text(unconverted)]
+}
+
 /// Figures as spreadsheet cells: plain decimals, empty when unknown.
 fn funding_cells(f: &Funding) -> Vec<String> {
+    let left_out = &f.unconverted;
     vec![
         f.budget_usd.map(two_places).unwrap_or_default(),
         yes_no(f.budget_is_lower_bound),
-        two_places(f.pledged_usd),
-        two_places(f.firm_usd),
-        two_places(f.paid_usd),
+        usd_cell(f.pledged_usd, &left_out.pledged()),
+        usd_cell(f.firm_usd, &left_out.firm()),
+        usd_cell(f.paid_usd, &left_out.paid()),
         f.gap_usd.map(two_places).unwrap_or_default(),
         f.coverage
             .map(|c| (c * Decimal::ONE_HUNDRED).round_dp(1).to_string())
@@ -711,6 +746,7 @@ fn item_header() -> Vec<String> {
         ]
         .map(String::from),
     );
+    header.extend(NOT_CONVERTED_HEADER.map(String::from));
     header
 }
 
@@ -745,6 +781,7 @@ pub fn item_lines(d: &Dashboard, records: &Records) -> Vec<axum::body::Bytes> {
             ];
             record.extend(funding_cells(p.funding_ref(i)));
             record.extend([parent, budgets.join("; "), contributions.join("; ")]);
+            record.extend(not_converted_cells(&p.funding_ref(i).unconverted));
             csv_line(record)
         })
         .collect()
@@ -807,6 +844,8 @@ fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters
         "Self-financing",
         "Approximate",
         "Source",
+        "Not converted",
+        "Why not converted",
     ]
     .map(String::from)
     .to_vec();
@@ -836,6 +875,12 @@ fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters
             yes_no(c.self_financing),
             yes_no(c.approximate),
             c.source_para.clone().unwrap_or_default(),
+            yes_no(c.amount_usd.is_none()),
+            if c.amount_usd.is_none() {
+                no_rate(&c.currency, c.as_of)
+            } else {
+                String::new()
+            },
         ]
     })
 }
@@ -871,21 +916,25 @@ fn donor_table(
         "Committed or paid (USD)",
         "Paid (USD)",
     ]
+    .into_iter()
+    .chain(NOT_CONVERTED_HEADER)
     .map(String::from)
-    .to_vec();
+    .collect();
     let lines: Vec<Vec<String>> = with_sections(snapshot, audience, filters, sort, |s| {
         s.donors
             .iter()
             .map(|d| {
-                vec![
+                let mut line = vec![
                     d.name.clone(),
                     org_kind_label(d.kind),
                     d.contributions.to_string(),
                     d.currencies.join(", "),
-                    two_places(d.pledged_usd),
-                    two_places(d.firm_usd),
-                    two_places(d.paid_usd),
-                ]
+                    usd_cell(d.pledged_usd, &d.unconverted.pledged()),
+                    usd_cell(d.firm_usd, &d.unconverted.firm()),
+                    usd_cell(d.paid_usd, &d.unconverted.paid()),
+                ];
+                line.extend(not_converted_cells(&d.unconverted));
+                line
             })
             .collect()
     });
@@ -917,12 +966,14 @@ fn group_table(
             .map(|g| {
                 let mut record = vec![g.label.clone(), g.items.to_string()];
                 record.extend(funding_cells(&g.funding));
+                record.extend(not_converted_cells(&g.funding.unconverted));
                 record
             })
             .collect()
     });
     let mut header = vec![first.to_string(), "Items".to_string()];
     header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
+    header.extend(NOT_CONVERTED_HEADER.map(String::from));
     CsvTable::from_lines(header, lines)
 }
 

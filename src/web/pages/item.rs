@@ -56,6 +56,8 @@ pub struct BudgetRow {
     pub original: String,
     pub usd: String,
     pub rate: String,
+    /// For admins: the form that adds the rate this amount lacks.
+    pub add_rate: Option<view::MissingRate>,
     pub period: String,
     pub source_para: String,
     pub note: String,
@@ -206,8 +208,9 @@ pub async fn show(
             .budgets_of_item(item.id)
             .map(|b| BudgetRow {
                 original: view::amount(b.amount, &b.currency, b.approximate),
-                usd: view::optional_usd(b.amount_usd),
-                rate: view::rate_used(&b.currency, b.rate_month, b.usd_per_unit),
+                usd: view::usd_or_original(b.amount_usd, b.amount, &b.currency),
+                rate: view::rate_used(&b.currency, b.as_of, b.rate_month, b.usd_per_unit),
+                add_rate: view::missing_rate(b.amount_usd, &b.currency, b.as_of),
                 period: text(&b.period),
                 source_para: text(&b.source_para),
                 note: text(&b.note),

@@ -59,6 +59,8 @@ pub struct ContributionCells {
     pub original: String,
     pub usd: String,
     pub rate: String,
+    /// For admins: the form that adds the rate this amount lacks.
+    pub add_rate: Option<view::MissingRate>,
     pub date: String,
     pub self_financing: bool,
     pub source_para: String,
@@ -69,8 +71,9 @@ impl From<&ContributionRecord> for ContributionCells {
         ContributionCells {
             status: c.status.label().to_string(),
             original: view::amount(c.amount, &c.currency, c.approximate),
-            usd: view::optional_usd(c.amount_usd),
-            rate: view::rate_used(&c.currency, c.rate_month, c.usd_per_unit),
+            usd: view::usd_or_original(c.amount_usd, c.amount, &c.currency),
+            rate: view::rate_used(&c.currency, c.as_of, c.rate_month, c.usd_per_unit),
+            add_rate: view::missing_rate(c.amount_usd, &c.currency, c.as_of),
             date: c
                 .pledged_on
                 .map(|d| d.to_string())

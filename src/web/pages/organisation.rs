@@ -8,7 +8,7 @@ use axum::response::Html;
 use std::collections::HashMap;
 
 use crate::domain::auth::Audience;
-use crate::domain::money::format_money;
+use crate::domain::funding::OwnFigures;
 use crate::domain::portfolio::Portfolio;
 use crate::domain::slug;
 use crate::domain::vocab::ContributionStatus;
@@ -17,7 +17,7 @@ use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::dashboard::Records;
 use crate::web::snapshot::Snap;
-use crate::web::view::{Pager, org_kind_label};
+use crate::web::view::{Pager, not_converted, org_kind_label, usd_excluding};
 
 use super::{ContributionCells, PageNumber, render};
 
@@ -31,6 +31,8 @@ pub struct ContributionRow {
 pub struct StatusTotal {
     pub status: String,
     pub usd: String,
+    /// Why part of it is not in USD ("not converted: no NOK rate for March 2008").
+    pub not_converted: String,
     pub count: usize,
 }
 
@@ -86,13 +88,17 @@ pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, Organ
                 .filter_map(|status| {
                     let of_status: Vec<&ContributionRecord> =
                         records_of().filter(|c| c.status == *status).collect();
-                    (!of_status.is_empty()).then(|| StatusTotal {
-                        status: status.label().to_string(),
-                        usd: format_money(
-                            of_status.iter().filter_map(|c| c.amount_usd).sum(),
-                            "USD",
-                        ),
-                        count: of_status.len(),
+                    (!of_status.is_empty()).then(|| {
+                        let mut sum = OwnFigures::default();
+                        for c in &of_status {
+                            sum.add_contribution(c.amount_usd, c.counted(), c.original());
+                        }
+                        StatusTotal {
+                            status: status.label().to_string(),
+                            usd: usd_excluding(sum.pledged_usd, &sum.unconverted.pledged()),
+                            not_converted: not_converted(&sum.unconverted),
+                            count: of_status.len(),
+                        }
                     })
                 })
                 .collect();

@@ -415,8 +415,12 @@ async fn an_amount_without_an_exchange_rate_is_saved_with_a_notice() {
     ] {
         form.set(name, value);
     }
-    let (status, _, _) =
-        post_form(&admin, &format!("/admin/items/{item}/contributions"), &form).await;
+    // warned before saving (see tests/it/unconverted.rs), then saved once confirmed
+    let action = format!("/admin/items/{item}/contributions");
+    let (status, _, _) = post_form(&admin, &action, &form).await;
+    assert_eq!(status, 422);
+    form.set("without_rate", "on");
+    let (status, _, _) = post_form(&admin, &action, &form).await;
     assert_eq!(status, 303);
     let money = page(&admin, &format!("/admin/items/{item}/money"), 200).await;
     assert_eq!(money.text("section.unknown h2"), "Not converted to USD yet");
