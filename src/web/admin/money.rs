@@ -505,4 +505,13 @@ impl CreatePage for Contributions {
             ..ContributionForm::default()
         }
     }
+
+    /// `?organisation=<id>`: back from adding the donor the menu lacked, it is chosen.
+    fn prefill(form: &mut ContributionForm, query: Option<&str>) {
+        if let Some(id) = pipeline::query_param(query, "organisation")
+            .filter(|id| !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            form.organisation = id;
+        }
+    }
 }

@@ -327,6 +327,32 @@ fn parse_version(raw: &str) -> Result<i32, AppError> {
     })
 }
 
+/// `return_to=` of a query string: a form that sent the person to create a record they
+/// were missing (an organisation, from a contribution's form), to go back to with it
+/// chosen. Only addresses of the admin pages are followed.
+fn return_to(query: Option<&str>) -> Option<String> {
+    query_param(query, "return_to")
+        .map(|to| crate::web::auth::safe_next(Some(&to)))
+        .filter(|to| to.starts_with("/admin/"))
+}
+
+/// A create form's address, keeping where to return after the save.
+fn with_return_to(action: String, query: Option<&str>) -> String {
+    match return_to(query) {
+        Some(back) => with_param(&action, "return_to", &back),
+        None => action,
+    }
+}
+
+/// `url` with `key=value` added to its query.
+fn with_param(url: &str, key: &str, value: &str) -> String {
+    let pair = form_urlencoded::Serializer::new(String::new())
+        .append_pair(key, value)
+        .finish();
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}{pair}")
+}
+
 /// `done=` of a query string.
 pub fn done_param(query: Option<&str>) -> String {
     query_param(query, "done").unwrap_or_default()
@@ -393,7 +419,7 @@ async fn new<R: CreatePage>(
     let context = R::context(&state.pool, &owner, None, &R::Form::default()).await?;
     let mut form = R::blank(&context);
     R::prefill(&mut form, query.as_deref());
-    let action = path.fill(R::CREATE);
+    let action = with_return_to(path.fill(R::CREATE), query.as_deref());
     let html = R::render(FormPage::new(nav, action, &owner, None, context, form))?;
     Ok(Html(html))
 }
@@ -403,6 +429,7 @@ async fn create<R: CreatePage>(
     nav: Nav,
     SignedIn(user): SignedIn,
     path: PathParams,
+    RawQuery(query): RawQuery,
     HtmlForm(form): HtmlForm<R::Form>,
 ) -> Result<Response, AppError> {
     let owner = R::owner(&state.pool, &path).await?;
@@ -415,7 +442,14 @@ async fn create<R: CreatePage>(
     let errors = match R::validate(&form, check) {
         Ok(fields) => {
             match editing::create::<R>(&state.pool, &user.actor(), &owner, &fields).await? {
-                Saved::Done(record) => return see_other(&R::done_url(&record, Done::Created)),
+                Saved::Done(record) => {
+                    let created = R::audit_ids(&record).0;
+                    let url = match (return_to(query.as_deref()), created) {
+                        (Some(back), Some(id)) => with_param(&back, R::ENTITY, &id.to_string()),
+                        _ => R::done_url(&record, Done::Created),
+                    };
+                    return see_other(&url);
+                }
                 Saved::Refused(errors) => errors,
                 Saved::Stale(_) | Saved::Missing => return Err(AppError::NotFound),
             }
@@ -423,9 +457,10 @@ async fn create<R: CreatePage>(
         Err(errors) => errors,
     };
     let form = R::shown_again(form, None);
+    let action = with_return_to(path.fill(R::CREATE), query.as_deref());
     let page = FormPage {
         errors,
-        ..FormPage::new(nav, path.fill(R::CREATE), &owner, None, context, form)
+        ..FormPage::new(nav, action, &owner, None, context, form)
     };
     answer(StatusCode::UNPROCESSABLE_ENTITY, R::render(page))
 }
@@ -558,5 +593,31 @@ mod tests {
         assert_eq!(query_param(Some("done=saved"), "currency"), None);
         assert_eq!(query_param(None, "currency"), None);
         assert_eq!(done_param(Some("a=1&done=saved")), "saved");
+    }
+
+    #[test]
+    fn only_admin_pages_are_returned_to() {
+        let q = |to: &str| {
+            format!(
+                "return_to={}",
+                form_urlencoded::byte_serialize(to.as_bytes()).collect::<String>()
+            )
+        };
+        assert_eq!(
+            return_to(Some(&q("/admin/items/4/contributions/new"))),
+            Some("/admin/items/4/contributions/new".into())
+        );
+        for bad in [
+            "//evil.example/admin/",
+            "https://evil.example",
+            "/programmes/x",
+            "/admin\\x",
+        ] {
+            assert_eq!(return_to(Some(&q(bad))), None, "{bad}");
+        }
+        assert_eq!(
+            with_param("/admin/items/4/contributions/new", "organisation", "12"),
+            "/admin/items/4/contributions/new?organisation=12"
+        );
     }
 }

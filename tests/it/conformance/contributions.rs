@@ -559,3 +559,69 @@ async fn archived_organisations_are_not_offered_but_a_recorded_one_is_kept() {
     .await;
     assert_eq!(kept, org);
 }
+
+#[tokio::test]
+async fn a_donor_missing_from_the_menu_is_added_and_chosen_on_the_way_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    let item = id_by(&app, "items", "slug", "guinea-bissau").await;
+    let new_contribution = format!("/admin/items/{item}/contributions/new");
+    let (status, page) = admin.page(&new_contribution).await;
+    assert_eq!(status, 200);
+    let add = page
+        .select("main form p.hint a")
+        .into_iter()
+        .filter_map(|a| a.value().attr("href"))
+        .find(|href| href.starts_with("/admin/organisations/new"))
+        .expect("a way to add the organisation")
+        .to_string();
+    assert_eq!(
+        add,
+        format!("/admin/organisations/new?return_to={new_contribution}")
+    );
+
+    let (status, page) = admin.page(&add).await;
+    assert_eq!(status, 200);
+    let action = page.attr("main form.stacked", "action").expect("a form");
+    assert_eq!(
+        action,
+        format!(
+            "/admin/organisations?return_to={}",
+            new_contribution.replace('/', "%2F")
+        )
+    );
+    let (status, location, _) = admin
+        .post(
+            &action,
+            &[
+                ("name", "Government of Norway"),
+                ("kind", "government"),
+                ("version", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let org = id_by(&app, "organisations", "slug", "government-of-norway").await;
+    assert_eq!(location, format!("{new_contribution}?organisation={org}"));
+    let (status, page) = admin.page(&location).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.attr("main select#organisation option[selected]", "value"),
+        Some(org.to_string()),
+        "the new donor is chosen"
+    );
+
+    // elsewhere than an admin page is never returned to
+    let (status, location, _) = admin
+        .post(
+            "/admin/organisations?return_to=https%3A%2F%2Fevil.example%2F",
+            &[
+                ("name", "Other donor"),
+                ("kind", "government"),
+                ("version", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(location, "/admin/organisations?done=created");
+}
