@@ -176,6 +176,8 @@ pub struct ListPage {
     pub page: usize,
     pub pages: usize,
     pub query: String,
+    /// This list page, as the edit links' `return_to`, so a save comes back here.
+    pub back: String,
 }
 
 async fn list_page(request: ListRequest<'_>) -> HtmlResult {
@@ -204,7 +206,10 @@ async fn list_page(request: ListRequest<'_>) -> HtmlResult {
         })
         .collect();
     let query = params.query();
+    let here = format!("/admin/items?{query}&page={page}");
+    let back = form_urlencoded::byte_serialize(here.as_bytes()).collect();
     render(&ListPage {
+        back,
         nav: request.nav,
         notice: notice_text(&params.done),
         items,

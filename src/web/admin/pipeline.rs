@@ -327,13 +327,21 @@ fn parse_version(raw: &str) -> Result<i32, AppError> {
     })
 }
 
-/// `return_to=` of a query string: a form that sent the person to create a record they
-/// were missing (an organisation, from a contribution's form), to go back to with it
-/// chosen. Only addresses of the admin pages are followed.
+/// `return_to=` of a query string: where the person came from, to go back to after
+/// the save (the list page they were on, the item's page, or a form that sent them to
+/// create a record it was missing). Only paths on this site are followed.
 fn return_to(query: Option<&str>) -> Option<String> {
-    query_param(query, "return_to")
-        .map(|to| crate::web::auth::safe_next(Some(&to)))
-        .filter(|to| to.starts_with("/admin/"))
+    query_param(query, "return_to").filter(|to| crate::web::auth::safe_next(Some(to)) == *to)
+}
+
+/// Where a save goes: back where the person came from, else the record's own place.
+/// Admin pages get the `done` notice; other pages have none to show.
+fn after_save(query: Option<&str>, done: Done, otherwise: impl FnOnce() -> String) -> String {
+    match return_to(query) {
+        Some(back) if back.starts_with("/admin/") => with_param(&back, "done", done.as_str()),
+        Some(back) => back,
+        None => otherwise(),
+    }
 }
 
 /// A create form's address, keeping where to return after the save.
@@ -480,7 +488,7 @@ async fn edit<R: EditPage>(
     let owner = R::owner_of(&state.pool, &record).await?;
     let form = R::form_of(&record);
     let context = R::context(&state.pool, &owner, Some(&record), &form).await?;
-    let action = path.fill(R::UPDATE);
+    let action = with_return_to(path.fill(R::UPDATE), query.as_deref());
     let html = R::render(FormPage {
         notice: R::notice(&done_param(query.as_deref())),
         ..FormPage::new(nav, action, &owner, Some(&record), context, form)
@@ -493,6 +501,7 @@ async fn update<R: EditPage>(
     nav: Nav,
     SignedIn(user): SignedIn,
     path: PathParams,
+    RawQuery(query): RawQuery,
     HtmlForm(mut form): HtmlForm<R::Form>,
 ) -> Result<Response, AppError> {
     let key = R::parse_key(&path)?;
@@ -512,7 +521,12 @@ async fn update<R: EditPage>(
         Err(errors) => Saved::Refused(errors),
     };
     let (status, errors, conflict, shown) = match saved {
-        Saved::Done(record) => return see_other(&R::done_url(&record, Done::Saved)),
+        Saved::Done(record) => {
+            let url = after_save(query.as_deref(), Done::Saved, || {
+                R::done_url(&record, Done::Saved)
+            });
+            return see_other(&url);
+        }
         Saved::Missing => return Err(AppError::NotFound),
         Saved::Refused(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new(), before),
         Saved::Stale(current) => {
@@ -532,7 +546,7 @@ async fn update<R: EditPage>(
         }
     };
     let form = R::shown_again(form, Some(&shown));
-    let action = path.fill(R::UPDATE);
+    let action = with_return_to(path.fill(R::UPDATE), query.as_deref());
     let page = FormPage {
         errors,
         conflict,
@@ -596,7 +610,7 @@ mod tests {
     }
 
     #[test]
-    fn only_admin_pages_are_returned_to() {
+    fn only_local_paths_are_returned_to() {
         let q = |to: &str| {
             format!(
                 "return_to={}",
@@ -607,11 +621,15 @@ mod tests {
             return_to(Some(&q("/admin/items/4/contributions/new"))),
             Some("/admin/items/4/contributions/new".into())
         );
+        assert_eq!(
+            return_to(Some(&q("/programmes/x"))),
+            Some("/programmes/x".into())
+        );
         for bad in [
             "//evil.example/admin/",
             "https://evil.example",
-            "/programmes/x",
             "/admin\\x",
+            "",
         ] {
             assert_eq!(return_to(Some(&q(bad))), None, "{bad}");
         }
@@ -619,5 +637,12 @@ mod tests {
             with_param("/admin/items/4/contributions/new", "organisation", "12"),
             "/admin/items/4/contributions/new?organisation=12"
         );
+        let back = |to: &str| after_save(Some(&q(to)), Done::Saved, || "/list".into());
+        assert_eq!(
+            back("/admin/items?kind=&page=2"),
+            "/admin/items?kind=&page=2&done=saved"
+        );
+        assert_eq!(back("/programmes/x"), "/programmes/x");
+        assert_eq!(back("https://evil.example"), "/list");
     }
 }

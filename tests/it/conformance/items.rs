@@ -694,3 +694,54 @@ async fn two_saves_that_together_close_a_loop_are_refused_by_the_database() {
         .expect("b");
     assert_ne!(parent_of_b, Some(a), "b is not under a");
 }
+
+/// Follows the item's edit link from a page and saves: the person lands where they were.
+async fn save_from(admin: &Session, from: &str) -> (u16, String) {
+    let start = page(admin, from, 200).await;
+    let edit = start
+        .links()
+        .into_iter()
+        .find(|href| href.starts_with("/admin/items/") && href.contains("/edit?return_to="))
+        .unwrap_or_else(|| panic!("{from} links to an item's form with the way back"));
+    let form_page = page(admin, &edit, 200).await;
+    let action = form_page
+        .record_form()
+        .attr("action")
+        .expect("the form posts somewhere")
+        .to_string();
+    let (status, location, _) = post_form(admin, &action, &form_page.submitted()).await;
+    (status, location)
+}
+
+#[tokio::test]
+async fn a_save_returns_to_the_page_the_person_came_from() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    let list = "/admin/items?q=a&page=2";
+    assert_eq!(
+        save_from(&admin, list).await,
+        (
+            303,
+            "/admin/items?kind=&status=&published=&archived=&q=a&page=2&done=saved".into()
+        ),
+        "back to page 2 of the filtered list"
+    );
+    assert_eq!(
+        save_from(&admin, "/programmes/guinea-bissau").await,
+        (303, "/programmes/guinea-bissau".into()),
+        "back to the item's page"
+    );
+    // a forged way back elsewhere is not followed
+    let gb = id_by(&app, "items", "slug", "guinea-bissau").await;
+    let form = form_at(&admin, &format!("/admin/items/{gb}/edit")).await;
+    let (status, location, _) = post_form(
+        &admin,
+        &format!("/admin/items/{gb}?return_to=https%3A%2F%2Fevil.example%2F"),
+        &form,
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/admin/items?done=saved")
+    );
+}
