@@ -37,6 +37,8 @@ impl Editable for Accounts {
     /// A disabled account or a changed role takes effect now, not at next sign-in.
     async fn after_save(
         db: &mut PgConnection,
+        _: &Actor,
+        _: &AccountFields,
         before: Option<&User>,
         after: &User,
     ) -> sqlx::Result<()> {

@@ -10,6 +10,7 @@ use crate::domain::forms::FieldErrors;
 pub use crate::domain::records::item::ItemFields;
 use crate::domain::records::item::{END_BEFORE_START, PARENT_CYCLE, PARENT_GONE, PARENT_NEEDED};
 use crate::domain::vocab::{ItemKind, ItemStatus};
+use crate::store::audit::{self, Actor, Entry};
 use crate::store::editing::{Archivable, Change, Creatable, Editable, keyed_by_id};
 
 /// One row of the admin list.
@@ -480,6 +481,21 @@ pub async fn remove_alignment(
 pub struct Items;
 
 /// "programme", "component", ... for sentences.
+/// How many items below `id` (components, sub-components) are not published.
+pub async fn unpublished_below(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"WITH RECURSIVE below(id) AS (
+               SELECT id FROM items WHERE parent_id = $1
+               UNION
+               SELECT i.id FROM items i JOIN below b ON i.parent_id = b.id)
+           SELECT count(*) AS "count!" FROM items
+            WHERE id IN (SELECT id FROM below) AND NOT published AND archived_at IS NULL"#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}
+
 pub fn kind_word(kind: ItemKind) -> String {
     kind.label().to_lowercase()
 }
@@ -491,6 +507,51 @@ impl Editable for Items {
     type Fields = ItemFields;
 
     keyed_by_id!(by_id, update);
+
+    /// Publishing an item with "its components too" publishes every unpublished item
+    /// below it in the same transaction, each audited as published, so delegates never
+    /// see a programme whose parts are silently missing.
+    async fn after_save(
+        db: &mut PgConnection,
+        actor: &Actor,
+        fields: &ItemFields,
+        _: Option<&AdminItem>,
+        after: &AdminItem,
+    ) -> sqlx::Result<()> {
+        if !(fields.publish_components && after.published) {
+            return Ok(());
+        }
+        let published = sqlx::query!(
+            r#"WITH RECURSIVE below(id) AS (
+                   SELECT id FROM items WHERE parent_id = $1
+                   UNION
+                   SELECT i.id FROM items i JOIN below b ON i.parent_id = b.id)
+               UPDATE items SET published = true, version = version + 1, updated_at = now()
+                WHERE id IN (SELECT id FROM below) AND NOT published AND archived_at IS NULL
+               RETURNING id, title, kind AS "kind: ItemKind""#,
+            after.id
+        )
+        .fetch_all(&mut *db)
+        .await?;
+        for component in published {
+            let entry = Entry {
+                action: "publish",
+                entity: Self::ENTITY,
+                entity_id: Some(component.id),
+                item_id: Some(component.id),
+                summary: format!(
+                    "Published {} “{}” with “{}”",
+                    kind_word(component.kind),
+                    component.title,
+                    after.title
+                ),
+                before: Some(&serde_json::json!({ "published": false })),
+                after: Some(&serde_json::json!({ "published": true })),
+            };
+            audit::record(&mut *db, actor, entry).await?;
+        }
+        Ok(())
+    }
 
     /// The parent must be an item that is not archived (unless it is the saved parent
     /// already) and must not close a loop (the database's trigger refuses a loop made

@@ -69,10 +69,13 @@ pub trait Editable: Send + Sync + Sized + 'static {
         async { Ok(None) }
     }
 
-    /// Anything else a save changes, in its transaction (an account's sessions end when
-    /// it is disabled).
+    /// Anything else a save changes, in its transaction, audited under `actor` (an
+    /// account's sessions end when it is disabled; an item's components are published
+    /// with it when asked).
     fn after_save(
         _db: &mut PgConnection,
+        _actor: &Actor,
+        _fields: &Self::Fields,
         _before: Option<&Self::Record>,
         _after: &Self::Record,
     ) -> impl Future<Output = sqlx::Result<()>> + Send {
@@ -202,7 +205,7 @@ pub async fn create<R: Creatable>(
     let Some(after) = R::load(&mut tx, &key).await? else {
         return Ok(Saved::Missing);
     };
-    finish::<R>(tx, actor, None, after).await
+    finish::<R>(tx, actor, fields, None, after).await
 }
 
 pub async fn update<R: Editable>(
@@ -228,7 +231,7 @@ pub async fn update<R: Editable>(
     let Some(after) = R::load(&mut tx, &R::saved_key(key, fields)).await? else {
         return Ok(Saved::Missing);
     };
-    finish::<R>(tx, actor, Some(before), after).await
+    finish::<R>(tx, actor, fields, Some(before), after).await
 }
 
 /// Archives or restores; audited only when the flag changed. The record as it was.
@@ -268,10 +271,11 @@ pub async fn set_archived<R: Archivable>(
 async fn finish<R: Editable>(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
+    fields: &R::Fields,
     before: Option<R::Record>,
     after: R::Record,
 ) -> sqlx::Result<Saved<R>> {
-    R::after_save(&mut tx, before.as_ref(), &after).await?;
+    R::after_save(&mut tx, actor, fields, before.as_ref(), &after).await?;
     let change = R::audit(before.as_ref(), &after);
     let (entity_id, item_id) = R::audit_ids(&after);
     let entry = Entry {

@@ -39,6 +39,8 @@ pub struct ItemForm {
     pub places: String,
     pub source_paras: String,
     pub published: Option<String>,
+    /// Ticked: publishing the item publishes its unpublished components too.
+    pub publish_components: Option<String>,
     pub internal_notes: String,
     pub version: String,
 }
@@ -61,6 +63,8 @@ pub struct ItemFields {
     pub places: Vec<String>,
     pub source_paras: Option<String>,
     pub published: bool,
+    /// Publish the unpublished components as well (only with `published`).
+    pub publish_components: bool,
     pub internal_notes: String,
 }
 
@@ -102,6 +106,7 @@ impl ItemForm {
             places: place_names(&mut errors, &self.places),
             source_paras: errors.optional("source_paras", &self.source_paras, MAX_TEXT),
             published: ticked(&self.published),
+            publish_components: ticked(&self.published) && ticked(&self.publish_components),
             internal_notes: errors.text("internal_notes", &self.internal_notes, MAX_TEXT),
         };
         if let (Some(start), Some(end)) = (fields.start_date, fields.end_date)

@@ -251,6 +251,7 @@ pub struct FormTemplate {
     pub areas: Vec<Choice>,
     pub align: AlignForm,
     pub align_errors: FieldErrors,
+    pub unpublished_components: i64,
 }
 
 /// What an item's form shows besides its fields.
@@ -263,6 +264,8 @@ pub struct ItemContext {
     /// The add-an-alignment form, as typed when it was refused.
     pub align: AlignForm,
     pub align_errors: FieldErrors,
+    /// Items below it that are not published: the form offers to publish them with it.
+    pub unpublished_components: i64,
 }
 
 /// Possible parents of `item`: the saved and the typed parent stay listed even when
@@ -336,6 +339,10 @@ impl EditPage for Items {
             areas,
             align: AlignForm::default(),
             align_errors: FieldErrors::default(),
+            unpublished_components: match item {
+                Some(i) => store::unpublished_below(pool, i.id).await?,
+                None => 0,
+            },
         })
     }
 
@@ -358,6 +365,7 @@ impl EditPage for Items {
             places: i.places.clone(),
             source_paras: text(&i.source_paras),
             published: i.published.then(|| "on".to_string()),
+            publish_components: None,
             internal_notes: i.internal_notes.clone(),
             version: i.version.to_string(),
         }
@@ -390,6 +398,7 @@ impl EditPage for Items {
             areas,
             align,
             align_errors,
+            unpublished_components,
         } = page.context;
         form_template!(
             page,
@@ -405,6 +414,7 @@ impl EditPage for Items {
                 areas,
                 align,
                 align_errors,
+                unpublished_components,
             }
         )
         .render()

@@ -745,3 +745,73 @@ async fn a_save_returns_to_the_page_the_person_came_from() {
         (303, "/admin/items?done=saved")
     );
 }
+
+#[tokio::test]
+async fn publishing_an_item_offers_to_publish_its_components_in_one_audited_save() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    sqlx::raw_sql(
+        "UPDATE items SET published = false
+          WHERE slug = 'rainbow-strategy'
+             OR parent_id = (SELECT id FROM items WHERE slug = 'rainbow-strategy')",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("a draft programme with draft components");
+    let drafts_below = "SELECT count(*) FROM items WHERE NOT published AND parent_id =
+                          (SELECT id FROM items WHERE slug = 'rainbow-strategy')";
+    let components: i64 = scalar(&app, drafts_below).await;
+    assert!(
+        components >= 2,
+        "the seed's Rainbow Strategy has components"
+    );
+    let id = id_by(&app, "items", "slug", "rainbow-strategy").await;
+
+    let edit = page(&admin, &format!("/admin/items/{id}/edit"), 200).await;
+    assert_eq!(
+        edit.text("label[for=publish_components]"),
+        format!("Publish its {components} unpublished components too")
+    );
+    let mut form = edit.submitted();
+    form.set("published", "on");
+    form.set("publish_components", "on");
+    let (status, _, _) = post_form(&admin, &format!("/admin/items/{id}"), &form).await;
+    assert_eq!(status, 303);
+    let left: i64 = scalar(&app, drafts_below).await;
+    assert_eq!(left, 0, "the components are published with it");
+    let audited: i64 = scalar(
+        &app,
+        "SELECT count(*) FROM audit_log WHERE action = 'publish' AND entity = 'item'
+            AND item_id IN (SELECT id FROM items WHERE parent_id =
+                              (SELECT id FROM items WHERE slug = 'rainbow-strategy'))",
+    )
+    .await;
+    assert_eq!(audited, components, "one audit row per component");
+    let edit = page(&admin, &format!("/admin/items/{id}/edit"), 200).await;
+    assert!(!edit.exists("#publish_components"), "nothing left to offer");
+}
+
+#[tokio::test]
+async fn publishing_without_the_tick_leaves_the_components_as_drafts() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    sqlx::raw_sql(
+        "UPDATE items SET published = false
+          WHERE parent_id = (SELECT id FROM items WHERE slug = 'rainbow-strategy')",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("draft components");
+    let id = id_by(&app, "items", "slug", "rainbow-strategy").await;
+    let mut form = form_at(&admin, &format!("/admin/items/{id}/edit")).await;
+    form.set("publish_components", "");
+    let (status, _, _) = post_form(&admin, &format!("/admin/items/{id}"), &form).await;
+    assert_eq!(status, 303);
+    let published: i64 = scalar(
+        &app,
+        "SELECT count(*) FROM items WHERE published AND parent_id =
+           (SELECT id FROM items WHERE slug = 'rainbow-strategy')",
+    )
+    .await;
+    assert_eq!(published, 0);
+}
