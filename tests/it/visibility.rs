@@ -319,3 +319,38 @@ async fn staff_see_drafts_marked_and_can_read_the_delegates_view() {
     assert!(!body.contains(SMART_TITLE));
     assert!(!Page::parse(&body).has("header a.view-switch"));
 }
+
+#[tokio::test]
+async fn staff_csv_and_api_say_which_items_are_drafts() {
+    let app = app_with_a_draft().await;
+    let staff = app.signed_in(Role::Staff).await;
+    let (status, csv) = staff.get("/funding.csv?table=items").await;
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let published = header
+        .iter()
+        .position(|h| h == "Published")
+        .expect("a Published column");
+    let title = header.iter().position(|h| h == "Title").expect("Title");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    let smart = rows
+        .iter()
+        .find(|r| r[title].starts_with(SMART_TITLE))
+        .expect("the draft is in the staff CSV");
+    assert_eq!(&smart[published], "no");
+    assert!(
+        rows.iter()
+            .filter(|r| !r[title].starts_with(SMART_TITLE))
+            .all(|r| &r[published] == "yes")
+    );
+
+    let (_, body) = staff.get("/api/v1/programmes?per_page=500").await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let items = json["items"].as_array().expect("items");
+    let smart = items
+        .iter()
+        .find(|i| i["slug"] == "smart")
+        .expect("the draft is in the staff API");
+    assert_eq!(smart["published"], false);
+}

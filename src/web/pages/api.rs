@@ -53,6 +53,8 @@ pub struct ProgrammeJson {
     pub kind: String,
     pub status: String,
     pub parent: Option<String>,
+    /// False for a draft (only staff and admins receive drafts).
+    pub published: bool,
     pub result_areas: Vec<String>,
     pub budget_usd: Option<String>,
     /// Null when the only money pledged has no exchange rate (see `not_converted`).
@@ -170,6 +172,7 @@ pub async fn programmes(
                 slug: item.slug.clone(),
                 title: item.title.clone(),
                 kind: item.kind.as_str().to_string(),
+                published: item.published,
                 status: item.status.as_str().to_string(),
                 parent: item
                     .parent_id

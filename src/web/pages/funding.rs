@@ -747,6 +747,8 @@ fn item_header() -> Vec<String> {
         .map(String::from),
     );
     header.extend(NOT_CONVERTED_HEADER.map(String::from));
+    // last, so the columns before it stay where spreadsheets expect them
+    header.push("Published".into());
     header
 }
 
@@ -782,6 +784,8 @@ pub fn item_lines(d: &Dashboard, records: &Records) -> Vec<axum::body::Bytes> {
             record.extend(funding_cells(p.funding_ref(i)));
             record.extend([parent, budgets.join("; "), contributions.join("; ")]);
             record.extend(not_converted_cells(&p.funding_ref(i).unconverted));
+            // staff read drafts too: say which
+            record.push(yes_no(item.published));
             csv_line(record)
         })
         .collect()
