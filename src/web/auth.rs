@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::auth::{Audience, Role};
 use crate::store::sessions::{self, SessionUser};
+use crate::web::forms::query_param;
 use crate::web::{AppError, AppState};
 
 /// The signed-in person, put into request extensions by [`load_session`].
@@ -203,13 +204,16 @@ const VIEW_COOKIE: &str = "pt_view";
 const AS_DELEGATES: &str = "delegates";
 const AS_STAFF: &str = "staff";
 
+/// The switch in this request's query: `Some(true)` for `?view=delegates`, `Some(false)`
+/// for any other `view=`, None without one.
+fn view_switch_in(uri: &axum::http::Uri) -> Option<bool> {
+    query_param(uri.query(), VIEW_PARAM).map(|v| v == AS_DELEGATES)
+}
+
 /// The view a staff member asked for: `Some(true)` for the delegates' view, from the
-/// query (`?view=delegates` / `?view=staff`) or else the cookie; None when neither says.
+/// query or else the cookie; None when neither says.
 fn asked_for_delegates_view(uri: &axum::http::Uri, jar: &CookieJar) -> Option<bool> {
-    let from_query = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == VIEW_PARAM)
-        .map(|(_, v)| v == AS_DELEGATES);
-    from_query.or_else(|| jar.get(VIEW_COOKIE).map(|c| c.value() == AS_DELEGATES))
+    view_switch_in(uri).or_else(|| jar.get(VIEW_COOKIE).map(|c| c.value() == AS_DELEGATES))
 }
 
 /// What the reader may see: their role's view; staff and admins may switch to what
@@ -244,9 +248,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Audience {
 /// Remembers a `?view=` switch in a cookie, so the view a staff member chose holds on
 /// every page they open from there until they switch back.
 pub async fn remember_view(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let asked = form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == VIEW_PARAM)
-        .map(|(_, v)| v == AS_DELEGATES);
+    let asked = view_switch_in(req.uri());
     let response = next.run(req).await;
     let Some(as_delegates) = asked else {
         return response;

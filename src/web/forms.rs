@@ -132,3 +132,11 @@ pub fn date_param(value: &str, name: &str) -> Result<Option<chrono::NaiveDate>, 
         AppError::BadRequest(format!("“{value}” is not a date for “{name}”: {why}."))
     })
 }
+
+/// The first value of `key` in a query string. Read by hand so that a repeated or odd
+/// parameter never becomes the framework's bare 400 answer (as `Query<T>` would).
+pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}

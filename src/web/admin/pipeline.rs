@@ -20,7 +20,7 @@ use crate::domain::vocab::Vocabulary;
 use crate::store::editing::{self, Archivable, Creatable, Editable, Saved};
 use crate::web::auth::{CurrentUser, Nav, SignedIn};
 use crate::web::forms::HtmlForm;
-pub use crate::web::forms::{PathParams, parse_id};
+pub use crate::web::forms::{PathParams, parse_id, query_param};
 use crate::web::{AppError, AppState};
 
 /// Where a save leaves the person: the notice the next page shows.
@@ -364,14 +364,6 @@ fn with_param(url: &str, key: &str, value: &str) -> String {
 /// `done=` of a query string.
 pub fn done_param(query: Option<&str>) -> String {
     query_param(query, "done").unwrap_or_default()
-}
-
-/// The first value of `key` in a query string. Read by hand so that a repeated or odd
-/// parameter never becomes the framework's bare 400 answer (as `Query<T>` would).
-pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
 }
 
 /// A page with a status other than 200.

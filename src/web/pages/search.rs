@@ -72,56 +72,56 @@ pub async fn show(
     let records = &snap.records;
     let data = &records.data;
     // The index holds only what this audience sees, so the limit never hides a hit.
-    page.items = (d
+    page.items = d
         .search_index(records)
         .search(&page.q, MAX_ITEMS)
-        .into_iter())
-    .map(|i| Hit {
-        href: format!("/programmes/{}", d.portfolio.items[i].slug),
-        label: d.portfolio.items[i].title.clone(),
-        // staff read drafts too: say which
-        detail: match d.portfolio.items[i].published {
-            true => d.kind_labels[i].clone(),
-            false => format!("{} · Draft", d.kind_labels[i]),
-        },
-    })
-    .collect();
-    page.organisations = (records
+        .into_iter()
+        .map(|i| Hit {
+            href: format!("/programmes/{}", d.portfolio.items[i].slug),
+            label: d.portfolio.items[i].title.clone(),
+            // staff read drafts too: say which
+            detail: match d.portfolio.items[i].published {
+                true => d.kind_labels[i].clone(),
+                false => format!("{} · Draft", d.kind_labels[i]),
+            },
+        })
+        .collect();
+    page.organisations = records
         .organisation_search()
         .search(&page.q, MAX_OTHERS)
-        .into_iter())
-    .map(|o| &data.organisations[o])
-    .map(|o| Hit {
-        href: format!("/organisations/{}", o.slug),
-        label: o.name.clone(),
-        detail: String::new(),
-    })
-    .collect();
-    page.places = (records
+        .into_iter()
+        .map(|o| &data.organisations[o])
+        .map(|o| Hit {
+            href: format!("/organisations/{}", o.slug),
+            label: o.name.clone(),
+            detail: String::new(),
+        })
+        .collect();
+    page.places = records
         .place_search()
         .search(&page.q, MAX_OTHERS)
-        .into_iter())
-    .map(|p| &data.places[p])
-    .map(|p| Hit {
-        href: crate::web::view::place_href(&p.name),
-        label: p.name.clone(),
-        detail: Dashboard::place_label(p.kind).to_string(),
-    })
-    .collect();
-    page.areas = (records
+        .into_iter()
+        .map(|p| &data.places[p])
+        .map(|p| Hit {
+            href: crate::web::view::place_href(&p.name),
+            label: p.name.clone(),
+            detail: Dashboard::place_label(p.kind).to_string(),
+        })
+        .collect();
+    page.areas = records
         .area_search()
         .search(&page.q, MAX_OTHERS)
-        .into_iter())
-    .map(|a| &data.result_areas[a])
-    .map(|a| Hit {
-        href: format!("/result-areas/{}", a.code),
-        label: format!(
-            "{} {}",
-            a.code,
-            a.title.as_deref().unwrap_or(TITLE_NOT_GIVEN)
-        ),
-        detail: format!("Theme {}", a.theme_code),
-    })
-    .collect();
+        .into_iter()
+        .map(|a| &data.result_areas[a])
+        .map(|a| Hit {
+            href: format!("/result-areas/{}", a.code),
+            label: format!(
+                "{} {}",
+                a.code,
+                a.title.as_deref().unwrap_or(TITLE_NOT_GIVEN)
+            ),
+            detail: format!("Theme {}", a.theme_code),
+        })
+        .collect();
     render(&page)
 }
