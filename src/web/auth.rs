@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::auth::{Audience, Role};
 use crate::store::sessions::{self, SessionUser};
-use crate::web::forms::query_param;
+use crate::web::forms::{query_param, with_query_param};
 use crate::web::{AppError, AppState};
 
 /// The signed-in person, put into request extensions by [`load_session`].
@@ -328,22 +328,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Nav {
             } else {
                 AS_DELEGATES
             };
-            nav.switch_view = with_param(&parts.uri, VIEW_PARAM, to);
+            // path and query only: never the scheme or host of an absolute-form request
+            let here = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            nav.switch_view = with_query_param(here, VIEW_PARAM, to);
         }
         Ok(nav)
     }
-}
-
-/// This request's path and query with `key` set to `value` (other parameters kept).
-fn with_param(uri: &axum::http::Uri, key: &str, value: &str) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
-        if k != key {
-            query.append_pair(&k, &v);
-        }
-    }
-    query.append_pair(key, value);
-    format!("{}?{}", uri.path(), query.finish())
 }
 
 /// Only paths on this site are followed after sign-in: `/x`, not `//evil.example` or

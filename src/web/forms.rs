@@ -140,3 +140,35 @@ pub fn query_param(query: Option<&str>, key: &str) -> Option<String> {
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
+
+/// A local address (`/path?query`) with `key` set to `value`: an earlier value of `key`
+/// is dropped, the other parameters kept in their order.
+pub fn with_query_param(url: &str, key: &str, value: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != key {
+            pairs.append_pair(&k, &v);
+        }
+    }
+    pairs.append_pair(key, value);
+    format!("{path}?{}", pairs.finish())
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_is_set_once_and_the_others_kept() {
+        assert_eq!(
+            with_query_param("/funding", "view", "staff"),
+            "/funding?view=staff"
+        );
+        assert_eq!(
+            with_query_param("/?sort=gap&view=delegates&page=2", "view", "staff"),
+            "/?sort=gap&page=2&view=staff"
+        );
+        assert_eq!(query_param(Some("a=1&a=2"), "a"), Some("1".into()));
+    }
+}

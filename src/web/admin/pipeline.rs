@@ -20,6 +20,7 @@ use crate::domain::vocab::Vocabulary;
 use crate::store::editing::{self, Archivable, Creatable, Editable, Saved};
 use crate::web::auth::{CurrentUser, Nav, SignedIn};
 use crate::web::forms::HtmlForm;
+use crate::web::forms::with_query_param;
 pub use crate::web::forms::{PathParams, parse_id, query_param};
 use crate::web::{AppError, AppState};
 
@@ -338,7 +339,7 @@ fn return_to(query: Option<&str>) -> Option<String> {
 /// Admin pages get the `done` notice; other pages have none to show.
 fn after_save(query: Option<&str>, done: Done, otherwise: impl FnOnce() -> String) -> String {
     match return_to(query) {
-        Some(back) if back.starts_with("/admin/") => with_param(&back, "done", done.as_str()),
+        Some(back) if back.starts_with("/admin/") => with_query_param(&back, "done", done.as_str()),
         Some(back) => back,
         None => otherwise(),
     }
@@ -347,18 +348,9 @@ fn after_save(query: Option<&str>, done: Done, otherwise: impl FnOnce() -> Strin
 /// A create form's address, keeping where to return after the save.
 fn with_return_to(action: String, query: Option<&str>) -> String {
     match return_to(query) {
-        Some(back) => with_param(&action, "return_to", &back),
+        Some(back) => with_query_param(&action, "return_to", &back),
         None => action,
     }
-}
-
-/// `url` with `key=value` added to its query.
-fn with_param(url: &str, key: &str, value: &str) -> String {
-    let pair = form_urlencoded::Serializer::new(String::new())
-        .append_pair(key, value)
-        .finish();
-    let joiner = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{joiner}{pair}")
 }
 
 /// `done=` of a query string.
@@ -445,7 +437,9 @@ async fn create<R: CreatePage>(
                 Saved::Done(record) => {
                     let created = R::audit_ids(&record).0;
                     let url = match (return_to(query.as_deref()), created) {
-                        (Some(back), Some(id)) => with_param(&back, R::ENTITY, &id.to_string()),
+                        (Some(back), Some(id)) => {
+                            with_query_param(&back, R::ENTITY, &id.to_string())
+                        }
                         _ => R::done_url(&record, Done::Created),
                     };
                     return see_other(&url);
@@ -626,7 +620,7 @@ mod tests {
             assert_eq!(return_to(Some(&q(bad))), None, "{bad}");
         }
         assert_eq!(
-            with_param("/admin/items/4/contributions/new", "organisation", "12"),
+            with_query_param("/admin/items/4/contributions/new", "organisation", "12"),
             "/admin/items/4/contributions/new?organisation=12"
         );
         let back = |to: &str| after_save(Some(&q(to)), Done::Saved, || "/list".into());
