@@ -544,15 +544,20 @@ async function visualChecks(page) {
   }));
 
   // At 375 px a table wider than the screen says so above itself; one that fits does not.
+  // The hint follows a scroll-state container query, which the browser evaluates from a
+  // snapshot taken after layout, a frame or two after the resize: give it up to 2 s to
+  // settle, as a reader's eye would, before reading the result.
   await page.setViewportSize(NARROW);
-  record('/funding', 'visual: scroll hint at 375 px', await page.evaluate(() =>
+  const cutWithoutHint = () =>
     [...document.querySelectorAll('.table-scroll')].flatMap((box) => {
       const hint = getComputedStyle(box, '::before');
       const shown = hint.display !== 'none' && hint.content.includes('Scroll sideways');
       const overflows = box.scrollWidth > box.clientWidth;
       const heading = box.closest('section')?.querySelector('h2')?.textContent ?? 'a table';
       return overflows && !shown ? [`${heading}: cut at 375 px with no scroll hint`] : [];
-    })));
+    });
+  await page.waitForFunction(`(${cutWithoutHint})().length === 0`, null, { timeout: 2000, polling: 'raf' }).catch(() => {});
+  record('/funding', 'visual: scroll hint at 375 px', await page.evaluate(cutWithoutHint));
 
   // Print: no search box or navigation, "How these figures are computed" spelt out, and
   // the date the copy was made.
