@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Filters, FundingState};
+use crate::domain::funding::Funding;
 use crate::domain::money::percent;
 use crate::domain::portfolio::Portfolio;
 use crate::domain::search::TextIndex;
@@ -59,15 +60,7 @@ impl Snapshot {
             let mut internal = internal
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            internal.drafts_note = drafts_note(
-                internal
-                    .portfolio
-                    .items
-                    .len()
-                    .saturating_sub(published.portfolio.items.len()),
-                &internal.portfolio.total(),
-                &published.portfolio.total(),
-            );
+            internal.note_drafts(&published);
             (internal, published)
         });
         tracing::debug!(
@@ -431,14 +424,44 @@ fn compare(p: &Portfolio, lower_titles: &[String], key: SortKey, a: usize, b: us
 pub struct AreaSummary {
     /// Items aligned to the area, in report order.
     pub items: Vec<usize>,
+    pub funding: Funding,
     pub total: FundingView,
+    /// For staff: what the total owes to drafts (`view::drafts_note`).
+    pub drafts_note: String,
 }
 
 /// One country or region with this audience's items there.
 pub struct PlaceSummary {
     /// Items in the place, parents before their components.
     pub items: Vec<usize>,
+    pub funding: Funding,
     pub total: FundingView,
+    /// For staff: what the total owes to drafts (`view::drafts_note`).
+    pub drafts_note: String,
+}
+
+impl AreaSummary {
+    fn new(portfolio: &Portfolio, items: Vec<usize>) -> AreaSummary {
+        let funding = portfolio.combined_indices(&items);
+        AreaSummary {
+            total: FundingView::from(&funding),
+            funding,
+            items,
+            drafts_note: String::new(),
+        }
+    }
+}
+
+impl PlaceSummary {
+    fn new(portfolio: &Portfolio, items: Vec<usize>) -> PlaceSummary {
+        let funding = portfolio.combined_indices(&items);
+        PlaceSummary {
+            total: FundingView::from(&funding),
+            funding,
+            items,
+            drafts_note: String::new(),
+        }
+    }
 }
 
 /// A programme's cell in the alignment matrix, when it serves the area.
@@ -714,12 +737,58 @@ impl Dashboard {
                     .collect();
                 items.sort_unstable();
                 items.dedup();
-                AreaSummary {
-                    total: FundingView::from(&p.combined_indices(&items)),
-                    items,
-                }
+                AreaSummary::new(p, items)
             })
             .collect()
+    }
+
+    /// On the staff dashboard: what each total (the portfolio's, each place's and each
+    /// result area's) owes to drafts, beside what delegates read in `published`.
+    fn note_drafts(&mut self, published: &Dashboard) {
+        // A draft here is what delegates do not see: an unpublished item, or a part of one.
+        let drafts_among = |items: &[usize]| {
+            items
+                .iter()
+                .filter(|&&i| {
+                    let id = self.portfolio.items[i].id;
+                    published.portfolio.index_of(id).is_none()
+                })
+                .count()
+        };
+        let portfolio_note = drafts_note(
+            self.portfolio
+                .items
+                .len()
+                .saturating_sub(published.portfolio.items.len()),
+            &self.portfolio.total(),
+            &published.portfolio.total(),
+        );
+        let area_notes: Vec<String> = self
+            .areas
+            .iter()
+            .zip(&published.areas)
+            .map(|(staff, seen)| {
+                drafts_note(drafts_among(&staff.items), &staff.funding, &seen.funding)
+            })
+            .collect();
+        let place_notes: Vec<(String, String)> = self
+            .places
+            .iter()
+            .filter_map(|(name, staff)| {
+                let seen = published.places.get(name)?;
+                let note = drafts_note(drafts_among(&staff.items), &staff.funding, &seen.funding);
+                Some((name.clone(), note))
+            })
+            .collect();
+        self.drafts_note = portfolio_note;
+        for (area, note) in self.areas.iter_mut().zip(area_notes) {
+            area.drafts_note = note;
+        }
+        for (name, note) in place_notes {
+            if let Some(place) = self.places.get_mut(&name) {
+                place.drafts_note = note;
+            }
+        }
     }
 
     fn matrix(&self, records: &Records) -> HashMap<usize, (Vec<usize>, MatrixCell)> {
@@ -769,11 +838,7 @@ impl Dashboard {
             .iter()
             .map(|place| {
                 let items = items_at.remove(place.name.as_str()).unwrap_or_default();
-                let summary = PlaceSummary {
-                    total: FundingView::from(&p.combined_indices(&items)),
-                    items,
-                };
-                (place.name.clone(), summary)
+                (place.name.clone(), PlaceSummary::new(p, items))
             })
             .collect()
     }

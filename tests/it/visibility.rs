@@ -262,6 +262,18 @@ async fn staff_see_drafts_marked_and_can_read_the_delegates_view() {
             .text_of("main p.drafts-note")
             .starts_with("Includes 1 draft")
     );
+    // A result area's and a place's totals say the same, only where a draft counts.
+    let (_, area) = staff.page("/result-areas/2.1").await;
+    assert!(
+        area.text_of("main p.drafts-note")
+            .starts_with("Includes 1 draft"),
+        "SMART serves 2.1"
+    );
+    let (_, place) = staff.page("/places/Guinea-Bissau").await;
+    assert!(
+        !place.has("main p.drafts-note"),
+        "no draft in Guinea-Bissau"
+    );
     let (_, search) = staff.page("/search?q=synthetics").await;
     let hits = search.texts("main section[aria-labelledby=\"items-heading\"] li");
     assert!(
@@ -353,4 +365,29 @@ async fn staff_csv_and_api_say_which_items_are_drafts() {
         .find(|i| i["slug"] == "smart")
         .expect("the draft is in the staff API");
     assert_eq!(smart["published"], false);
+}
+
+#[tokio::test]
+async fn a_places_totals_say_what_they_owe_to_a_draft() {
+    let app = TestApp::spawn().await;
+    execute(
+        &app,
+        "UPDATE items SET published = false WHERE slug = 'guinea-bissau'",
+    )
+    .await;
+    app.dashboards_rebuilt().await;
+    let staff = app.signed_in(Role::Staff).await;
+    let (status, page) = staff.page("/places/Guinea-Bissau").await;
+    assert_eq!(status, 200);
+    let note = page.text_of("main p.drafts-note");
+    assert!(
+        note.starts_with("Includes 1 draft") && note.contains("Delegates see a budget of"),
+        "{note}"
+    );
+    let viewer = app.signed_in(Role::Viewer).await;
+    let (_, page) = viewer.page("/places/Guinea-Bissau").await;
+    assert!(
+        !page.has("main p.drafts-note"),
+        "delegates get no such note"
+    );
 }

@@ -23,6 +23,7 @@ pub struct PlacePage<'a> {
     pub nav: Nav,
     pub name: String,
     pub total: &'a FundingView,
+    pub drafts_note: &'a str,
     pub rows: Vec<ItemLine<'a>>,
     pub row_count: usize,
     pub pager: Pager,
@@ -46,6 +47,7 @@ pub async fn show(
     render(&PlacePage {
         nav,
         total: &place.total,
+        drafts_note: &place.drafts_note,
         rows: place.items[pager.range()]
             .iter()
             .map(|&i| d.line(i))

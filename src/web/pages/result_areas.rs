@@ -203,6 +203,7 @@ pub struct ResultAreaPage<'a> {
     pub title_known: bool,
     pub source_para: String,
     pub total: &'a FundingView,
+    pub drafts_note: &'a str,
     pub rows: Vec<AreaItemRow<'a>>,
     pub row_count: usize,
     pub pager: Pager,
@@ -249,6 +250,7 @@ pub async fn detail(
         title: title_or_not_given(&area.title).to_string(),
         source_para: area.source_para.clone().unwrap_or_default(),
         total: &d.areas[rank].total,
+        drafts_note: &d.areas[rank].drafts_note,
         rows: rows[pager.range()]
             .iter()
             .map(|&(i, para)| AreaItemRow {
