@@ -226,6 +226,14 @@ async fn the_admin_link_fills_in_the_rate_form_and_the_amount_then_converts() {
         )),
         "the card links to the missing rate too"
     );
+    // the portfolio's totals on the overview and /funding, where staff read none
+    let rate_link = format!("main p.caveat a[href=\"{ADD_RATE}\"]");
+    for path in ["/", "/funding"] {
+        let (_, page) = admin.page(path).await;
+        assert!(page.has(&rate_link), "{path}: admins get the rate link");
+        let (_, page) = app.signed_in(Role::Staff).await.page(path).await;
+        assert!(!page.has(&rate_link), "{path}: staff do not");
+    }
     // and the money page's "not converted" box
     let fjord = id_by(&app, "items", "slug", "fjord").await;
     let money = admin_page(&admin, &format!("/admin/items/{fjord}/money"), 200).await;

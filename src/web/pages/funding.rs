@@ -29,8 +29,8 @@ use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{
-    FundingView, Pager, SortLink, drafts_note, missing_rates_text, no_rate, not_converted,
-    org_kind_label, place_href, usd_excluding,
+    FundingView, MissingRate, Pager, SortLink, drafts_note, missing_rates_text, no_rate,
+    not_converted, org_kind_label, place_href, usd_excluding,
 };
 
 use super::{ListQuery, render};
@@ -479,12 +479,15 @@ pub struct FundingPage<'a> {
     pub active: &'a [String],
     /// Everything below the print line, rendered once per revision and view.
     pub content: &'a str,
+    /// For admins (the content is the same for every role): rates the totals lack.
+    pub missing_rates: &'a [MissingRate],
 }
 
 /// One view of `/funding` (its filters, sort and page), kept with the revision.
 pub struct RenderedView {
     pub active: Vec<String>,
     pub content: String,
+    pub missing_rates: Vec<MissingRate>,
 }
 
 #[derive(Template)]
@@ -540,6 +543,7 @@ pub async fn show(
         nav,
         active: &view.active,
         content: &view.content,
+        missing_rates: &view.missing_rates,
     })
 }
 
@@ -596,6 +600,7 @@ fn render_view(
     };
     let controls = controls(filters, &records.filter_values);
     let active = describe(&controls);
+    let missing_rates = sections.total.missing_rates.clone();
     let content = FundingContent {
         active: active.clone(),
         total: &sections.total,
@@ -618,7 +623,11 @@ fn render_view(
         query_prefix,
     }
     .render()?;
-    Ok(RenderedView { active, content })
+    Ok(RenderedView {
+        active,
+        content,
+        missing_rates,
+    })
 }
 
 /// `a=b&c=d` for the filters plus extra pairs, for links that keep the current view.
