@@ -118,6 +118,7 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("POST", "/admin/budgets/{budget}/restore",        NO_FORM,      ADMIN_POST),
     ("GET",  "/admin/items/{item}/contributions/new",  NO_FORM,      ADMIN_GET),
     ("POST", "/admin/items/{item}/contributions",      NO_FORM,      ADMIN_POST),
+    ("POST", "/admin/items/{item}/contributions/new/organisation", NO_FORM, admin_post(303)),
     ("GET",  "/admin/contributions/{contribution}/edit", NO_FORM,    ADMIN_GET),
     ("POST", "/admin/contributions/{contribution}",    NO_FORM,      ADMIN_POST),
     ("POST", "/admin/contributions/{contribution}/archive", NO_FORM, ADMIN_POST),

@@ -11,7 +11,7 @@ use crate::domain::records::budget::{
 use crate::domain::records::yes_no;
 use crate::domain::vocab::{ContributionStatus, Vocabulary};
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ContributionForm {
     pub organisation: String,

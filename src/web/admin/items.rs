@@ -234,6 +234,8 @@ async fn list_page(request: ListRequest<'_>) -> HtmlResult {
 #[template(path = "admin/items/form.html")]
 pub struct FormTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub action: String,
     pub is_new: bool,
     pub item_id: i64,

@@ -7,8 +7,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::response::Html;
-use axum::routing::get;
+use axum::response::{Html, Response};
+use axum::routing::{get, post};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
@@ -31,7 +31,7 @@ use crate::web::admin::pipeline::{
     done_param, form_template,
 };
 use crate::web::auth::Nav;
-use crate::web::forms::HtmlPath;
+use crate::web::forms::{HtmlForm, HtmlPath, with_query_param};
 use crate::web::pages::render;
 use crate::web::view::{MissingRate, usd};
 use crate::web::{AppError, AppState};
@@ -45,6 +45,48 @@ pub fn routes() -> Router<AppState> {
         .merge(pipeline::routes::<Contributions>())
         .merge(pipeline::create_routes::<Contributions>())
         .merge(pipeline::archive_routes::<Contributions>())
+        .route(
+            "/admin/items/{id}/contributions/new/organisation",
+            post(add_organisation_first),
+        )
+}
+
+/// The contribution form's "Add a new organisation first": nothing is saved yet; what
+/// was typed travels in the address the organisation form returns to (with `kept`), so
+/// the contribution comes back half-filled with the new donor chosen.
+async fn add_organisation_first(
+    State(state): State<AppState>,
+    path: PathParams,
+    RawQuery(query): RawQuery,
+    HtmlForm(typed): HtmlForm<ContributionForm>,
+) -> Result<Response, AppError> {
+    let item = item(&state.pool, path.id("id")?).await?.id;
+    let typed = ContributionForm {
+        version: String::new(),
+        ..typed
+    };
+    let fields = serde_urlencoded::to_string(&typed).map_err(|e| AppError::Internal(e.into()))?;
+    let mut back = format!("/admin/items/{item}/contributions/new?{KEPT}=1&{fields}");
+    if let Some(origin) = pipeline::return_to(query.as_deref()) {
+        back = with_query_param(&back, "return_to", &origin);
+    }
+    pipeline::see_other(&with_query_param(
+        "/admin/organisations/new",
+        "return_to",
+        &back,
+    ))
+}
+
+/// Marks a new-contribution address that carries a half-filled form.
+const KEPT: &str = "kept";
+
+/// Where "Add a new organisation first" posts: beside the create address, with its query
+/// (the `return_to` of the contribution).
+fn new_organisation_action(create_action: &str) -> String {
+    match create_action.split_once('?') {
+        Some((path, query)) => format!("{path}/new/organisation?{query}"),
+        None => format!("{create_action}/new/organisation"),
+    }
 }
 
 fn iso(date: Option<NaiveDate>) -> String {
@@ -261,6 +303,8 @@ fn add_rate(no_rate: &Option<NoRate>) -> Option<MissingRate> {
 #[template(path = "admin/money/budget_form.html")]
 pub struct BudgetTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub item: ItemRef,
     pub action: String,
     pub is_new: bool,
@@ -378,6 +422,8 @@ impl CreatePage for Budgets {
 #[template(path = "admin/money/contribution_form.html")]
 pub struct ContributionTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub item: ItemRef,
     pub action: String,
     pub is_new: bool,
@@ -392,6 +438,8 @@ pub struct ContributionTemplate {
     pub no_rate: Option<NoRate>,
     /// The rate form for it.
     pub add_rate: Option<MissingRate>,
+    /// Where the form goes to add the donor first (`add_organisation_first`).
+    pub new_organisation_action: String,
 }
 
 impl EditPage for Contributions {
@@ -474,9 +522,11 @@ impl EditPage for Contributions {
         let organisations = organisations
             .into_iter()
             .map(|(id, name)| Choice::new(id, name));
+        let new_organisation_action = new_organisation_action(&page.action);
         form_template!(
             page,
             ContributionTemplate {
+                new_organisation_action,
                 known_currency: is_listed(&page.form.currency, &currencies),
                 organisations: organisations.collect(),
                 statuses: choices::<ContributionStatus>(),
@@ -506,8 +556,19 @@ impl CreatePage for Contributions {
         }
     }
 
-    /// `?organisation=<id>`: back from adding the donor the menu lacked, it is chosen.
+    /// Back from adding the donor the menu lacked: what was typed before
+    /// (`add_organisation_first`), with `?organisation=<id>` chosen.
     fn prefill(form: &mut ContributionForm, query: Option<&str>) {
+        let kept = query
+            .filter(|q| pipeline::query_param(Some(q), KEPT).is_some())
+            .and_then(|q| serde_urlencoded::from_str::<ContributionForm>(q).ok());
+        if let Some(typed) = kept {
+            *form = ContributionForm {
+                organisation: String::new(),
+                version: form.version.clone(),
+                ..typed
+            };
+        }
         if let Some(id) = pipeline::query_param(query, "organisation")
             .filter(|id| !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()))
         {

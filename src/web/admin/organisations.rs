@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
 #[template(path = "admin/organisations/form.html")]
 pub struct FormTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub action: String,
     pub is_new: bool,
     pub form: OrganisationForm,

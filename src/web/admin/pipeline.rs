@@ -188,6 +188,7 @@ versioned_forms!(
 macro_rules! form_template {
     ($page:ident, $template:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {
         $template {
+            return_to: $crate::web::admin::pipeline::return_to_of(&$page.action),
             $($field $(: $value)?,)*
             nav: $page.nav,
             action: $page.action,
@@ -263,6 +264,12 @@ impl<'a, R: EditPage> FormPage<'a, R> {
     }
 }
 
+/// Where the person came from, as kept in a form's address (`action`): Cancel leads back
+/// there.
+pub fn return_to_of(action: &str) -> Option<String> {
+    return_to(action.split_once('?').map(|(_, query)| query))
+}
+
 /// One field of a conflicting save: what is stored now, and what this person typed.
 #[derive(Debug, Clone)]
 pub struct ConflictRow {
@@ -331,7 +338,7 @@ fn parse_version(raw: &str) -> Result<i32, AppError> {
 /// `return_to=` of a query string: where the person came from, to go back to after
 /// the save (the list page they were on, the item's page, or a form that sent them to
 /// create a record it was missing). Only paths on this site are followed.
-fn return_to(query: Option<&str>) -> Option<String> {
+pub fn return_to(query: Option<&str>) -> Option<String> {
     query_param(query, "return_to").filter(|to| crate::web::auth::safe_next(Some(to)) == *to)
 }
 
@@ -343,6 +350,13 @@ fn after_save(query: Option<&str>, done: Done, otherwise: impl FnOnce() -> Strin
         Some(back) => back,
         None => otherwise(),
     }
+}
+
+/// A form's page (`…/new`, `…/edit`): one that sent the person to create a record it
+/// lacked, and gets it chosen on the way back.
+fn is_form(url: &str) -> bool {
+    let path = url.split_once('?').map_or(url, |(path, _)| path);
+    path.starts_with("/admin/") && (path.ends_with("/new") || path.ends_with("/edit"))
 }
 
 /// A create form's address, keeping where to return after the save.
@@ -437,10 +451,12 @@ async fn create<R: CreatePage>(
                 Saved::Done(record) => {
                     let created = R::audit_ids(&record).0;
                     let url = match (return_to(query.as_deref()), created) {
-                        (Some(back), Some(id)) => {
+                        (Some(back), Some(id)) if is_form(&back) => {
                             with_query_param(&back, R::ENTITY, &id.to_string())
                         }
-                        _ => R::done_url(&record, Done::Created),
+                        _ => after_save(query.as_deref(), Done::Created, || {
+                            R::done_url(&record, Done::Created)
+                        }),
                     };
                     return see_other(&url);
                 }
@@ -630,5 +646,20 @@ mod tests {
         );
         assert_eq!(back("/programmes/x"), "/programmes/x");
         assert_eq!(back("https://evil.example"), "/list");
+    }
+
+    #[test]
+    fn only_a_form_gets_the_new_record_chosen() {
+        assert!(is_form("/admin/items/4/contributions/new?kept=1&amount=5"));
+        assert!(is_form("/admin/contributions/9/edit"));
+        assert!(!is_form("/admin/items?page=2"));
+        assert!(!is_form("/programmes/new"));
+        assert_eq!(
+            return_to_of(
+                "/admin/organisations?return_to=%2Fadmin%2Fitems%2F4%2Fcontributions%2Fnew"
+            ),
+            Some("/admin/items/4/contributions/new".into())
+        );
+        assert_eq!(return_to_of("/admin/organisations"), None);
     }
 }

@@ -90,6 +90,8 @@ fn filter_currency(raw: Option<String>, known: &[String]) -> Result<Option<Strin
 #[template(path = "admin/rates/form.html")]
 pub struct FormTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub action: String,
     pub is_new: bool,
     pub heading: String,

@@ -68,6 +68,8 @@ fn theme_blocks(themes: Vec<ThemeRecord>, areas: Vec<AreaRecord>) -> Vec<ThemeBl
 #[template(path = "admin/strategy/form.html")]
 pub struct AreaTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub action: String,
     pub is_new: bool,
     pub form: AreaForm,
@@ -168,6 +170,8 @@ impl CreatePage for ResultAreas {
 #[template(path = "admin/strategy/theme.html")]
 pub struct ThemeTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     /// The form posts to `/admin/themes/{code}`, which the template spells itself.
     pub action: String,
     pub is_new: bool,

@@ -34,6 +34,8 @@ pub fn routes() -> Router<AppState> {
 #[template(path = "admin/users/form.html")]
 pub struct FormTemplate {
     pub nav: Nav,
+    /// Where Cancel leads: where the person came from, if known.
+    pub return_to: Option<String>,
     pub action: String,
     pub is_new: bool,
     pub user_id: i64,
@@ -143,6 +145,7 @@ pub async fn reset_password(
         Err(AccountError::Refused(problem)) => {
             let page = FormTemplate {
                 nav,
+                return_to: None,
                 action: format!("/admin/users/{}", user.id),
                 is_new: false,
                 user_id: user.id,

@@ -565,32 +565,60 @@ async fn a_donor_missing_from_the_menu_is_added_and_chosen_on_the_way_back() {
     let app = TestApp::spawn().await;
     let admin = app.signed_in(Role::Admin).await;
     let item = id_by(&app, "items", "slug", "guinea-bissau").await;
-    let new_contribution = format!("/admin/items/{item}/contributions/new");
-    let (status, page) = admin.page(&new_contribution).await;
-    assert_eq!(status, 200);
-    let add = page
-        .select("main form p.hint a")
+    let origin = "/programmes/guinea-bissau";
+    let new_contribution = format!("/admin/items/{item}/contributions/new?return_to={origin}");
+    let item_page = page(&admin, origin, 200).await;
+    assert!(
+        item_page.links().contains(&new_contribution),
+        "the item's page offers “Add a contribution”, coming back to it"
+    );
+    let first = page(&admin, &new_contribution, 200).await;
+
+    // Half the form typed, then "Add a new organisation first" (a second submit button
+    // after the main one, posting the same fields elsewhere).
+    let mut typed = first.submitted();
+    typed.set("amount", "1,250,000");
+    typed.set("currency", "NOK");
+    typed.set("pledged_on", "2008-03-12");
+    typed.set("as_of", "2008-03-12");
+    typed.set(
+        "note",
+        "Announced at the donors' meeting; letter to follow.",
+    );
+    let buttons: Vec<_> = first.all("main form.stacked button[type=submit]");
+    assert_eq!(buttons.len(), 2, "the main button first, then the detour");
+    assert_eq!(
+        super::page::text_of(buttons[1]),
+        "Add a new organisation first"
+    );
+    let detour = buttons[1].attr("formaction").expect("its own address");
+    let (status, location, body) = post_form(&admin, detour, &typed).await;
+    assert_eq!(status, 303, "{body}");
+    assert!(
+        location.starts_with("/admin/organisations/new?return_to="),
+        "{location}"
+    );
+    let before = super::row_count(&app, "contributions").await;
+
+    // The organisation form; Cancel would lead back to the half-filled contribution.
+    let org_form = page(&admin, &location, 200).await;
+    let cancel = org_form
+        .all("main form.stacked .actions a")
         .into_iter()
-        .filter_map(|a| a.value().attr("href"))
-        .find(|href| href.starts_with("/admin/organisations/new"))
-        .expect("a way to add the organisation")
+        .find_map(|a| a.attr("href").map(str::to_string))
+        .expect("a Cancel link");
+    assert!(cancel.starts_with(&format!("/admin/items/{item}/contributions/new?")));
+    let action = org_form
+        .one("main form.stacked")
+        .attr("action")
+        .expect("an action")
         .to_string();
     assert_eq!(
-        add,
-        format!("/admin/organisations/new?return_to={new_contribution}")
+        super::row_count(&app, "contributions").await,
+        before,
+        "nothing saved on the detour"
     );
-
-    let (status, page) = admin.page(&add).await;
-    assert_eq!(status, 200);
-    let action = page.attr("main form.stacked", "action").expect("a form");
-    assert_eq!(
-        action,
-        format!(
-            "/admin/organisations?return_to={}",
-            new_contribution.replace('/', "%2F")
-        )
-    );
-    let (status, location, _) = admin
+    let (status, back, _) = admin
         .post(
             &action,
             &[
@@ -602,14 +630,38 @@ async fn a_donor_missing_from_the_menu_is_added_and_chosen_on_the_way_back() {
         .await;
     assert_eq!(status, 303);
     let org = id_by(&app, "organisations", "slug", "government-of-norway").await;
-    assert_eq!(location, format!("{new_contribution}?organisation={org}"));
-    let (status, page) = admin.page(&location).await;
-    assert_eq!(status, 200);
+    assert!(back.ends_with(&format!("organisation={org}")), "{back}");
+
+    // Back on the contribution: everything typed is there, with the new donor chosen.
+    let again = page(&admin, &back, 200).await;
+    let form = again.submitted();
+    assert_eq!(form.get("organisation"), Some(org.to_string().as_str()));
+    assert_eq!(form.get("amount"), Some("1,250,000"));
+    assert_eq!(form.get("currency"), Some("NOK"));
+    assert_eq!(form.get("pledged_on"), Some("2008-03-12"));
     assert_eq!(
-        page.attr("main select#organisation option[selected]", "value"),
-        Some(org.to_string()),
-        "the new donor is chosen"
+        form.get("note"),
+        Some("Announced at the donors' meeting; letter to follow.")
     );
+    assert_eq!(form.get("version"), Some("0"));
+
+    // Saved, it returns to where the person started.
+    let mut form = form;
+    form.set("without_rate", "yes");
+    let action = again
+        .one("main form.stacked")
+        .attr("action")
+        .expect("an action")
+        .to_string();
+    let (status, location, body) = post_form(&admin, &action, &form).await;
+    assert_eq!(status, 303, "{body}");
+    assert_eq!(location, origin);
+    let saved: i64 = scalar(
+        &app,
+        &format!("SELECT count(*) FROM contributions WHERE org_id = {org} AND currency = 'NOK' AND amount = 1250000"),
+    )
+    .await;
+    assert_eq!(saved, 1);
 
     // elsewhere than an admin page is never returned to
     let (status, location, _) = admin
