@@ -420,42 +420,26 @@ fn compare(p: &Portfolio, lower_titles: &[String], key: SortKey, a: usize, b: us
     by.then(a.cmp(&b))
 }
 
+/// A group of this audience's items and their combined funding: the items serving one
+/// result area (in report order), or those in one country or region (parents before
+/// their components).
+pub struct ItemGroup {
+    pub items: Vec<usize>,
+    pub funding: Funding,
+    pub total: FundingView,
+    /// For staff: what the total owes to drafts (`view::drafts_note`).
+    pub drafts_note: String,
+}
+
 /// One result area with the items of this audience that serve it.
-pub struct AreaSummary {
-    /// Items aligned to the area, in report order.
-    pub items: Vec<usize>,
-    pub funding: Funding,
-    pub total: FundingView,
-    /// For staff: what the total owes to drafts (`view::drafts_note`).
-    pub drafts_note: String,
-}
-
+pub type AreaSummary = ItemGroup;
 /// One country or region with this audience's items there.
-pub struct PlaceSummary {
-    /// Items in the place, parents before their components.
-    pub items: Vec<usize>,
-    pub funding: Funding,
-    pub total: FundingView,
-    /// For staff: what the total owes to drafts (`view::drafts_note`).
-    pub drafts_note: String,
-}
+pub type PlaceSummary = ItemGroup;
 
-impl AreaSummary {
-    fn new(portfolio: &Portfolio, items: Vec<usize>) -> AreaSummary {
+impl ItemGroup {
+    fn new(portfolio: &Portfolio, items: Vec<usize>) -> ItemGroup {
         let funding = portfolio.combined_indices(&items);
-        AreaSummary {
-            total: FundingView::from(&funding),
-            funding,
-            items,
-            drafts_note: String::new(),
-        }
-    }
-}
-
-impl PlaceSummary {
-    fn new(portfolio: &Portfolio, items: Vec<usize>) -> PlaceSummary {
-        let funding = portfolio.combined_indices(&items);
-        PlaceSummary {
+        ItemGroup {
             total: FundingView::from(&funding),
             funding,
             items,
