@@ -190,10 +190,10 @@ fn entry(action: &'static str, user_id: Option<i64>) -> Entry<'static> {
 
 /// The lock names what lifts it: the time it ends, or a password reset by an
 /// administrator (`accounts::set_new_password` clears every lock on the address). It is
-/// this device's (network address's) lock only: signing in from elsewhere still works.
+/// this network address's lock only: signing in from elsewhere still works.
 pub fn locked_message(until: DateTime<Utc>) -> String {
     format!(
-        "Too many failed sign-in attempts for this address from your device: signing in to it from here is locked for 15 minutes, until {} UTC. Try again then, or ask an administrator to reset your password, which lifts the lock at once.",
+        "Too many failed sign-in attempts for this email address from your network: signing in to it from here is locked for 15 minutes, until {} UTC. Try again then, or ask an administrator to reset your password, which lifts the lock at once.",
         until.format("%H:%M")
     )
 }
