@@ -11,6 +11,7 @@ use crate::domain::records::account::{AccountFields, AccountForm};
 use crate::store::audit::{self, Actor, Entry};
 use crate::store::editing::{self, Change, Creatable, Editable, Saved, keyed_by_id};
 use crate::store::sessions;
+use crate::store::throttle;
 use crate::store::users::{self, User};
 
 /// Accounts as the save pipeline edits them.
@@ -81,7 +82,15 @@ impl Creatable for Accounts {
         let hash = hash(password)
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        users::insert(db, &f.email, f.display_name.trim(), f.role, &hash).await
+        users::insert_with(
+            db,
+            &f.email,
+            f.display_name.trim(),
+            f.role,
+            &hash,
+            f.must_change_password,
+        )
+        .await
     }
 }
 
@@ -96,7 +105,7 @@ async fn update(
     users::update(db, id, version, f.display_name.trim(), f.role, f.disabled).await
 }
 
-async fn hash(password: String) -> anyhow::Result<String> {
+pub async fn hash(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
@@ -124,7 +133,8 @@ fn refused(errors: &FieldErrors, fields: &[&str]) -> AccountError {
     AccountError::Refused(messages.join("; "))
 }
 
-/// Creates an account with a first password.
+/// Creates an account with a first password; its owner must change it at first sign-in
+/// when `must_change_password`.
 pub async fn create(
     pool: &PgPool,
     actor: &Actor,
@@ -132,6 +142,7 @@ pub async fn create(
     name: &str,
     role: Role,
     password: &str,
+    must_change_password: bool,
 ) -> Result<User, AccountError> {
     let form = AccountForm {
         email: email.into(),
@@ -141,7 +152,10 @@ pub async fn create(
         ..AccountForm::blank()
     };
     let all = ["email", "display_name", "role", "password"];
-    let fields = form.validate_new().map_err(|e| refused(&e, &all))?;
+    let fields = AccountFields {
+        must_change_password,
+        ..form.validate_new().map_err(|e| refused(&e, &all))?
+    };
     match editing::create::<Accounts>(pool, actor, &(), &fields).await? {
         Saved::Done(user) => Ok(user),
         Saved::Refused(errors) => Err(refused(&errors, &all)),
@@ -163,6 +177,7 @@ pub async fn change(
         role: role.unwrap_or(user.role()),
         disabled: disabled.unwrap_or(user.disabled_at.is_some()),
         password: None,
+        must_change_password: false,
     };
     match editing::update::<Accounts>(pool, actor, &user.id, user.version, &fields).await? {
         Saved::Done(user) => Ok(user),
@@ -176,29 +191,66 @@ pub async fn change(
 
 /// A new password for an account, as both `user reset-password` and the admin accounts
 /// page set it: checked, hashed, and in one transaction stored, every session of the
-/// account ended, the address's sign-in lock lifted (the owner is about to use the new
-/// password) and the change audited. Not a save of the account's form: a password is
-/// never shown, compared in a conflict, or kept in the audit trail.
+/// account ended, every sign-in lock on the address lifted (the owner is about to use the
+/// new password) and the change audited. With `must_change` (the accounts page: an admin
+/// chose it) the owner must change it at their next sign-in. Not a save of the account's
+/// form: a password is never shown, compared in a conflict, or kept in the audit trail.
 pub async fn set_new_password(
     pool: &PgPool,
     actor: &Actor,
     user: &User,
     password: &str,
+    must_change: bool,
 ) -> Result<(), AccountError> {
     if let Some(problem) = password_problem(password) {
         return Err(AccountError::Refused(problem));
     }
     let hash = hash(password.to_string()).await?;
     let mut tx = pool.begin().await?;
-    users::set_password(&mut *tx, user.id, &hash).await?;
+    users::set_password(&mut *tx, user.id, &hash, must_change).await?;
     sessions::delete_for_user(&mut *tx, user.id).await?;
-    users::clear_failures(&mut *tx, &user.email).await?;
+    throttle::clear_address(&mut *tx, &user.email).await?;
     let entry = Entry {
         action: "password_reset",
         entity: "user",
         entity_id: Some(user.id),
         item_id: None,
         summary: format!("Reset the password of {}", user.email),
+        before: None,
+        after: None,
+    };
+    audit::record(&mut *tx, actor, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A person's own change of password, after their current one was checked (see
+/// `web::pages::account`): the new one (already checked against the rules) is hashed and,
+/// in one transaction, stored with the must-change mark cleared, every other session of
+/// the account ended (this one, `keep_session`, stays signed in), every sign-in lock on
+/// the address lifted, and the change audited.
+pub async fn change_own_password(
+    pool: &PgPool,
+    actor: &Actor,
+    user_id: i64,
+    email: &str,
+    new_password: &str,
+    keep_session: &str,
+) -> Result<(), AccountError> {
+    if let Some(problem) = password_problem(new_password) {
+        return Err(AccountError::Refused(problem));
+    }
+    let hash = hash(new_password.to_string()).await?;
+    let mut tx = pool.begin().await?;
+    users::set_password(&mut *tx, user_id, &hash, false).await?;
+    sessions::delete_others(&mut *tx, user_id, keep_session).await?;
+    throttle::clear_address(&mut *tx, email).await?;
+    let entry = Entry {
+        action: "password_change",
+        entity: "user",
+        entity_id: Some(user_id),
+        item_id: None,
+        summary: format!("{email} changed their password"),
         before: None,
         after: None,
     };

@@ -41,7 +41,9 @@ pub async fn add(
     role: Role,
     password: &str,
 ) -> anyhow::Result<String> {
-    let user = accounts::create(pool, &cli_actor(), email, name, role, password).await?;
+    // The operator chose this password (often for their own first account): no forced
+    // change at first sign-in.
+    let user = accounts::create(pool, &cli_actor(), email, name, role, password, false).await?;
     Ok(format!("created {} with role {}", user.email, user.role))
 }
 
@@ -101,7 +103,8 @@ pub async fn enable(pool: &PgPool, email: &str) -> anyhow::Result<String> {
 
 pub async fn reset_password(pool: &PgPool, email: &str, password: &str) -> anyhow::Result<String> {
     let user = existing(pool, email).await?;
-    match accounts::set_new_password(pool, &cli_actor(), &user, password).await {
+    // As with `user add`, the operator chose it: no forced change (see the README).
+    match accounts::set_new_password(pool, &cli_actor(), &user, password, false).await {
         Ok(()) => Ok(format!(
             "password of {} reset; their sessions have ended",
             user.email

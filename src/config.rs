@@ -1,6 +1,6 @@
 //! Settings from command-line flags or the environment, with defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Where the data lives. Shared by every subcommand.
@@ -48,8 +48,16 @@ pub struct ServeSettings {
     pub web: WebSettings,
 }
 
-/// What the web application itself needs to know.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Sign-in attempts a minute one client may make (POST /login), by default.
+pub const LOGIN_RATE_PER_MINUTE: u32 = 20;
+/// Admin writes (POST to /admin/...) a minute one client may make, by default.
+pub const ADMIN_WRITE_RATE_PER_MINUTE: u32 = 120;
+/// Sign-ins that may wait for a password check while others are checked, by default.
+pub const SIGN_IN_QUEUE: usize = 32;
+
+/// What the web application itself needs to know. `Default` gives the same values as the
+/// command line's defaults.
+#[derive(Debug, Clone, clap::Args)]
 pub struct WebSettings {
     /// Let anonymous visitors read what a viewer reads (a public transparency site).
     #[arg(long, env = "PUBLIC_READ", default_value_t = false, global = true, action = clap::ArgAction::Set)]
@@ -58,4 +66,41 @@ pub struct WebSettings {
     /// Mark the session cookie `Secure` (serve over HTTPS when this is on).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
+
+    /// Proxies (IP addresses, comma-separated) whose X-Forwarded-For header names the
+    /// client. Unset: the header is ignored and the client is the connection's peer.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true,
+        num_args = 0..
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Sign-in attempts (POST /login) one client may make a minute; 0 turns the limit off.
+    #[arg(long, env = "LOGIN_RATE_PER_MINUTE", default_value_t = LOGIN_RATE_PER_MINUTE, global = true)]
+    pub login_rate_per_minute: u32,
+
+    /// Admin writes (POST to /admin/...) one client may make a minute; 0 turns it off.
+    #[arg(long, env = "ADMIN_WRITE_RATE_PER_MINUTE", default_value_t = ADMIN_WRITE_RATE_PER_MINUTE, global = true)]
+    pub admin_write_rate_per_minute: u32,
+
+    /// Sign-ins that may wait while passwords are checked (4 at a time); one more is
+    /// answered 429 at once.
+    #[arg(long, env = "SIGN_IN_QUEUE", default_value_t = SIGN_IN_QUEUE, global = true)]
+    pub sign_in_queue: usize,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            public_read: false,
+            cookie_secure: false,
+            trusted_proxies: Vec::new(),
+            login_rate_per_minute: LOGIN_RATE_PER_MINUTE,
+            admin_write_rate_per_minute: ADMIN_WRITE_RATE_PER_MINUTE,
+            sign_in_queue: SIGN_IN_QUEUE,
+        }
+    }
 }

@@ -93,6 +93,10 @@ pub fn email_problem(email: &str) -> Option<&'static str> {
 pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
+/// Why a new password is refused, or None: too short, too long, or one of the commonly
+/// used passwords (ASVS 2.1.1, 2.1.7). Every path that sets a password goes through this:
+/// `user add` and `user reset-password`, the admin accounts page, and the person's own
+/// change of password.
 pub fn password_problem(password: &str) -> Option<String> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
@@ -103,9 +107,40 @@ pub fn password_problem(password: &str) -> Option<String> {
         Some(format!(
             "a password has at most {MAX_PASSWORD_CHARS} characters"
         ))
+    } else if is_common_password(password) {
+        Some(
+            "this password is on a list of commonly used passwords, which attackers try first: choose another (a few unrelated words make a good one)"
+                .to_string(),
+        )
     } else {
         None
     }
+}
+
+/// The list of common passwords, embedded in the binary (`common_passwords.txt` says where
+/// it comes from). Lowercased, as the list is.
+static COMMON_PASSWORDS: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common_passwords.txt")
+        .lines()
+        .filter(|line| !line.starts_with("# ") && !line.is_empty())
+        .collect()
+});
+
+/// Whether `password` (compared lowercased and trimmed) is on the embedded list.
+pub fn is_common_password(password: &str) -> bool {
+    COMMON_PASSWORDS.contains(password.trim().to_lowercase().as_str())
+}
+
+/// A plausible address as the sign-in form needs it: the same rule as for accounts, so a
+/// malformed one is refused before any password is hashed. Its message for the form.
+pub fn sign_in_email_problem(email: &str) -> Option<&'static str> {
+    email_problem(email).map(|_| {
+        if email.len() > 254 {
+            "An email address has at most 254 characters: check the address you typed."
+        } else {
+            "Enter your email address in the form name@example.org."
+        }
+    })
 }
 
 /// Argon2id with the crate's defaults (m=19456 KiB, t=2, p=1); the salt is drawn inside.
@@ -174,5 +209,18 @@ mod tests {
         assert!(email_problem("@c").is_some());
         assert!(password_problem("short").is_some());
         assert!(password_problem("long enough password").is_none());
+        for common in ["qwerty123456", "Q1W2E3R4T5Y6", "1qaz2wsx3edc"] {
+            let problem = password_problem(common).unwrap_or_default();
+            assert!(problem.contains("commonly used"), "{common}: {problem}");
+        }
+        for kept in [
+            "a-long-password-123",
+            "a long enough password",
+            "correct horse battery staple",
+        ] {
+            assert_eq!(password_problem(kept), None, "{kept}");
+        }
+        assert!(COMMON_PASSWORDS.len() > 19_000, "the whole list is loaded");
+        assert!(!COMMON_PASSWORDS.iter().any(|p| p.starts_with("# ")));
     }
 }

@@ -247,18 +247,12 @@ pub async fn accounts(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
         .collect())
 }
 
-/// Distinct actors and entities, for the filter menus.
-pub async fn facets(pool: &PgPool) -> sqlx::Result<(Vec<String>, Vec<String>)> {
-    let actors = sqlx::query_scalar!(
-        r#"SELECT DISTINCT actor_email AS "actor_email!" FROM audit_log
-            WHERE actor_email IS NOT NULL ORDER BY 1"#
-    )
-    .fetch_all(pool)
-    .await?;
+/// The record types in the trail, for the filter menu.
+pub async fn entities(pool: &PgPool) -> sqlx::Result<Vec<String>> {
     let entities = sqlx::query_scalar!("SELECT DISTINCT entity FROM audit_log ORDER BY 1")
         .fetch_all(pool)
         .await?;
-    Ok((actors, entities))
+    Ok(entities)
 }
 
 /// A readable diff: the fields whose values differ, as (field, before, after).

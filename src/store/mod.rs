@@ -12,4 +12,5 @@ pub mod rates;
 pub mod seed;
 pub mod sessions;
 pub mod strategy;
+pub mod throttle;
 pub mod users;

@@ -20,6 +20,8 @@ pub struct SessionUser {
     pub display_name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// An administrator set the password: every page leads to the change of password.
+    pub must_change_password: bool,
 }
 
 /// 256 random bits, URL-safe: 43 characters.
@@ -90,7 +92,8 @@ pub async fn lookup(pool: &PgPool, token: &str) -> sqlx::Result<Option<SessionUs
              UPDATE sessions SET last_seen_at = now()
               WHERE id_hash = $1 AND last_seen_at < now() - interval '1 minute'
                 AND EXISTS (SELECT 1 FROM s))
-         SELECT u.id, u.email, u.display_name, u.role AS "role: Role", s.csrf_token AS "csrf_token!"
+         SELECT u.id, u.email, u.display_name, u.role AS "role: Role", s.csrf_token AS "csrf_token!",
+                u.must_change_password
            FROM s JOIN users u ON u.id = s.user_id
           WHERE u.disabled_at IS NULL"#,
         digest(token),
@@ -106,6 +109,23 @@ pub async fn delete(pool: &PgPool, token: &str) -> sqlx::Result<()> {
             .execute(pool)
             .await?;
     }
+    Ok(())
+}
+
+/// Ends every session of a user but the one whose cookie token is `keep`: after a person
+/// changes their own password, every other browser signed in as them is signed out.
+pub async fn delete_others(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: i64,
+    keep: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",
+        user_id,
+        digest(keep)
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Accounts and sign-in throttling.
+//! Accounts. (The sign-in throttle is `store::throttle`.)
 
 use crate::domain::auth::Role;
 use chrono::{DateTime, Utc};
@@ -11,6 +11,8 @@ pub struct User {
     pub display_name: String,
     pub role: Role,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// An administrator set the password: the owner must change it at first sign-in.
+    pub must_change_password: bool,
     pub version: i32,
     pub created_at: DateTime<Utc>,
 }
@@ -37,7 +39,8 @@ async fn select(
 ) -> sqlx::Result<Vec<User>> {
     sqlx::query_as!(
         User,
-        r#"SELECT id, email, display_name, role AS "role: Role", disabled_at, version, created_at
+        r#"SELECT id, email, display_name, role AS "role: Role", disabled_at, must_change_password,
+                  version, created_at
              FROM users
             WHERE ($1::bigint IS NULL OR id = $1) AND ($2::text IS NULL OR email = $2)
             ORDER BY email"#,
@@ -60,15 +63,27 @@ pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Opti
     Ok(select(db, None, Some(email)).await?.pop())
 }
 
+/// What sign-in needs of an enabled account.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub must_change_password: bool,
+}
+
 /// The stored hash of an enabled account, for sign-in.
-pub async fn credentials(pool: &PgPool, email: &str) -> sqlx::Result<Option<(i64, String)>> {
-    let row = sqlx::query!(
-        "SELECT id, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL",
+pub async fn credentials(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as!(
+        Credentials,
+        "SELECT id, password_hash, must_change_password FROM users
+          WHERE email = $1 AND disabled_at IS NULL",
         email
     )
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|r| (r.id, r.password_hash)))
+    .fetch_optional(db)
+    .await
 }
 
 /// Creates an account; its id.
@@ -79,13 +94,28 @@ pub async fn insert(
     role: Role,
     password_hash: &str,
 ) -> sqlx::Result<i64> {
+    insert_with(db, email, display_name, role, password_hash, false).await
+}
+
+/// Creates an account whose owner must change the password at first sign-in when
+/// `must_change_password`; its id.
+pub async fn insert_with(
+    db: impl PgExecutor<'_>,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: &str,
+    must_change_password: bool,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        "INSERT INTO users (email, display_name, role, password_hash) VALUES ($1, $2, $3, $4)
+        "INSERT INTO users (email, display_name, role, password_hash, must_change_password)
+         VALUES ($1, $2, $3, $4, $5)
          RETURNING id",
         email,
         display_name,
         role as Role,
-        password_hash
+        password_hash,
+        must_change_password
     )
     .fetch_one(db)
     .await
@@ -116,65 +146,21 @@ pub async fn update(
     Ok(done.rows_affected() == 1)
 }
 
+/// A new password; `must_change` when someone other than the owner chose it.
 pub async fn set_password(
     db: impl PgExecutor<'_>,
     id: i64,
     password_hash: &str,
+    must_change: bool,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query!(
-        "UPDATE users SET password_hash = $2, version = version + 1 WHERE id = $1",
+        "UPDATE users SET password_hash = $2, must_change_password = $3, version = version + 1
+          WHERE id = $1",
         id,
-        password_hash
+        password_hash,
+        must_change
     )
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Failed attempts allowed before an address is locked.
-pub const MAX_FAILURES: i32 = 5;
-/// How long a locked address stays locked.
-pub const LOCK_MINUTES: i32 = 15;
-
-/// When sign-in for `email` is refused until, if it is locked now.
-pub async fn locked_until(pool: &PgPool, email: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar!(
-        "SELECT locked_until FROM login_throttle WHERE email = $1 AND locked_until > now()",
-        email
-    )
-    .fetch_optional(pool)
-    .await
-    .map(Option::flatten)
-}
-
-/// Counts a failure; the fifth in a row locks the address for 15 minutes (and starts the
-/// count afresh for when the lock ends). Returns the lock's end when this failure locked it.
-pub async fn record_failure(pool: &PgPool, email: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let failures: i32 = sqlx::query_scalar!(
-        "INSERT INTO login_throttle (email, failures) VALUES ($1, 1)
-         ON CONFLICT (email) DO UPDATE SET failures = login_throttle.failures + 1
-         RETURNING failures",
-        email
-    )
-    .fetch_one(pool)
-    .await?;
-    if failures < MAX_FAILURES {
-        return Ok(None);
-    }
-    sqlx::query_scalar!(
-        "UPDATE login_throttle SET failures = 0, locked_until = now() + make_interval(mins => $2)
-          WHERE email = $1 RETURNING locked_until",
-        email,
-        LOCK_MINUTES
-    )
-    .fetch_one(pool)
-    .await
-}
-
-/// Forgets an address's failed sign-ins, and its lock.
-pub async fn clear_failures(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM login_throttle WHERE email = $1", email)
-        .execute(db)
-        .await?;
-    Ok(())
 }

@@ -24,6 +24,9 @@ pub struct CurrentUser {
     pub display_name: String,
     pub role: Role,
     pub csrf_token: String,
+    /// An administrator set the password: only the change of password (and sign-out) may
+    /// be reached until it is changed (see [`load_session`]).
+    pub must_change_password: bool,
 }
 
 impl From<SessionUser> for CurrentUser {
@@ -34,8 +37,38 @@ impl From<SessionUser> for CurrentUser {
             email: s.email,
             display_name: s.display_name,
             csrf_token: s.csrf_token,
+            must_change_password: s.must_change_password,
         }
     }
+}
+
+/// Where a person whose password an administrator set is sent until they change it (the
+/// route is declared in `web::routes`).
+pub const CHANGE_PASSWORD: &str = "/account/password";
+
+/// What such a person may still reach: the change of password and sign-out.
+fn reachable_before_changing(path: &str) -> bool {
+    matches!(path, CHANGE_PASSWORD | "/logout")
+}
+
+/// Someone who must change their password asked for another page: browsers go to the
+/// change of password (and come back afterwards), API clients get a 403 saying why.
+fn change_password_first(req: &Request) -> Response {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    if path.starts_with("/api/") {
+        return (
+            StatusCode::FORBIDDEN,
+            "change your password first: sign in with a browser\n",
+        )
+            .into_response();
+    }
+    let next = if req.method() == Method::GET {
+        path
+    } else {
+        "/"
+    };
+    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    Redirect::to(&format!("{CHANGE_PASSWORD}?next={encoded}")).into_response()
 }
 
 impl CurrentUser {
@@ -84,6 +117,9 @@ pub async fn load_session(
     if let Some(cookie) = jar.get(cookie_name(state.settings.cookie_secure)) {
         match sessions::lookup(&state.pool, cookie.value()).await {
             Ok(Some(user)) => {
+                if user.must_change_password && !reachable_before_changing(req.uri().path()) {
+                    return change_password_first(&req);
+                }
                 req.extensions_mut().insert(CurrentUser::from(user));
             }
             Ok(None) => {}

@@ -17,6 +17,13 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("cross-site request refused")]
     CsrfRejected,
+    /// Too many requests: a 429 page saying what to do (see `web::limits::too_many`,
+    /// which adds `Retry-After`).
+    #[error("{message}")]
+    TooMany {
+        heading: &'static str,
+        message: String,
+    },
     #[error("the database is not available")]
     Unavailable(#[source] sqlx::Error),
     #[error(transparent)]
@@ -64,6 +71,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,6 +88,7 @@ impl IntoResponse for AppError {
                     .to_string(),
             ),
             AppError::BadRequest(why) => ("That request cannot be answered", why.clone()),
+            AppError::TooMany { heading, message } => (*heading, message.clone()),
             AppError::Forbidden => (
                 "Not allowed",
                 "Your account does not have access to this page. Ask an administrator if you need it.".to_string(),

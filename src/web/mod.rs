@@ -11,6 +11,7 @@ mod error;
 pub mod export;
 pub mod forms;
 mod health;
+pub mod limits;
 pub mod pages;
 mod security;
 mod server;
@@ -42,15 +43,23 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<WebSettings>,
     dashboards: Arc<PortfolioCache>,
+    /// Rate limits, the queue of password checks, and who the client is.
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, settings: WebSettings) -> AppState {
         AppState {
             pool,
+            limits: Arc::new(limits::Limits::new(&settings)),
             settings: Arc::new(settings),
             dashboards: Arc::default(),
         }
+    }
+
+    /// Passwords checked with Argon2 since this app started (see `limits::Limits`).
+    pub fn password_checks(&self) -> u64 {
+        self.limits.password_checks()
     }
 
     /// The newest computed dashboards (a cold start waits for the first build; later a
@@ -100,12 +109,21 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             snapshot::refresh_after_write,
         ))
         .route_layer(from_fn(auth::verify_csrf_token))
+        // an admin's writes only: others are refused before they count
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            limits::limit_admin_writes,
+        ))
         .route_layer(from_fn_with_state(state.clone(), auth::require_admin))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
     // Anyone signed in.
     let signed_in = Router::new()
         .route("/logout", post(pages::login::logout))
+        .route(
+            "/account/password",
+            get(pages::account::form).post(pages::account::submit),
+        )
         .route_layer(from_fn(auth::verify_csrf_token))
         .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
@@ -113,7 +131,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     // Everyone. The sign-in page shows who is signed in already.
     let sign_in = Router::new()
         .route("/login", get(pages::login::form).post(pages::login::submit))
-        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session))
+        .route_layer(from_fn_with_state(state.clone(), limits::limit_sign_ins));
 
     // Everyone, and no session is looked up: the stylesheet, icon and health checks cost no
     // query. (Error pages always show the signed-out header.)

@@ -38,9 +38,14 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
         settings.listen_addr,
         started.elapsed().as_millis()
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    // with each connection's peer address: the rate limits and the sign-in throttle key
+    // on the client (web::limits)
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     tracing::info!("shutting down");
     database.close().await;
     served.context("the web server failed")

@@ -865,7 +865,10 @@ async fn an_absurdly_long_email_is_refused_without_a_server_error() {
         "a sign-in form can never cause a server error, got {status}"
     );
     if status == 422 {
-        assert_eq!(sign_in_error(response).await, WRONG);
+        assert_eq!(
+            sign_in_error(response).await,
+            "An email address has at most 254 characters: check the address you typed."
+        );
     }
 }
 
@@ -878,6 +881,11 @@ async fn a_password_reset_lifts_the_sign_in_lock() {
     }
     let locked = login(&app, "ana@example.org", PASSWORD, "/").await;
     assert_eq!(locked.status().as_u16(), 429, "locked after five failures");
+    let message = sign_in_error(locked).await;
+    assert!(
+        message.contains("ask an administrator to reset your password"),
+        "the message names what lifts the lock: {message}"
+    );
 
     let admin = app.signed_in(Role::Admin).await;
     let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ana@example.org'")
@@ -901,6 +909,11 @@ async fn a_password_reset_lifts_the_sign_in_lock() {
         after.status().as_u16(),
         303,
         "the new password works at once"
+    );
+    assert_eq!(
+        crate::harness::location(&after),
+        "/account/password?next=%2F",
+        "and leads to choosing one's own, since an admin chose it"
     );
     let locks: i64 =
         sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE email = 'ana@example.org'")

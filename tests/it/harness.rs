@@ -441,7 +441,13 @@ pub async fn serve_state(
     let state = portfolio_tracker::AppState::new(pool, settings);
     let app = portfolio_tracker::app(state.clone());
     tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
+        // with the peer's address, as `serve` does (the rate limits and throttle key on it)
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve");
     });
     (addr, state)
 }

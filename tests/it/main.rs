@@ -19,5 +19,6 @@ mod matrix;
 mod pages;
 mod query_count;
 mod seed;
+mod sign_in;
 mod unconverted;
 mod visibility;

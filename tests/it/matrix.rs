@@ -144,6 +144,8 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("POST", "/admin/users/{user}",                    EDIT_USER,    admin_post(303)),
     ("POST", "/admin/users/{user}/password",           NEW_PASSWORD, admin_post(303)),
     // Anyone.
+    ("GET",  "/account/password",                      NO_FORM,      [Login, Is(200), Is(200), Is(200)]),
+    ("POST", "/account/password",                      NO_FORM,      [Login, Is(422), Is(422), Is(422)]),
     ("GET",  "/login",                                 NO_FORM,      OPEN),
     ("POST", "/login",                                 NO_FORM,      [Is(422), Is(422), Is(422), Is(422)]),
     ("GET",  "/healthz",                               NO_FORM,      OPEN),

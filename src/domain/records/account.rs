@@ -27,6 +27,10 @@ pub struct AccountFields {
     pub role: Role,
     pub disabled: bool,
     pub password: Option<String>,
+    /// A new account's owner must change its first password at first sign-in: true when
+    /// an administrator chose it (the accounts page), false from `user add`, where the
+    /// operator chose it.
+    pub must_change_password: bool,
 }
 
 const NAME_MAX: usize = 200;
@@ -56,6 +60,7 @@ impl AccountForm {
             role: errors.choice("role", &self.role, "choose a role"),
             disabled: false,
             password: Some(self.password.clone()),
+            must_change_password: true,
         };
         errors.into_result(fields)
     }
@@ -86,6 +91,7 @@ impl AccountForm {
             role: role.unwrap_or(Role::Viewer),
             disabled,
             password: None,
+            must_change_password: false,
         };
         errors.into_result(fields)
     }

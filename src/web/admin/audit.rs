@@ -8,7 +8,9 @@ use axum::response::Html;
 use axum::routing::get;
 use serde::Deserialize;
 
+use crate::domain::auth::normalize_email;
 use crate::store::audit::{self, Filter, PAGE_SIZE};
+use crate::store::throttle;
 use crate::web::auth::Nav;
 use crate::web::pages::item::HistoryEntry;
 use crate::web::pages::overview::parse_page;
@@ -33,8 +35,9 @@ pub struct Params {
 #[template(path = "admin/audit.html")]
 pub struct AuditPage {
     pub nav: Nav,
-    pub actors: Vec<String>,
     pub entities: Vec<String>,
+    /// Failed sign-ins today for addresses no account has (counted, not listed).
+    pub unknown_failures_today: i64,
     pub actor: String,
     pub entity: String,
     pub from: String,
@@ -52,7 +55,17 @@ pub async fn show(
     HtmlQuery(p): HtmlQuery<Params>,
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&p.page))?;
-    let (actors, entities) = audit::facets(&state.pool).await?;
+    let entities = audit::entities(&state.pool).await?;
+    let unknown_failures_today = throttle::unknown_failures_today(&state.pool).await?;
+    // A text field, not a menu of every address that ever appeared: the address as typed,
+    // trimmed, compared as accounts store them (lowercased) unless it is a command-line
+    // actor ("command line (name)").
+    let actor = p.actor.trim();
+    let actor = if actor.contains('@') {
+        normalize_email(actor)
+    } else {
+        actor.to_string()
+    };
     if !p.entity.is_empty() && !entities.contains(&p.entity) {
         return Err(AppError::BadRequest(format!(
             "Unknown record type “{}”.",
@@ -60,7 +73,7 @@ pub async fn show(
         )));
     }
     let filter = Filter {
-        actor_email: Some(p.actor.clone()).filter(|a| !a.is_empty()),
+        actor_email: Some(actor.clone()).filter(|a| !a.is_empty()),
         entity: Some(p.entity.clone()).filter(|e| !e.is_empty()),
         from: date_param(&p.from, "from")?,
         to: date_param(&p.to, "to")?,
@@ -70,16 +83,16 @@ pub async fn show(
         .unwrap_or(1)
         .max(1);
     let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("actor", &p.actor)
+        .append_pair("actor", &actor)
         .append_pair("entity", &p.entity)
         .append_pair("from", &p.from)
         .append_pair("to", &p.to)
         .finish();
     render(&AuditPage {
         nav,
-        actors,
         entities,
-        actor: p.actor,
+        unknown_failures_today,
+        actor,
         entity: p.entity,
         from: p.from,
         to: p.to,

@@ -140,7 +140,10 @@ pub async fn reset_password(
     let user = store::by_id(&state.pool, path.id("id")?)
         .await?
         .ok_or(AppError::NotFound)?;
-    match accounts::set_new_password(&state.pool, &admin.actor(), &user, &input.password).await {
+    // An admin chose it: the owner changes it at their next sign-in.
+    match accounts::set_new_password(&state.pool, &admin.actor(), &user, &input.password, true)
+        .await
+    {
         Ok(()) => pipeline::see_other("/admin/users?done=saved"),
         Err(AccountError::Refused(problem)) => {
             let page = FormTemplate {

@@ -3,23 +3,21 @@
 use crate::web::forms::HtmlQuery;
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::sync::LazyLock;
-use tokio::sync::Semaphore;
 
 use crate::domain::auth::{self, normalize_email};
 use crate::store::audit::{self, Actor, Entry};
+use crate::store::throttle::{self, Reservation};
 use crate::store::{sessions, users};
-use crate::web::auth::{Nav, SignedIn, cookie_name, removal_cookie, safe_next, session_cookie};
+use crate::web::auth::{
+    CHANGE_PASSWORD, Nav, SignedIn, cookie_name, removal_cookie, safe_next, session_cookie,
+};
 use crate::web::forms::HtmlForm;
 use crate::web::{AppError, AppState};
-
-/// Each Argon2 verification takes ~19 MiB and tens of milliseconds: a few at a time.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(4));
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -61,9 +59,18 @@ pub struct LoginForm {
     next: String,
 }
 
+/// What a sign-in answers when the queue of password checks is full.
+pub const BUSY: &str = "Too many sign-ins at once; try again in a minute.";
+
+/// Checks the typed address and password. In order: a malformed address is refused
+/// without hashing; a full queue of password checks is answered 429 at once; the attempt
+/// is reserved in the throttle (one atomic statement, so parallel posts cannot exceed the
+/// limit) and refused if this client is locked out of the address; only then is the
+/// password verified (an unknown address against a dummy hash, at the same cost).
 pub async fn submit(
     State(state): State<AppState>,
     jar: CookieJar,
+    client: Client,
     HtmlForm(input): HtmlForm<LoginForm>,
 ) -> Result<Response, AppError> {
     let email = normalize_email(&input.email);
@@ -84,33 +91,49 @@ pub async fn submit(
             "Enter your email address and your password.".into(),
         );
     }
-    if auth::email_problem(&email).is_some() {
-        // No account can have this address: answer as for a wrong password, at the same
-        // cost, without recording it (an absurd address must not reach the throttle table).
-        verify(input.password.clone(), None).await?;
-        return refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Wrong email address or password.".into(),
-        );
+    if let Some(problem) = auth::sign_in_email_problem(&email) {
+        // No account can have this address: say so, without hashing and without
+        // recording it (an absurd address must not reach the throttle table).
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, problem.into());
     }
-    if let Some(until) = users::locked_until(&state.pool, &email).await? {
-        return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(until));
+    let Some(_place) = state.limits.admit() else {
+        let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, BUSY.into())?;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return Ok(response);
+    };
+    let reservation = throttle::reserve(&state.pool, &email, &client.0).await?;
+    if state.limits.sweep_due() {
+        state.limits.forget_idle_clients();
+        throttle::sweep(&state.pool).await?;
     }
+    let locks_until = match reservation {
+        Reservation::Locked(until) => {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(until));
+        }
+        Reservation::Allowed { locks_until } => locks_until,
+    };
 
     let account = users::credentials(&state.pool, &email).await?;
     let verified = verify(
+        &state,
         input.password.clone(),
-        account.as_ref().map(|(_, hash)| hash.clone()),
+        account.as_ref().map(|a| a.password_hash.clone()),
     )
     .await?;
     let actor = Actor {
-        id: account.as_ref().map(|(id, _)| *id),
+        id: account.as_ref().map(|a| a.id),
         email: email.clone(),
     };
-    let Some((user_id, _)) = account.filter(|_| verified) else {
-        let locked = users::record_failure(&state.pool, &email).await?;
-        audit::record(&state.pool, &actor, entry("login_failure", actor.id)).await?;
-        return match locked {
+    let Some(account) = account.filter(|_| verified) else {
+        if actor.id.is_some() {
+            audit::record(&state.pool, &actor, entry("login_failure", actor.id)).await?;
+        } else {
+            // Made-up addresses are counted per day, not one audit row each.
+            throttle::count_unknown_failure(&state.pool).await?;
+        }
+        return match locks_until {
             Some(until) => refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(until)),
             None => refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -119,14 +142,25 @@ pub async fn submit(
         };
     };
 
-    users::clear_failures(&state.pool, &email).await?;
+    throttle::clear(&state.pool, &email, &client.0).await?;
     let previous = jar
         .get(cookie_name(state.settings.cookie_secure))
         .map(|c| c.value().to_string());
-    let token = sessions::create(&state.pool, user_id, previous.as_deref()).await?;
-    audit::record(&state.pool, &actor, entry("login_success", Some(user_id))).await?;
+    let token = sessions::create(&state.pool, account.id, previous.as_deref()).await?;
+    audit::record(
+        &state.pool,
+        &actor,
+        entry("login_success", Some(account.id)),
+    )
+    .await?;
     let jar = jar.add(session_cookie(state.settings.cookie_secure, token));
-    Ok((jar, Redirect::to(&next)).into_response())
+    let to = if account.must_change_password {
+        let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        format!("{CHANGE_PASSWORD}?next={encoded}")
+    } else {
+        next
+    };
+    Ok((jar, Redirect::to(&to)).into_response())
 }
 
 pub async fn logout(
@@ -154,21 +188,42 @@ fn entry(action: &'static str, user_id: Option<i64>) -> Entry<'static> {
     }
 }
 
-fn locked_message(until: DateTime<Utc>) -> String {
+/// The lock names what lifts it: the time it ends, or a password reset by an
+/// administrator (`accounts::set_new_password` clears every lock on the address). It is
+/// this network address's lock only: signing in from elsewhere still works.
+pub fn locked_message(until: DateTime<Utc>) -> String {
     format!(
-        "Too many failed sign-in attempts for this address: sign-in is locked for 15 minutes, until {} UTC. Try again then, or ask an administrator to reset your password.",
+        "Too many failed sign-in attempts for this email address from your network: signing in to it from here is locked for 15 minutes, until {} UTC. Try again then, or ask an administrator to reset your password, which lifts the lock at once.",
         until.format("%H:%M")
     )
 }
 
-/// Argon2 off the async runtime. An unknown email is verified against a dummy hash, so
-/// it costs the same time as a wrong password.
-async fn verify(password: String, stored: Option<String>) -> Result<bool, AppError> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
+/// Argon2 off the async runtime, one of [`HASH_WORKERS`](crate::web::limits::HASH_WORKERS)
+/// at a time. An unknown email is verified against a dummy hash, so it costs the same time
+/// as a wrong password. Callers hold a place in the queue (`Limits::admit`) first.
+pub async fn verify(
+    state: &AppState,
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, AppError> {
+    let _turn = state.limits.hashing_turn().await?;
     tokio::task::spawn_blocking(move || auth::verify_or_dummy(&password, stored.as_deref()))
         .await
         .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// The client of a request as the throttle keys it (see `web::limits::client_ip`).
+pub struct Client(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            state.limits.client(&parts.extensions, &parts.headers),
+        ))
+    }
 }

@@ -1,5 +1,6 @@
 //! Handlers, one module per page or area.
 
+pub mod account;
 pub mod activity;
 pub mod api;
 pub mod funding;
