@@ -94,10 +94,12 @@ pub fn csv_response(snapshot: Arc<Snapshot>, filename: &str, table: CsvTable) ->
         });
         async move { chunk }
     });
-    let body = futures_util::StreamExt::chain(
+    // Fused: the compression layer polls the body again after its end, which a bare
+    // `unfold` answers with a panic (and the client with a dropped connection).
+    let body = futures_util::StreamExt::fuse(futures_util::StreamExt::chain(
         futures_util::stream::once(async move { Ok(first) }),
         chunks,
-    );
+    ));
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

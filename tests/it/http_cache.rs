@@ -74,6 +74,41 @@ async fn pages_are_compressed_for_clients_that_accept_it() {
     }
 }
 
+/// A CSV download is a stream; compressed, it used to be polled past its end and the
+/// server dropped the connection with no answer (found by scripts/sqlmap, which asks
+/// for gzip).
+#[tokio::test]
+async fn csv_downloads_are_compressed_whole() {
+    let app = TestApp::spawn_public().await;
+    for table in ["programmes", "items", "contributions", "donors", "places"] {
+        let path = format!("/funding.csv?table={table}");
+        let plain = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(plain.status(), 200);
+        let plain = plain.bytes().await.expect("the whole CSV");
+        for encoding in ["gzip", "br"] {
+            let r = app
+                .client
+                .get(app.url(&path))
+                .header("accept-encoding", encoding)
+                .header("connection", "close")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{path} with {encoding}: {e}"));
+            assert_eq!(r.status(), 200, "{path} with {encoding}");
+            let body = r
+                .bytes()
+                .await
+                .unwrap_or_else(|e| panic!("{path} with {encoding}: the body: {e}"));
+            assert!(
+                !body.is_empty() && body.len() < plain.len(),
+                "{path} with {encoding}: {} compressed bytes of {}",
+                body.len(),
+                plain.len()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_api_is_paged_with_links() {
     let app = TestApp::spawn_public().await;
