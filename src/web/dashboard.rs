@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::auth::Audience;
@@ -107,16 +107,16 @@ pub struct Records {
     contributions_of_org: HashMap<i64, Vec<usize>>,
     roles_of_org: HashMap<i64, Vec<usize>>,
     alignments_of_area: HashMap<i64, Vec<usize>>,
-    /// What the filter menus offer (and accept).
-    pub filter_values: FilterValues,
-    /// Search indexes of organisations, places and result areas, built on first use.
-    organisation_search: OnceLock<TextIndex>,
-    place_search: OnceLock<TextIndex>,
+    /// Every value a filter can take, whoever asks: each audience's dashboard offers
+    /// (and accepts) those it may see, [`Dashboard::filter_values`].
+    filter_values: FilterValues,
+    /// The result areas' search index, built on first use (organisations and places
+    /// are indexed per audience: [`Dashboard::organisation_search`]).
     area_search: OnceLock<TextIndex>,
 }
 
 /// Every value a dashboard filter accepts, with its label, in menu order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FilterValues {
     pub themes: Vec<(String, String)>,
     pub result_areas: Vec<(String, String)>,
@@ -222,8 +222,6 @@ impl Records {
                 .collect(),
         };
         Records {
-            organisation_search: OnceLock::new(),
-            place_search: OnceLock::new(),
             area_search: OnceLock::new(),
             item_by_slug: position(&data.items, |i| i.slug.clone()),
             org_by_slug: data
@@ -248,25 +246,6 @@ impl Records {
             filter_values,
             data,
         }
-    }
-
-    /// Organisations (by position; archived ones never match) by name and acronym.
-    pub fn organisation_search(&self) -> &TextIndex {
-        self.organisation_search.get_or_init(|| {
-            TextIndex::new(self.data.organisations.iter().map(|o| {
-                if o.archived {
-                    String::new()
-                } else {
-                    format!("{}\n{}", o.name, o.acronym.as_deref().unwrap_or(""))
-                }
-            }))
-        })
-    }
-
-    /// Places (by position) by name.
-    pub fn place_search(&self) -> &TextIndex {
-        self.place_search
-            .get_or_init(|| TextIndex::new(self.data.places.iter().map(|p| p.name.clone())))
     }
 
     /// Result areas (by position) by code and title: "1.1" finds area 1.1.
@@ -509,6 +488,15 @@ pub struct Dashboard {
     /// and how its matrix cells read.
     pub served: HashMap<usize, (Vec<usize>, MatrixCell)>,
     pub places: HashMap<String, PlaceSummary>,
+    /// What the filter menus offer and accept: for delegates only the organisations and
+    /// places that an item they see names (one named on drafts alone would tell of them).
+    pub filter_values: FilterValues,
+    /// For delegates, those organisations and places; `None` for staff, who see all.
+    shown: Option<Shown>,
+    /// Organisations and places (by position in the records) this audience may see, by
+    /// name; on first use.
+    organisation_search: OnceLock<TextIndex>,
+    place_search: OnceLock<TextIndex>,
     /// Per organisation id: its money as this audience sees it; on first use.
     organisations: OnceLock<HashMap<i64, OrganisationSummary>>,
     /// Title, summary and slug per item, for search; indexed on first use.
@@ -524,6 +512,45 @@ pub struct Dashboard {
     csv_item_lines: OnceLock<Vec<Bytes>>,
     /// Views of `/funding` already rendered at this revision, by filters, sort and page.
     funding_views: Mutex<(usize, HashMap<String, Arc<RenderedView>>)>,
+}
+
+/// The organisations (slugs) and places (names) that some item of a portfolio names.
+struct Shown {
+    organisations: HashSet<String>,
+    places: HashSet<String>,
+}
+
+impl Shown {
+    fn of(portfolio: &Portfolio) -> Shown {
+        let facets = || portfolio.items.iter().map(|it| &it.facets);
+        Shown {
+            organisations: facets()
+                .flat_map(|f| f.organisations.iter().cloned())
+                .collect(),
+            places: facets().flat_map(|f| f.places.iter().cloned()).collect(),
+        }
+    }
+}
+
+impl FilterValues {
+    /// The values an audience that sees `shown` may filter by (all when `None`).
+    fn seen_by(&self, shown: Option<&Shown>) -> FilterValues {
+        let Some(shown) = shown else {
+            return self.clone();
+        };
+        let keep = |list: &[(String, String)], set: &HashSet<String>| {
+            list.iter()
+                .filter(|(value, _)| set.contains(value))
+                .cloned()
+                .collect()
+        };
+        FilterValues {
+            themes: self.themes.clone(),
+            result_areas: self.result_areas.clone(),
+            organisations: keep(&self.organisations, &shown.organisations),
+            places: keep(&self.places, &shown.places),
+        }
+    }
 }
 
 /// At most this much rendered `/funding` HTML is kept per revision and audience; past
@@ -565,7 +592,15 @@ impl Dashboard {
             })
             .collect();
         let count = |kind: ItemKind| p.items.iter().filter(|it| it.kind == kind).count();
+        let shown = match audience {
+            Audience::Internal => None,
+            Audience::Published => Some(Shown::of(p)),
+        };
         let mut dashboard = Dashboard {
+            filter_values: records.filter_values.seen_by(shown.as_ref()),
+            shown,
+            organisation_search: OnceLock::new(),
+            place_search: OnceLock::new(),
             audience,
             area_codes: p
                 .items
@@ -844,6 +879,48 @@ impl Dashboard {
             .get_or_init(|| organisation::summaries(&self.portfolio, records))
             .get(&id)
             .unwrap_or(&NONE)
+    }
+
+    /// Whether this audience may see the organisation: staff see every one, delegates
+    /// those that fund or take part in an item they see.
+    pub fn shows_organisation(&self, slug: &str) -> bool {
+        self.shown
+            .as_ref()
+            .is_none_or(|s| s.organisations.contains(slug))
+    }
+
+    /// Whether this audience may see the place: staff see every one, delegates those of
+    /// an item they see.
+    pub fn shows_place(&self, name: &str) -> bool {
+        self.shown.as_ref().is_none_or(|s| s.places.contains(name))
+    }
+
+    /// Organisations (by position in the records) by name and acronym; archived ones and
+    /// those this audience may not see never match, so a search's limit counts only hits
+    /// it may show.
+    pub fn organisation_search(&self, records: &Records) -> &TextIndex {
+        self.organisation_search.get_or_init(|| {
+            TextIndex::new(records.data.organisations.iter().map(|o| {
+                if o.archived || !self.shows_organisation(&o.slug) {
+                    String::new()
+                } else {
+                    format!("{}\n{}", o.name, o.acronym.as_deref().unwrap_or(""))
+                }
+            }))
+        })
+    }
+
+    /// Places (by position in the records) by name, those this audience may see.
+    pub fn place_search(&self, records: &Records) -> &TextIndex {
+        self.place_search.get_or_init(|| {
+            TextIndex::new(records.data.places.iter().map(|p| {
+                if self.shows_place(&p.name) {
+                    p.name.clone()
+                } else {
+                    String::new()
+                }
+            }))
+        })
     }
 
     /// The items' search index.

@@ -13,6 +13,7 @@ mod dashboards;
 mod funding;
 mod generate;
 mod health;
+mod hostile;
 mod http_cache;
 mod instances;
 mod matrix;

@@ -139,7 +139,7 @@ pub async fn programmes(
     audience: Audience,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Response, AppError> {
-    let filters = parse_filters(&params.list.filters, &snap.records)?;
+    let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
     let sort = SortKey::parse(&params.list.sort, &SortKey::ALL)?;
     let page = parse_page(Some(&params.list.page))?;
     let per_page = parse_per_page(&params.per_page)?;

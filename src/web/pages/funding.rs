@@ -94,10 +94,12 @@ fn check_known(filters: &Filters, known: &FilterValues) -> Result<(), AppError> 
     Ok(())
 }
 
-/// The filters of a dashboard query, checked against the vocabularies and what exists.
-pub fn parse_filters(raw: &RawFilters, records: &Records) -> Result<Filters, AppError> {
+/// The filters of a dashboard query, checked against the vocabularies and what exists
+/// for this audience (a draft's organisation is unknown to delegates, as if it did not
+/// exist).
+pub fn parse_filters(raw: &RawFilters, d: &Dashboard) -> Result<Filters, AppError> {
     let filters = raw.parse().map_err(AppError::BadRequest)?;
-    check_known(&filters, &records.filter_values)?;
+    check_known(&filters, &d.filter_values)?;
     Ok(filters)
 }
 
@@ -524,9 +526,9 @@ pub async fn show(
 ) -> Result<Html<String>, AppError> {
     let page = parse_page(Some(&params.list.page))?;
     let records = &snap.records;
-    let filters = parse_filters(&params.list.filters, records)?;
-    let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let d = snap.dashboard(audience);
+    let filters = parse_filters(&params.list.filters, d)?;
+    let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let query = query_string(&filters, &[]);
     let key = format!("{query}#{}#{page}", sort.as_str());
     let view = match d.funding_view(&key) {
@@ -598,7 +600,7 @@ fn render_view(
         }
         None => String::new(),
     };
-    let controls = controls(filters, &records.filter_values);
+    let controls = controls(filters, &d.filter_values);
     let active = describe(&controls);
     let missing_rates = sections.total.missing_rates.clone();
     let content = FundingContent {
@@ -654,7 +656,7 @@ pub async fn csv(
     audience: Audience,
     HtmlQuery(params): HtmlQuery<Params>,
 ) -> Result<Response, AppError> {
-    let filters = parse_filters(&params.list.filters, &snap.records)?;
+    let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
     let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let table = if params.table.is_empty() {
         "programmes"

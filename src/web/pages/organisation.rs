@@ -129,8 +129,12 @@ pub async fn show(
         return Err(AppError::NotFound);
     }
     let records = &snap.records;
-    let org = records.organisation(&org_slug).ok_or(AppError::NotFound)?;
     let dashboard = snap.dashboard(audience);
+    // An organisation named on drafts alone does not exist for delegates.
+    let org = records
+        .organisation(&org_slug)
+        .filter(|o| dashboard.shows_organisation(&o.slug))
+        .ok_or(AppError::NotFound)?;
     let portfolio = &dashboard.portfolio;
     let summary = dashboard.organisation(records, org.id);
     let contributions = &summary.contributions;

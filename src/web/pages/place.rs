@@ -38,7 +38,12 @@ pub async fn show(
     PageNumber(page): PageNumber,
 ) -> Result<Html<String>, AppError> {
     let d = snap.dashboard(audience);
-    let place = d.places.get(&name).ok_or(AppError::NotFound)?;
+    // A place named on drafts alone does not exist for delegates.
+    let place = d
+        .places
+        .get(&name)
+        .filter(|_| d.shows_place(&name))
+        .ok_or(AppError::NotFound)?;
     let pager = Pager::new(page, place.items.len(), PAGE_SIZE, place_href(&name))?;
     let filters = Filters {
         place: Some(name.clone()),

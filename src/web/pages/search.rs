@@ -86,8 +86,9 @@ pub async fn show(
             },
         })
         .collect();
-    page.organisations = records
-        .organisation_search()
+    // So do these: filtered before the limit, never after.
+    page.organisations = d
+        .organisation_search(records)
         .search(&page.q, MAX_OTHERS)
         .into_iter()
         .map(|o| &data.organisations[o])
@@ -97,8 +98,8 @@ pub async fn show(
             detail: String::new(),
         })
         .collect();
-    page.places = records
-        .place_search()
+    page.places = d
+        .place_search(records)
         .search(&page.q, MAX_OTHERS)
         .into_iter()
         .map(|p| &data.places[p])
