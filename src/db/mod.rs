@@ -282,10 +282,8 @@ impl EmbeddedServer {
             .spawn(move || match options.start() {
                 Ok(mut server) => {
                     if ready_tx.send(Ok(server.socket_dir().to_path_buf())).is_ok() {
-                        // Wait for stop() or for the sender to be dropped.
-                        let _ = stop_rx.recv();
-                    }
-                    if let Err(e) = server.stop() {
+                        supervise(&options, server, &stop_rx);
+                    } else if let Err(e) = server.stop() {
                         tracing::warn!("stopping embedded PostgreSQL: {e}");
                     }
                 }
@@ -319,6 +317,72 @@ impl EmbeddedServer {
         let _ = self.stop.send(());
         let thread = self.thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+/// How often the supervisor looks whether the postmaster still runs.
+const SUPERVISE_POLL: Duration = Duration::from_millis(500);
+/// The wait before the first try to start a cluster that exited, doubled after each
+/// failed try up to [`RESTART_WAIT_MAX`].
+const RESTART_WAIT: Duration = Duration::from_secs(1);
+const RESTART_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// Runs the cluster until `stop` says so (or its sender is dropped). When the postmaster
+/// exits on its own (someone ran `pg_ctl stop`, the OOM killer took it) it is started
+/// again, on this same thread (see `EmbeddedServer`): after 1 s, then 2, 4 … 30 s between
+/// failed tries. Meanwhile the pool's connections fail and pages answer 503; the socket
+/// stays where it was, so the pool reconnects by itself once the server is back.
+fn supervise(
+    options: &embedded_pg::Options,
+    server: embedded_pg::EmbeddedPostgres,
+    stop: &mpsc::Receiver<()>,
+) {
+    let mut running = Some(server);
+    let mut wait = RESTART_WAIT;
+    loop {
+        let pause = if running.is_some() {
+            SUPERVISE_POLL
+        } else {
+            wait
+        };
+        match stop.recv_timeout(pause) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        match running.as_mut() {
+            Some(server) => match server.exited() {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    tracing::error!(
+                        %status,
+                        log = %server.log_file().display(),
+                        "embedded PostgreSQL exited unexpectedly; starting it again in {} s",
+                        wait.as_secs()
+                    );
+                    running = None;
+                }
+                Err(e) => tracing::warn!("checking on embedded PostgreSQL: {e}"),
+            },
+            None => match options.start() {
+                Ok(server) => {
+                    tracing::warn!(pid = server.pid(), "embedded PostgreSQL restarted");
+                    running = Some(server);
+                    wait = RESTART_WAIT;
+                }
+                Err(e) => {
+                    wait = (wait * 2).min(RESTART_WAIT_MAX);
+                    tracing::error!(
+                        "embedded PostgreSQL did not start again ({e}); next try in {} s",
+                        wait.as_secs()
+                    );
+                }
+            },
+        }
+    }
+    if let Some(mut server) = running
+        && let Err(e) = server.stop()
+    {
+        tracing::warn!("stopping embedded PostgreSQL: {e}");
     }
 }
 

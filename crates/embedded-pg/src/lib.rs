@@ -201,6 +201,14 @@ impl EmbeddedPostgres {
         connection_url(self.socket_dir(), db)
     }
 
+    /// Whether the postmaster has exited on its own (stopped by someone else, or
+    /// killed), with its status; `None` while it runs. Once it has, the data directory
+    /// is released and [`Options::start`] may start the cluster again: this is how a
+    /// program supervises its server.
+    pub fn exited(&mut self) -> Result<Option<std::process::ExitStatus>, Error> {
+        self.inner.exited()
+    }
+
     /// Fast shutdown (SIGINT to the postmaster), waits for it to exit (up to 30 s, then
     /// SIGQUIT), then releases the data directory. Idempotent.
     ///

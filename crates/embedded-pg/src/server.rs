@@ -188,6 +188,22 @@ impl Server {
         self.pid
     }
 
+    /// See [`crate::EmbeddedPostgres::exited`]. Releases the data directory once the
+    /// postmaster is gone, so that a new start can take it.
+    pub(crate) fn exited(&mut self) -> Result<Option<ExitStatus>, Error> {
+        let Some(child) = self.child.as_mut() else {
+            return Ok(None);
+        };
+        let status = child
+            .try_wait()
+            .map_err(io_err(format!("checking PostgreSQL (pid {})", self.pid)))?;
+        if status.is_some() {
+            self.child = None;
+            self.lock = None;
+        }
+        Ok(status)
+    }
+
     pub(crate) fn socket_dir(&self) -> &Path {
         &self.layout.socket_dir
     }

@@ -27,6 +27,10 @@ impl Server {
     pub(crate) fn stop(&mut self) -> Result<(), Error> {
         match *self {}
     }
+
+    pub(crate) fn exited(&mut self) -> Result<Option<std::process::ExitStatus>, Error> {
+        match *self {}
+    }
 }
 
 pub(crate) fn start(_options: &Options) -> Result<Server, Error> {
