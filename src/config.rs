@@ -46,6 +46,45 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub web: WebSettings,
+
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
+}
+
+/// Limits of the connection loop (`web::connections`), which keep slow or abusive
+/// clients from holding the server's sockets.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionLimits {
+    /// Seconds a client may take to send a request's headers (slow-header attacks);
+    /// the connection is closed after it.
+    #[arg(long = "header-read-timeout", env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub header_read_timeout_secs: u64,
+
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight before it
+    /// closes their connections.
+    #[arg(long = "shutdown-grace", env = "SHUTDOWN_GRACE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Connections served at once, by default: well under the usual limit of 1,024 open
+/// files, which the database pool and the embedded server's files share.
+pub const MAX_CONNECTIONS: u32 = 512;
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout_secs: 10,
+            max_connections: MAX_CONNECTIONS,
+            shutdown_grace_secs: 10,
+        }
+    }
 }
 
 /// Sign-in attempts a minute one client may make (POST /login), by default.
@@ -54,6 +93,10 @@ pub const LOGIN_RATE_PER_MINUTE: u32 = 20;
 pub const ADMIN_WRITE_RATE_PER_MINUTE: u32 = 120;
 /// Sign-ins that may wait for a password check while others are checked, by default.
 pub const SIGN_IN_QUEUE: usize = 32;
+/// Seconds a request may take before it is answered 503, by default.
+pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Bytes a request body (a form) may hold, by default.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the web application itself needs to know. `Default` gives the same values as the
 /// command line's defaults.
@@ -90,6 +133,16 @@ pub struct WebSettings {
     /// answered 429 at once.
     #[arg(long, env = "SIGN_IN_QUEUE", default_value_t = SIGN_IN_QUEUE, global = true)]
     pub sign_in_queue: usize,
+
+    /// Seconds a request may take (reading its body included) before it is answered 503
+    /// "took too long"; what it was doing is abandoned (a transaction rolls back).
+    #[arg(long = "request-timeout", env = "REQUEST_TIMEOUT_SECS", default_value_t = REQUEST_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub request_timeout_secs: u64,
+
+    /// Bytes a request body may hold; a larger form is answered 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = MAX_BODY_BYTES, global = true)]
+    pub max_body_bytes: usize,
 }
 
 impl Default for WebSettings {
@@ -101,6 +154,8 @@ impl Default for WebSettings {
             login_rate_per_minute: LOGIN_RATE_PER_MINUTE,
             admin_write_rate_per_minute: ADMIN_WRITE_RATE_PER_MINUTE,
             sign_in_queue: SIGN_IN_QUEUE,
+            request_timeout_secs: REQUEST_TIMEOUT_SECS,
+            max_body_bytes: MAX_BODY_BYTES,
         }
     }
 }

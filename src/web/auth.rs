@@ -201,13 +201,15 @@ async fn guard(access: Access, state: AppState, req: Request, next: Next) -> Res
     }
 }
 
-/// Largest form body accepted; the form pages are far smaller.
-const MAX_FORM_BYTES: usize = 256 * 1024;
-
 /// Synchronizer-token check for signed-in, state-changing requests: the form's `_csrf`
 /// field must equal the session's token. (The Origin / Sec-Fetch-Site check of
-/// `tower_http::csrf` runs first for every request.)
-pub async fn verify_csrf_token(req: Request, next: Next) -> Response {
+/// `tower_http::csrf` runs first for every request.) The body is read here, within
+/// `MAX_BODY_BYTES` like every form extractor's.
+pub async fn verify_csrf_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
@@ -219,8 +221,9 @@ pub async fn verify_csrf_token(req: Request, next: Next) -> Response {
         return AppError::Forbidden.into_response();
     };
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return AppError::BadRequest("The form is too large.".into()).into_response();
+    let bytes = match axum::body::to_bytes(body, state.settings.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => return crate::web::limits::body_error(e).into_response(),
     };
     let sent = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "_csrf")

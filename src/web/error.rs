@@ -24,6 +24,12 @@ pub enum AppError {
         heading: &'static str,
         message: String,
     },
+    /// A body over `MAX_BODY_BYTES`: 413.
+    #[error("the request body is too large")]
+    TooLarge,
+    /// The request took longer than `REQUEST_TIMEOUT_SECS`: 503.
+    #[error("the request took too long")]
+    TimedOut,
     #[error("the database is not available")]
     Unavailable(#[source] sqlx::Error),
     #[error(transparent)]
@@ -72,7 +78,8 @@ impl AppError {
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) | AppError::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +107,14 @@ impl IntoResponse for AppError {
             AppError::CsrfRejected => (
                 "Request refused",
                 "This form was sent from another site or from a page that has expired. Go back, reload the page and try again; nothing was changed.".to_string(),
+            ),
+            AppError::TooLarge => (
+                "Too much to send",
+                "What was sent is larger than this site accepts, so nothing was saved. Shorten the longest fields (a note or a quote) and send the form again.".to_string(),
+            ),
+            AppError::TimedOut => (
+                "This took too long",
+                "The server did not finish this request in time, so it was abandoned and nothing was saved. Please try again in a minute.".to_string(),
             ),
             AppError::Unavailable(e) => {
                 tracing::warn!("database unavailable: {e}");
@@ -143,6 +158,19 @@ pub async fn not_found() -> AppError {
 /// A known address asked with a method it does not answer (e.g. GET /logout).
 pub async fn method_not_allowed() -> AppError {
     AppError::MethodNotAllowed
+}
+
+/// The page for a connection over `MAX_CONNECTIONS`, rendered once at start: it is
+/// written straight to the socket (`web::connections`), outside the router.
+pub fn over_capacity_page() -> String {
+    let page = ErrorPage {
+        nav: Default::default(),
+        status: 503,
+        heading: "Too busy",
+        message: "The server is answering as many people as it can right now. Please try again in a minute.".to_string(),
+    };
+    page.render()
+        .unwrap_or_else(|_| "The server is too busy. Please try again in a minute.".into())
 }
 
 /// A panicking handler still answers with the error page, not a dropped connection.

@@ -28,6 +28,9 @@ where
 }
 
 fn rejected(rejection: FormRejection) -> AppError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return AppError::TooLarge;
+    }
     AppError::BadRequest(format!(
         "The form could not be read: {}",
         rejection.body_text()

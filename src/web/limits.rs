@@ -231,6 +231,35 @@ pub fn too_many(wait: Duration, heading: &'static str, message: String) -> Respo
     response
 }
 
+/// Answers 503 "took too long" to a request not answered within `limit`
+/// (`REQUEST_TIMEOUT_SECS`), reading its body included (slow uploads). Dropping the
+/// handler's future drops its transaction, which rolls back: a write is whole or absent.
+pub async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                "a request took longer than {} s and was abandoned",
+                limit.as_secs()
+            );
+            AppError::TimedOut.into_response()
+        }
+    }
+}
+
+/// The error for a body that could not be read: 413 when it is over the limit, else a
+/// 400 (a broken upload).
+pub fn body_error(error: axum::Error) -> AppError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return AppError::TooLarge;
+        }
+        source = e.source();
+    }
+    AppError::BadRequest("The request body could not be read.".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

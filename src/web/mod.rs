@@ -6,8 +6,9 @@ mod assets;
 pub mod auth;
 pub mod cache;
 pub mod charts;
+pub mod connections;
 pub mod dashboard;
-mod error;
+pub(crate) mod error;
 pub mod export;
 pub mod forms;
 mod health;
@@ -22,7 +23,8 @@ pub use error::AppError;
 pub use server::serve;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -30,7 +32,6 @@ use std::time::Duration;
 use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::WebSettings;
@@ -108,7 +109,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             state.clone(),
             snapshot::refresh_after_write,
         ))
-        .route_layer(from_fn(auth::verify_csrf_token))
+        .route_layer(from_fn_with_state(state.clone(), auth::verify_csrf_token))
         // an admin's writes only: others are refused before they count
         .route_layer(from_fn_with_state(
             state.clone(),
@@ -124,7 +125,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/account/password",
             get(pages::account::form).post(pages::account::submit),
         )
-        .route_layer(from_fn(auth::verify_csrf_token))
+        .route_layer(from_fn_with_state(state.clone(), auth::verify_csrf_token))
         .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
@@ -156,11 +157,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
 /// Wraps the routes in the middleware every response passes through (outermost last).
 pub fn with_middleware(router: Router, state: &AppState) -> Router {
+    let settings = &state.settings;
     router
         .layer(security::cross_origin_check())
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+        // what every form extractor reads at most (the CSRF check reads the same)
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(from_fn_with_state(
+            Duration::from_secs(settings.request_timeout_secs),
+            limits::time_limit,
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         // outside the panic and timeout answers, so they carry the headers too

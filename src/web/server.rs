@@ -5,8 +5,9 @@ use crate::db::{Database, Seeding};
 use crate::web::AppState;
 use anyhow::Context;
 
-/// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests and stops the
-/// embedded database (if any) with a fast shutdown.
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight (for
+/// `SHUTDOWN_GRACE_SECS` at most) and stops the embedded database (if any) with a fast
+/// shutdown: a request cut off by the grace period rolls back its transaction whole.
 pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let database = Database::open(db, Seeding::IfEmpty).await?;
@@ -38,17 +39,12 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
         settings.listen_addr,
         started.elapsed().as_millis()
     );
-    // with each connection's peer address: the rate limits and the sign-in throttle key
-    // on the client (web::limits)
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
-    tracing::info!("shutting down");
+    let stopped =
+        crate::web::connections::serve(listener, app, &settings.connections, shutdown_signal())
+            .await;
+    tracing::info!("shutting down ({stopped:?})");
     database.close().await;
-    served.context("the web server failed")
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -11,9 +11,10 @@
 //! busy run); the next process to claim the slot reuses the cluster and, if the same test
 //! binary built it, the template, so `initdb` runs once per slot, not once per process.
 
-use portfolio_tracker::config::WebSettings;
+use portfolio_tracker::config::{ConnectionLimits, WebSettings};
 use portfolio_tracker::db::{self, EmbeddedServer};
 use portfolio_tracker::domain::auth::Role;
+use portfolio_tracker::web::connections;
 use scraper::{ElementRef, Html, Selector};
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
@@ -434,22 +435,48 @@ pub async fn serve_state(
     pool: PgPool,
     settings: WebSettings,
 ) -> (SocketAddr, portfolio_tracker::AppState) {
+    let (addr, state, _stop) = serve_limited(pool, settings, ConnectionLimits::default()).await;
+    (addr, state)
+}
+
+/// Serves the app with the connection loop `serve` uses, with `limits`; sending on (or
+/// dropping) the returned handle shuts it down, and the task's result says how.
+pub async fn serve_limited(
+    pool: PgPool,
+    settings: WebSettings,
+    limits: ConnectionLimits,
+) -> (SocketAddr, portfolio_tracker::AppState, Stop) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
     let addr = listener.local_addr().expect("local address");
     let state = portfolio_tracker::AppState::new(pool, settings);
     let app = portfolio_tracker::app(state.clone());
-    tokio::spawn(async move {
-        // with the peer's address, as `serve` does (the rate limits and throttle key on it)
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("serve");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            // a dropped handle (most tests never stop their server) leaves it serving
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        connections::serve(listener, app, &limits, shutdown).await
     });
-    (addr, state)
+    (addr, state, Stop { stop, task })
+}
+
+/// Stops a server of [`serve_limited`].
+pub struct Stop {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<connections::Stopped>,
+}
+
+impl Stop {
+    /// Asks the server to stop and waits for its connection loop to end.
+    pub async fn stop(self) -> connections::Stopped {
+        let _ = self.stop.send(());
+        self.task.await.expect("the connection loop does not panic")
+    }
 }
 
 /// `pt_session=...` from a response's Set-Cookie headers.

@@ -16,6 +16,7 @@ mod health;
 mod hostile;
 mod http_cache;
 mod instances;
+mod limits;
 mod matrix;
 mod pages;
 mod query_count;
