@@ -207,10 +207,15 @@ pub async fn connect_sized(options: PgConnectOptions, size: u32) -> anyhow::Resu
         .with_context(|| format!("connecting to PostgreSQL at {target}"))
 }
 
+/// How long a request waits for a database connection before it is answered 503: a
+/// server that has gone silent (not refusing, just not answering) is an error page
+/// within 5 s, as is a pool exhausted for that long.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(4);
+
 pub fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(DEFAULT_POOL_SIZE)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
 }
 
 pub async fn create_database_if_missing(pool: &PgPool, name: &str) -> anyhow::Result<()> {

@@ -39,9 +39,7 @@ pub enum AppError {
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                AppError::Unavailable(e)
-            }
+            e if database_unreachable(&e) => AppError::Unavailable(e),
             // Text PostgreSQL cannot store (a NUL byte, invalid UTF-8): the request's fault.
             sqlx::Error::Database(ref db)
                 if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
@@ -52,6 +50,23 @@ impl From<sqlx::Error> for AppError {
             }
             other => AppError::Internal(other.into()),
         }
+    }
+}
+
+/// Whether `e` says the database is down or going down rather than that the request
+/// or the code is wrong: no pool connection in time, a broken socket, or PostgreSQL
+/// ending the session (SQLSTATE class 08 connection exceptions; 57P01-57P03 a
+/// shutdown, a crash restart, or a server still starting; 53300 too many connections).
+fn database_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -71,6 +86,18 @@ struct ErrorPage {
 }
 
 impl AppError {
+    /// A store function's `anyhow` error that is a lost database is an outage (503),
+    /// not a fault of the code (500).
+    fn database_errors_as_unavailable(self) -> AppError {
+        match self {
+            AppError::Internal(e) => match e.downcast::<sqlx::Error>() {
+                Ok(db) => AppError::from(db),
+                Err(e) => AppError::Internal(e),
+            },
+            other => other,
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -87,8 +114,9 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let (heading, message) = match &self {
+        let this = self.database_errors_as_unavailable();
+        let status = this.status();
+        let (heading, message) = match &this {
             AppError::NotFound => (
                 "Page not found",
                 "There is no page at this address. It may have been renamed or archived."
