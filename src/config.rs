@@ -66,6 +66,12 @@ pub struct ConnectionLimits {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
     pub max_connections: u32,
 
+    /// Connections one client address may hold at once (0: no limit); the addresses in
+    /// `TRUSTED_PROXIES` have none, being many clients.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = MAX_CONNECTIONS_PER_CLIENT,
+          global = true)]
+    pub max_connections_per_client: u32,
+
     /// Seconds a shutdown (SIGTERM, Ctrl-C) waits for requests in flight before it
     /// closes their connections.
     #[arg(long = "shutdown-grace", env = "SHUTDOWN_GRACE_SECS", default_value_t = 10,
@@ -77,11 +83,16 @@ pub struct ConnectionLimits {
 /// files, which the database pool and the embedded server's files share.
 pub const MAX_CONNECTIONS: u32 = 512;
 
+/// Connections one client may hold, by default: a whole office behind one address
+/// (browsers open about six each) fits, one machine cannot take every slot.
+pub const MAX_CONNECTIONS_PER_CLIENT: u32 = 128;
+
 impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             header_read_timeout_secs: 10,
             max_connections: MAX_CONNECTIONS,
+            max_connections_per_client: MAX_CONNECTIONS_PER_CLIENT,
             shutdown_grace_secs: 10,
         }
     }

@@ -1,8 +1,9 @@
 //! The connection loop: accepts connections and serves the app on each, with the limits
 //! `axum::serve` does not set. A client gets `HEADER_READ_TIMEOUT_SECS` to send a
 //! request's headers (slow-header attacks hold no socket for long), at most
-//! `MAX_CONNECTIONS` are served at once (one more is answered 503 and closed), and a
-//! shutdown waits `SHUTDOWN_GRACE_SECS` at most for the requests in flight.
+//! `MAX_CONNECTIONS` are served at once, and at most `MAX_CONNECTIONS_PER_CLIENT` for
+//! one client address (one more is answered 503 and closed), and a shutdown waits
+//! `SHUTDOWN_GRACE_SECS` at most for the requests in flight.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -10,9 +11,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,14 +35,17 @@ pub enum Stopped {
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets the
 /// requests in flight finish (idle keep-alive connections close at once) and returns
 /// once they have, or when the grace period is over.
+/// `proxies` (`TRUSTED_PROXIES`) are not limited per client: they speak for many.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &ConnectionLimits,
+    proxies: &[IpAddr],
     shutdown: impl Future<Output = ()>,
 ) -> Stopped {
     let builder = connection_builder(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let per_client = Arc::new(PerClient::new(limits.max_connections_per_client, proxies));
     let busy_page: Arc<[u8]> = busy_response().into();
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -55,7 +60,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let admitted = PerClient::admit(&per_client, peer.ip())
+            .and_then(|client| Some((client, Arc::clone(&slots).try_acquire_owned().ok()?)));
+        let Some(slot) = admitted else {
             tokio::spawn(refuse_busy(stream, Arc::clone(&busy_page)));
             continue;
         };
@@ -72,6 +79,68 @@ pub async fn serve(
     }
     drop(listener);
     drain(graceful, Duration::from_secs(limits.shutdown_grace_secs)).await
+}
+
+/// How many connections each client address has open.
+struct PerClient {
+    /// 0: no limit.
+    limit: u32,
+    unlimited: Vec<IpAddr>,
+    open: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// A client's place among its open connections, given back when dropped; `ip` is
+/// `None` for a client without a limit.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: Option<IpAddr>,
+}
+
+impl PerClient {
+    fn new(limit: u32, unlimited: &[IpAddr]) -> PerClient {
+        PerClient {
+            limit,
+            unlimited: unlimited.to_vec(),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more connection from `ip`, unless it has its share open.
+    fn admit(table: &Arc<PerClient>, ip: IpAddr) -> Option<ClientSlot> {
+        if table.limit == 0 || table.unlimited.contains(&ip) {
+            return Some(ClientSlot {
+                table: Arc::clone(table),
+                ip: None,
+            });
+        }
+        let mut open = table.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_insert(0);
+        if *count >= table.limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            table: Arc::clone(table),
+            ip: Some(ip),
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut open = self
+            .table
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&ip);
+            }
+        }
+    }
 }
 
 /// HTTP/1 and HTTP/2 (prior knowledge), with the header-read timeout; hyper only keeps

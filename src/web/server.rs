@@ -39,9 +39,14 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
         settings.listen_addr,
         started.elapsed().as_millis()
     );
-    let stopped =
-        crate::web::connections::serve(listener, app, &settings.connections, shutdown_signal())
-            .await;
+    let stopped = crate::web::connections::serve(
+        listener,
+        app,
+        &settings.connections,
+        &settings.web.trusted_proxies,
+        shutdown_signal(),
+    )
+    .await;
     tracing::info!("shutting down ({stopped:?})");
     database.close().await;
     Ok(())

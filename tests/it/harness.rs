@@ -435,7 +435,13 @@ pub async fn serve_state(
     pool: PgPool,
     settings: WebSettings,
 ) -> (SocketAddr, portfolio_tracker::AppState) {
-    let (addr, state, _stop) = serve_limited(pool, settings, ConnectionLimits::default()).await;
+    // every test client is 127.0.0.1: a client's share of connections would make
+    // the many people of a load test one (tests/it/limits.rs tests that share)
+    let limits = ConnectionLimits {
+        max_connections_per_client: 0,
+        ..ConnectionLimits::default()
+    };
+    let (addr, state, _stop) = serve_limited(pool, settings, limits).await;
     (addr, state)
 }
 
@@ -450,6 +456,7 @@ pub async fn serve_limited(
         .await
         .expect("bind a random port");
     let addr = listener.local_addr().expect("local address");
+    let proxies = settings.trusted_proxies.clone();
     let state = portfolio_tracker::AppState::new(pool, settings);
     let app = portfolio_tracker::app(state.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -460,7 +467,7 @@ pub async fn serve_limited(
                 std::future::pending::<()>().await;
             }
         };
-        connections::serve(listener, app, &limits, shutdown).await
+        connections::serve(listener, app, &limits, &proxies, shutdown).await
     });
     (addr, state, Stop { stop, task })
 }

@@ -155,6 +155,37 @@ async fn a_connection_over_the_cap_gets_503_too_busy_and_a_freed_slot_is_reused(
 }
 
 #[tokio::test]
+async fn one_client_cannot_hold_more_than_its_share_of_connections_unless_a_trusted_proxy() {
+    let limits = ConnectionLimits {
+        max_connections_per_client: 2,
+        ..ConnectionLimits::default()
+    };
+    for (proxies, third) in [
+        (vec![], "HTTP/1.1 503"),
+        (vec![[127, 0, 0, 1].into()], "HTTP/1.1 200"),
+    ] {
+        let db = fresh_db().await;
+        let settings = WebSettings {
+            trusted_proxies: proxies,
+            ..WebSettings::default()
+        };
+        let (addr, _, _server) = serve_limited(db.pool, settings, limits.clone()).await;
+        let mut holders = Vec::new();
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream
+                .write_all(b"GET /readyz HTTP/1.1\r\n")
+                .await
+                .expect("send");
+            holders.push(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (answer, _) = exchange(addr, get_readyz(), Duration::from_secs(10)).await;
+        assert!(answer.starts_with(third), "{answer}");
+    }
+}
+
+#[tokio::test]
 async fn shutdown_finishes_a_request_in_flight_and_refuses_new_connections() {
     let db = fresh_db().await;
     let (addr, _, server) =
@@ -215,5 +246,34 @@ async fn shutdown_cuts_off_a_request_that_outlasts_the_grace_period() {
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(4),
         "stopped after {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_after_the_header_read_timeout() {
+    let db = fresh_db().await;
+    let limits = ConnectionLimits {
+        header_read_timeout_secs: 1,
+        ..ConnectionLimits::default()
+    };
+    let (addr, _, _server) = serve_limited(db.pool, WebSettings::default(), limits).await;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("send");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        read.is_ok(),
+        "the idle connection was still open after 10 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
     );
 }
