@@ -5,7 +5,7 @@
 //! `DATABASE_URL`, an outage is a quick 503 and the app recovers when the server returns.
 
 use crate::conformance::page::Page as FormPage;
-use crate::harness::{client, extract_csrf, serve_with, session_cookie};
+use crate::harness::{client, extract_csrf, fresh_db, serve_with, session_cookie};
 use portfolio_tracker::config::WebSettings;
 use portfolio_tracker::db;
 use sqlx::PgPool;
@@ -464,6 +464,43 @@ async fn with_database_url_a_server_that_never_answers_is_a_503_within_5_s() {
         assert!(took < Duration::from_secs(5), "GET {path}: {took:?}");
     }
     drop(silent);
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_is_a_503_after_the_acquire_timeout_not_a_hang() {
+    let test_db = fresh_db().await;
+    let options: sqlx::postgres::PgConnectOptions = test_db.url.parse().expect("url");
+    let pool = db::pool_options()
+        .max_connections(1)
+        .connect_lazy_with(options);
+    let held = pool.acquire().await.expect("the pool's one connection");
+    let addr = serve_with(
+        pool.clone(),
+        WebSettings {
+            public_read: true,
+            ..WebSettings::default()
+        },
+    )
+    .await;
+    let asked = Instant::now();
+    let response = client()
+        .get(format!("http://{addr}/funding"))
+        .send()
+        .await
+        .expect("an answer");
+    let took = asked.elapsed();
+    assert_eq!(response.status(), 503);
+    assert!(
+        took >= db::ACQUIRE_TIMEOUT && took < Duration::from_secs(5),
+        "503 after {took:?}"
+    );
+    drop(held);
+    let response = client()
+        .get(format!("http://{addr}/funding"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200, "served once a connection is free");
 }
 
 /// Items the editors retitle, one each.
