@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 use portfolio_tracker::config::{DbSettings, ServeSettings};
 use portfolio_tracker::domain::auth::Role;
-use portfolio_tracker::{commands, db, store::generate, store::seed, web};
+use portfolio_tracker::{backup, commands, db, store::generate, store::seed, web};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// mimalloc: the dashboards are rebuilt as many small allocations per revision; it
@@ -52,6 +53,23 @@ enum Command {
     Migrate,
     /// Load the report's portfolio from the seed data; running it again changes nothing.
     Seed,
+    /// Write a backup of the database to FILE (pg_dump custom format); works while the
+    /// server runs.
+    #[command(long_about = BACKUP_HELP)]
+    Backup {
+        /// Where to write the backup (replaced if it exists, once the backup is complete).
+        file: PathBuf,
+    },
+    /// Restore a backup made by `backup` into the database (stop the server first).
+    #[command(long_about = RESTORE_HELP)]
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace the database even though it holds data (a portfolio, accounts, an
+        /// audit trail): what it holds now is lost.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Manage accounts (works with or without a running server).
     #[command(subcommand)]
     User(UserCommand),
@@ -95,6 +113,25 @@ Names to address the generated rows by:
 About a third of the items state no budget; budgets and contributions come in USD, EUR,
 GBP, JPY, NOK, CHF, SEK, DKK and CAD, with monthly exchange rates for 2006-2013 added where
 the database has none.";
+
+const BACKUP_HELP: &str = "\
+Write a backup of the database to FILE: a PostgreSQL custom-format dump (pg_dump -Fc) of
+the embedded database of DATA_DIR, or of DATABASE_URL. It is one consistent snapshot, so
+the server may keep running (the backup then uses the running server's database). The
+file is written next to FILE and renamed to FILE when complete, with mode 0600: it holds
+the accounts' password hashes and the sessions. pg_dump is taken from the PostgreSQL
+installation the embedded server runs from (with DATABASE_URL: PATH first).";
+
+const RESTORE_HELP: &str = "\
+Restore a backup made by `portfolio-tracker backup` (or pg_dump -Fc of this application's
+database) into the embedded database of DATA_DIR, or into DATABASE_URL, then apply any
+pending migrations. A fresh DATA_DIR is created. A database that already holds anything is
+left as it is unless --replace. The restore never leaves a half-restored database: into
+the embedded cluster it restores into a new database and swaps it in only when complete;
+into DATABASE_URL it restores in one transaction. Stop the server of the DATA_DIR first
+(with DATABASE_URL, restart the instances afterwards). Owners and grants in the dump are
+ignored (--no-owner --no-privileges): the restored objects belong to the role that
+restores them.";
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -195,6 +232,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..cli.db
             };
             web::serve(&db, &cli.serve).await
+        }
+        Command::Backup { file } => {
+            println!("{}", backup::backup(&cli.db, &file).await?);
+            Ok(())
+        }
+        Command::Restore { file, replace } => {
+            println!("{}", backup::restore(&cli.db, &file, replace).await?);
+            Ok(())
         }
         Command::Migrate => {
             let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
