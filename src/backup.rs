@@ -143,10 +143,20 @@ async fn restore_and_swap(
         own_embedded_server: true,
         ..settings.clone()
     };
-    let database = Database::connect(&own).await.context(
-        "restore needs the embedded database to itself: stop the server (`serve`) first, \
-         restore, then start it again",
-    )?;
+    let database = Database::connect(&own).await.map_err(|e| {
+        let locked = matches!(
+            e.downcast_ref::<embedded_pg::Error>(),
+            Some(embedded_pg::Error::DataDirLocked { .. })
+        );
+        if locked {
+            e.context(
+                "restore needs the embedded database to itself: stop the server (`serve`) \
+                 first, restore, then start it again",
+            )
+        } else {
+            e
+        }
+    })?;
     let outcome = async {
         let target = Target::of(&own, &database.pool)?;
         let holdings = Holdings::read(&database.pool).await?;
