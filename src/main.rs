@@ -1,7 +1,7 @@
 //! The `portfolio-tracker` command line: thin wrappers over the library.
 
 use clap::{Parser, Subcommand};
-use portfolio_tracker::config::{DbSettings, ServeSettings};
+use portfolio_tracker::config::{DbSettings, LogFormat, LogSettings, ServeSettings};
 use portfolio_tracker::domain::auth::Role;
 use portfolio_tracker::{backup, commands, db, store::generate, store::seed, web};
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ struct Cli {
 
     #[command(flatten)]
     serve: ServeSettings,
+
+    #[command(flatten)]
+    log: LogSettings,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -205,7 +208,10 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, None | Some(Command::Serve)));
+    init_tracing(
+        matches!(cli.command, None | Some(Command::Serve)),
+        cli.log.log_format,
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -308,9 +314,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Logs go to stderr, coloured only on a terminal. The server logs at info by default;
-/// the one-shot commands only warn, so their own output stays readable.
-fn init_tracing(serving: bool) {
+/// Logs go to stderr: text, coloured only on a terminal, or JSON lines (LOG_FORMAT). The
+/// server logs at info by default; the one-shot commands only warn, so their own output
+/// stays readable.
+fn init_tracing(serving: bool, format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = if serving {
@@ -319,11 +326,18 @@ fn init_tracing(serving: bool) {
         "warn"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // A request's line carries its span (`span.request_id`) and the spans it is in.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ struct ErrorPage {
     status: u16,
     heading: &'static str,
     message: String,
+    /// The request's id (see `web::request_id`), to quote when reporting the error.
+    reference: Option<String>,
 }
 
 impl AppError {
@@ -128,6 +130,7 @@ fn error_page(status: StatusCode, heading: &'static str, message: String) -> Res
         status: status.as_u16(),
         heading,
         message,
+        reference: crate::web::request_id::current(),
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),

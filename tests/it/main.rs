@@ -17,6 +17,7 @@ mod health;
 mod hostile;
 mod http_cache;
 mod instances;
+mod logs;
 mod matrix;
 mod pages;
 mod query_count;
