@@ -32,6 +32,26 @@ pub struct DbSettings {
     pub own_embedded_server: bool,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line of text per event, for people (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors: `timestamp`, `level`, `target`,
+    /// `fields` (with `message`), and `span` / `spans` (a request's `request_id`).
+    Json,
+}
+
+/// Settings of the log. Shared by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogSettings {
+    /// Write log lines as text or as JSON (one object a line). What is logged is chosen
+    /// with RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
 /// Settings of the web server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeSettings {

@@ -2,6 +2,7 @@
 //! pledges and funding gaps. `app` builds the web application from its state.
 
 pub mod accounts;
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod db;

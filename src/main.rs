@@ -1,9 +1,10 @@
 //! The `portfolio-tracker` command line: thin wrappers over the library.
 
 use clap::{Parser, Subcommand};
-use portfolio_tracker::config::{DbSettings, ServeSettings};
+use portfolio_tracker::config::{DbSettings, LogFormat, LogSettings, ServeSettings};
 use portfolio_tracker::domain::auth::Role;
-use portfolio_tracker::{commands, db, store::generate, store::seed, web};
+use portfolio_tracker::{backup, commands, db, store::generate, store::seed, web};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// mimalloc: the dashboards are rebuilt as many small allocations per revision; it
@@ -40,6 +41,9 @@ struct Cli {
     #[command(flatten)]
     serve: ServeSettings,
 
+    #[command(flatten)]
+    log: LogSettings,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -52,6 +56,23 @@ enum Command {
     Migrate,
     /// Load the report's portfolio from the seed data; running it again changes nothing.
     Seed,
+    /// Write a backup of the database to FILE (pg_dump custom format); works while the
+    /// server runs.
+    #[command(long_about = BACKUP_HELP)]
+    Backup {
+        /// Where to write the backup (replaced if it exists, once the backup is complete).
+        file: PathBuf,
+    },
+    /// Restore a backup made by `backup` into the database (stop the server first).
+    #[command(long_about = RESTORE_HELP)]
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace the database even though it holds data (a portfolio, accounts, an
+        /// audit trail): what it holds now is lost.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Manage accounts (works with or without a running server).
     #[command(subcommand)]
     User(UserCommand),
@@ -95,6 +116,25 @@ Names to address the generated rows by:
 About a third of the items state no budget; budgets and contributions come in USD, EUR,
 GBP, JPY, NOK, CHF, SEK, DKK and CAD, with monthly exchange rates for 2006-2013 added where
 the database has none.";
+
+const BACKUP_HELP: &str = "\
+Write a backup of the database to FILE: a PostgreSQL custom-format dump (pg_dump -Fc) of
+the embedded database of DATA_DIR, or of DATABASE_URL. It is one consistent snapshot, so
+the server may keep running (the backup then uses the running server's database). The
+file is written next to FILE and renamed to FILE when complete, with mode 0600: it holds
+the accounts' password hashes and the sessions. pg_dump is taken from the PostgreSQL
+installation the embedded server runs from (with DATABASE_URL: PATH first).";
+
+const RESTORE_HELP: &str = "\
+Restore a backup made by `portfolio-tracker backup` (or pg_dump -Fc of this application's
+database) into the embedded database of DATA_DIR, or into DATABASE_URL, then apply any
+pending migrations. A fresh DATA_DIR is created. A database that already holds anything is
+left as it is unless --replace. The restore never leaves a half-restored database: into
+the embedded cluster it restores into a new database and swaps it in only when complete;
+into DATABASE_URL it restores in one transaction. Stop the server of the DATA_DIR first
+(with DATABASE_URL, restart the instances afterwards). Owners and grants in the dump are
+ignored (--no-owner --no-privileges): the restored objects belong to the role that
+restores them.";
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -168,7 +208,10 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    init_tracing(matches!(cli.command, None | Some(Command::Serve)));
+    init_tracing(
+        matches!(cli.command, None | Some(Command::Serve)),
+        cli.log.log_format,
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -195,6 +238,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..cli.db
             };
             web::serve(&db, &cli.serve).await
+        }
+        Command::Backup { file } => {
+            println!("{}", backup::backup(&cli.db, &file).await?);
+            Ok(())
+        }
+        Command::Restore { file, replace } => {
+            println!("{}", backup::restore(&cli.db, &file, replace).await?);
+            Ok(())
         }
         Command::Migrate => {
             let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
@@ -263,9 +314,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Logs go to stderr, coloured only on a terminal. The server logs at info by default;
-/// the one-shot commands only warn, so their own output stays readable.
-fn init_tracing(serving: bool) {
+/// Logs go to stderr: text, coloured only on a terminal, or JSON lines (LOG_FORMAT). The
+/// server logs at info by default; the one-shot commands only warn, so their own output
+/// stays readable.
+fn init_tracing(serving: bool, format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = if serving {
@@ -274,11 +326,18 @@ fn init_tracing(serving: bool) {
         "warn"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // A request's line carries its span (`span.request_id`) and the spans it is in.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,25 @@ impl Database {
     /// Connects to `DATABASE_URL`, or when it is not set to the embedded cluster of
     /// `DATA_DIR` (see [`open_embedded`]), and applies pending migrations.
     pub async fn open(settings: &DbSettings, seeding: Seeding) -> anyhow::Result<Database> {
+        let database = Database::connect(settings).await?;
+        // An external database is never seeded implicitly: it is seeded on purpose, with
+        // `portfolio-tracker seed` (see the README).
+        let seeding = if database.embedded.is_some() {
+            seeding
+        } else {
+            Seeding::Never
+        };
+        if let Err(e) = prepare(&database.pool, seeding).await {
+            database.close().await;
+            return Err(e);
+        }
+        Ok(database)
+    }
+
+    /// Connects as [`Database::open`] does (the embedded cluster is started, or another
+    /// process's server used, and the database created if missing) but applies no
+    /// migration and loads nothing: `backup` and `restore` see the database as it is.
+    pub async fn connect(settings: &DbSettings) -> anyhow::Result<Database> {
         let (pool, embedded) = match &settings.database_url {
             Some(url) => (
                 connect_sized(parse_url(url)?, settings.pool_size).await?,
@@ -41,20 +60,6 @@ impl Database {
             ),
             None => open_embedded(settings).await?,
         };
-        // An external database is never seeded implicitly: it is seeded on purpose, with
-        // `portfolio-tracker seed` (see the README).
-        let seeding = if embedded.is_some() {
-            seeding
-        } else {
-            Seeding::Never
-        };
-        if let Err(e) = prepare(&pool, seeding).await {
-            pool.close().await;
-            if let Some(server) = embedded {
-                server.stop().await;
-            }
-            return Err(e);
-        }
         Ok(Database { pool, embedded })
     }
 

@@ -83,6 +83,8 @@ struct ErrorPage {
     status: u16,
     heading: &'static str,
     message: String,
+    /// The request's id (see `web::request_id`), to quote when reporting the error.
+    reference: Option<String>,
 }
 
 impl AppError {
@@ -171,6 +173,7 @@ fn error_page(status: StatusCode, heading: &'static str, message: String) -> Res
         status: status.as_u16(),
         heading,
         message,
+        reference: crate::web::request_id::current(),
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),
@@ -196,6 +199,8 @@ pub fn over_capacity_page() -> String {
         status: 503,
         heading: "Too busy",
         message: "The server is answering as many people as it can right now. Please try again in a minute.".to_string(),
+        // refused before any request was read: there is nothing to refer to
+        reference: None,
     };
     page.render()
         .unwrap_or_else(|_| "The server is too busy. Please try again in a minute.".into())

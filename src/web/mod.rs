@@ -14,6 +14,7 @@ pub mod forms;
 mod health;
 pub mod limits;
 pub mod pages;
+pub mod request_id;
 mod security;
 mod server;
 pub mod snapshot;
@@ -24,7 +25,7 @@ pub use server::serve;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -170,7 +171,13 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
         // outside the panic and timeout answers, so they carry the headers too
         .layer(security::headers(state.settings.cookie_secure))
         .layer(compression())
-        .layer(TraceLayer::new_for_http())
+        // the request id: error pages show it, every log line of the request carries it
+        // (the trace span), the response returns it; see `request_id`
+        .layer(from_fn(request_id::scope))
+        .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
+        .layer(request_id::propagate())
+        .layer(request_id::set())
+        .layer(from_fn(request_id::drop_unacceptable))
 }
 
 /// gzip or Brotli for whatever the client accepts. A middle level: dashboards are

@@ -34,9 +34,10 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
         );
     }
     let app = crate::app(state);
+    // The bound address: with port 0 (LISTEN_ADDR=127.0.0.1:0), the port the system chose.
+    let addr = listener.local_addr().unwrap_or(settings.listen_addr);
     tracing::info!(
-        "serving on http://{} (ready {} ms after start)",
-        settings.listen_addr,
+        "serving on http://{addr} (ready {} ms after start)",
         started.elapsed().as_millis()
     );
     let stopped = crate::web::connections::serve(

@@ -17,6 +17,8 @@ fn every_subcommand_has_help() {
         vec!["migrate", "--help"],
         vec!["seed", "--help"],
         vec!["generate", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
     ] {
         let output = binary().args(&args).output().expect("run the binary");
         assert!(output.status.success(), "{args:?}");
@@ -25,7 +27,16 @@ fn every_subcommand_has_help() {
     }
     let output = binary().arg("--help").output().expect("run");
     let text = String::from_utf8_lossy(&output.stdout);
-    for documented in ["DATABASE_URL", "DATA_DIR", "serve", "migrate", "seed"] {
+    for documented in [
+        "DATABASE_URL",
+        "DATA_DIR",
+        "LOG_FORMAT",
+        "serve",
+        "migrate",
+        "seed",
+        "backup",
+        "restore",
+    ] {
         assert!(text.contains(documented), "--help mentions {documented}");
     }
 }

@@ -5,198 +5,67 @@
 //! `DATABASE_URL`, an outage is a quick 503 and the app recovers when the server returns.
 
 use crate::conformance::page::Page as FormPage;
-use crate::harness::{client, extract_csrf, fresh_db, serve_with, session_cookie};
+use crate::harness::{client, extract_csrf, fresh_db, serve_with};
+use crate::served::{Served, TempDataDir, ok, postmaster_pid, run, running_socket, send_signal};
 use portfolio_tracker::config::WebSettings;
 use portfolio_tracker::db;
 use sqlx::PgPool;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const ADMIN_EMAIL: &str = "faults-admin@example.org";
 const ADMIN_PASSWORD: &str = "a long and uncommon passphrase 7";
-/// The first start of a data directory runs initdb and seeds the report.
-const FIRST_START: Duration = Duration::from_secs(180);
 
-static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
-
-/// A data directory of its own, removed afterwards.
-struct DataDir(PathBuf);
-
-impl DataDir {
-    fn new(tag: &str) -> DataDir {
-        let path = std::env::temp_dir().join(format!(
-            "pt-faults-{tag}-{}-{}",
-            std::process::id(),
-            NEXT_DIR.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the data directory");
-        DataDir(path)
-    }
-
-    /// Where the cluster is: `<data dir>/pg`, or as root the directory named on line 2
-    /// of `CLUSTER_LOCATION` (the launcher then keeps it where `postgres` can reach it).
-    fn cluster_dir(&self) -> PathBuf {
-        match std::fs::read_to_string(self.0.join("CLUSTER_LOCATION")) {
-            Ok(text) => PathBuf::from(text.lines().nth(1).expect("line 2").trim()),
-            Err(_) => self.0.join("pg"),
-        }
-    }
-
-    fn postmaster_pid(&self) -> Option<i32> {
-        let text = std::fs::read_to_string(self.cluster_dir().join("postmaster.pid")).ok()?;
-        text.lines().next()?.trim().parse().ok()
-    }
-
-    /// The application database, straight over the cluster's socket.
-    async fn connect(&self) -> PgPool {
-        let options = sqlx::postgres::PgConnectOptions::new()
-            .socket(self.cluster_dir())
-            .username("postgres")
-            .database(db::EMBEDDED_DATABASE);
-        db::connect_with(options)
-            .await
-            .expect("connect to the cluster")
-    }
+/// `serve` on a data directory of its own, with an admin account.
+async fn serve_with_admin(data: &TempDataDir) -> Served {
+    let served = serve(data);
+    let added = run(
+        &[("DATA_DIR", data.path())],
+        &[
+            "user",
+            "add",
+            "--email",
+            ADMIN_EMAIL,
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    )
+    .await;
+    ok(&added, "user add");
+    served
 }
 
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let cluster = self.cluster_dir();
-        if !cluster.starts_with(&self.0) {
-            let _ = std::fs::remove_dir_all(cluster);
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn serve(data: &TempDataDir) -> Served {
+    Served::start(&[
+        ("DATA_DIR", data.path()),
+        ("SHUTDOWN_GRACE_SECS", "5"),
+        // the editors below save faster than an admin's browser is allowed to
+        ("ADMIN_WRITE_RATE_PER_MINUTE", "0"),
+    ])
 }
 
-fn binary(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"));
-    command
-        .env_remove("DATABASE_URL")
-        .env("DATA_DIR", data_dir)
-        .env("RUST_LOG", "info,sqlx=warn");
-    command
+/// The application database, straight over the cluster's socket.
+async fn connect(data: &TempDataDir) -> PgPool {
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .socket(running_socket(&data.0))
+        .username("postgres")
+        .database(db::EMBEDDED_DATABASE);
+    db::connect_with(options)
+        .await
+        .expect("connect to the cluster")
 }
 
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address")
-}
-
-/// `serve` running as a child process, its log in a file.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Served {
-    async fn start(data: &DataDir, patience: Duration) -> Served {
-        let addr = free_addr();
-        let log = data.0.join(format!("serve-{}.log", addr.port()));
-        let child = binary(&data.0)
-            .arg("serve")
-            .env("LISTEN_ADDR", addr.to_string())
-            .env("SHUTDOWN_GRACE_SECS", "5")
-            // the editors below save faster than an admin's browser is allowed to
-            .env("ADMIN_WRITE_RATE_PER_MINUTE", "0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start serve");
-        let served = Served { child, addr, log };
-        served.wait_ready(patience).await;
-        served
-    }
-
-    async fn wait_ready(&self, patience: Duration) {
-        let deadline = Instant::now() + patience;
-        let http = client();
-        loop {
-            if let Ok(r) = http.get(self.url("/readyz")).send().await
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve not ready after {patience:?}: {}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: &str) {
-        send_signal(self.child.id() as i32, signal);
-    }
-
-    /// Waits for the process to exit: its status, or `None` after `patience`.
-    async fn exit(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + patience;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            send_signal(self.child.id() as i32, "TERM");
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn send_signal(pid: i32, signal: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{signal}"), pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid}");
+fn postmaster(data: &TempDataDir) -> i32 {
+    postmaster_pid(&data.0).expect("the postmaster's pid")
 }
 
 fn process_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn add_admin(data: &DataDir) {
-    use std::io::Write;
-    let mut child = binary(&data.0)
-        .args(["user", "add", "--email", ADMIN_EMAIL, "--role", "admin"])
-        .arg("--password-stdin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run user add");
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "{ADMIN_PASSWORD}").expect("write the password");
-    drop(stdin);
-    let output = child.wait_with_output().expect("user add");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// A signed-in admin's browser that, unlike the harness's, reports a failed request
@@ -210,22 +79,11 @@ struct Browser {
 
 impl Browser {
     async fn sign_in(served: &Served) -> Browser {
-        let http = client();
-        let response = http
-            .post(served.url("/login"))
-            .form(&[
-                ("email", ADMIN_EMAIL),
-                ("password", ADMIN_PASSWORD),
-                ("next", "/"),
-            ])
-            .send()
-            .await
-            .expect("sign in");
-        assert_eq!(response.status(), 303, "signed in");
+        let session = served.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
         Browser {
-            base: served.url(""),
-            cookie: session_cookie(&response).expect("a session cookie"),
-            http,
+            base: session.app_url,
+            cookie: session.cookie,
+            http: session.client,
         }
     }
 
@@ -298,14 +156,13 @@ async fn statuses(tasks: Vec<tokio::task::JoinHandle<Vec<(u16, String)>>>) -> Ve
 
 #[tokio::test]
 async fn the_embedded_cluster_is_started_again_after_it_dies_and_sessions_survive() {
-    let data = DataDir::new("supervise");
-    let served = Served::start(&data, FIRST_START).await;
-    add_admin(&data);
+    let data = TempDataDir::new("supervise");
+    let served = serve_with_admin(&data).await;
     let browser = Browser::sign_in(&served).await;
 
     // a fast shutdown (what `pg_ctl stop` sends), then a crash (what the OOM killer does)
-    for signal in ["INT", "KILL"] {
-        let postmaster = data.postmaster_pid().expect("the postmaster's pid");
+    for (signal, name) in [(libc::SIGINT, "INT"), (libc::SIGKILL, "KILL")] {
+        let postmaster = postmaster(&data);
         let stop = Arc::new(AtomicBool::new(false));
         let load = readers(&browser, &["/", "/funding", "/readyz"], 8, &stop);
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -317,14 +174,14 @@ async fn the_embedded_cluster_is_started_again_after_it_dies_and_sessions_surviv
         loop {
             if let Ok((200, body)) = browser.get("/").await
                 && body.contains("Sign out")
-                && data.postmaster_pid() != Some(postmaster)
+                && postmaster_pid(&data.0).is_some_and(|pid| pid != postmaster)
             {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "no recovery within 60 s of SIG{signal}: {}",
-                served.log_text()
+                "no recovery within 60 s of SIG{name}: {}",
+                served.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -334,26 +191,26 @@ async fn the_embedded_cluster_is_started_again_after_it_dies_and_sessions_surviv
         let outage: Vec<_> = seen.iter().filter(|(s, _)| *s == 503).collect();
         assert!(
             !outage.is_empty(),
-            "SIG{signal}: readers saw the outage ({} answers)",
+            "SIG{name}: readers saw the outage ({} answers)",
             seen.len()
         );
         for (status, body) in &seen {
             assert!(
                 [200, 503].contains(status),
-                "SIG{signal}: only pages or 503: got {status}: {}",
-                served.log_text()
+                "SIG{name}: only pages or 503: got {status}: {}",
+                served.log()
             );
             if *status == 503 && body.contains("<html") {
                 assert!(body.contains("Temporarily unavailable"), "{body}");
             }
         }
         eprintln!(
-            "SIG{signal} to the postmaster: {} answers, {} were 503, recovered after {recovered:?}",
+            "SIG{name} to the postmaster: {} answers, {} were 503, recovered after {recovered:?}",
             seen.len(),
             outage.len()
         );
     }
-    let log = served.log_text();
+    let log = served.log();
     assert!(
         log.contains("embedded PostgreSQL exited unexpectedly"),
         "{log}"
@@ -363,7 +220,7 @@ async fn the_embedded_cluster_is_started_again_after_it_dies_and_sessions_surviv
 
 #[tokio::test]
 async fn with_database_url_an_outage_is_a_quick_503_and_the_app_recovers() {
-    let data = DataDir::new("external");
+    let data = TempDataDir::new("external");
     let options = embedded_pg::Options::new(&data.0);
     let start = || {
         let options = options.clone();
@@ -504,8 +361,8 @@ async fn an_exhausted_pool_is_a_503_after_the_acquire_timeout_not_a_hang() {
 }
 
 /// Items the editors retitle, one each.
-async fn items_to_edit(data: &DataDir, count: i64) -> Vec<i64> {
-    let pool = data.connect().await;
+async fn items_to_edit(data: &TempDataDir, count: i64) -> Vec<i64> {
+    let pool = connect(data).await;
     let ids = sqlx::query_scalar("SELECT id FROM items ORDER BY id LIMIT $1")
         .bind(count)
         .fetch_all(&pool)
@@ -544,8 +401,8 @@ fn edit_title(item: i64, n: u32) -> String {
 /// After a restart: each item holds its last acknowledged edit or the one in flight
 /// when the app went down (committed whole or not at all), and its audit trail has one
 /// update per committed edit, the last one recording exactly the title stored.
-async fn assert_edits_kept(data: &DataDir, acknowledged: &[(i64, u32)]) {
-    let pool = data.connect().await;
+async fn assert_edits_kept(data: &TempDataDir, acknowledged: &[(i64, u32)]) {
+    let pool = connect(data).await;
     for &(item, n) in acknowledged {
         assert!(n > 0, "item {item}: some edits were acknowledged");
         let title: String = sqlx::query_scalar("SELECT title FROM items WHERE id = $1")
@@ -590,9 +447,9 @@ async fn assert_edits_kept(data: &DataDir, acknowledged: &[(i64, u32)]) {
 /// Stops `served` with `signal` after the editors have made some edits; the edits
 /// acknowledged per item.
 async fn stop_amid_edits(
-    data: &DataDir,
+    data: &TempDataDir,
     served: &Served,
-    signal: &str,
+    signal: i32,
 ) -> (Vec<(i64, u32)>, Vec<(u16, String)>) {
     let browser = Browser::sign_in(served).await;
     let items = items_to_edit(data, 4).await;
@@ -624,35 +481,36 @@ async fn wait_for_cluster_exit(postmaster: i32) {
 
 #[tokio::test]
 async fn sigterm_under_load_finishes_what_is_in_flight_and_exits_0() {
-    let data = DataDir::new("sigterm");
-    let mut served = Served::start(&data, FIRST_START).await;
-    add_admin(&data);
-    let postmaster = data.postmaster_pid().expect("the postmaster's pid");
-    let (acknowledged, seen) = stop_amid_edits(&data, &served, "TERM").await;
+    let data = TempDataDir::new("sigterm");
+    let mut served = serve_with_admin(&data).await;
+    let postmaster = postmaster(&data);
+    let (acknowledged, seen) = stop_amid_edits(&data, &served, libc::SIGTERM).await;
     let status = served
-        .exit(Duration::from_secs(20))
+        .exited_within(Duration::from_secs(20))
         .await
         .expect("serve exits within the grace period");
-    assert_eq!(status.code(), Some(0), "{}", served.log_text());
+    assert_eq!(status.code(), Some(0), "{}", served.log());
     for (status, body) in &seen {
         assert_eq!(*status, 200, "a reader's page during the shutdown: {body}");
     }
     wait_for_cluster_exit(postmaster).await;
-    let restarted = Served::start(&data, Duration::from_secs(60)).await;
+    let restarted = serve(&data);
     assert_edits_kept(&data, &acknowledged).await;
     drop(restarted);
 }
 
 #[tokio::test]
 async fn sigkill_amid_edits_loses_no_acknowledged_edit_and_the_audit_matches() {
-    let data = DataDir::new("sigkill");
-    let mut served = Served::start(&data, FIRST_START).await;
-    add_admin(&data);
-    let postmaster = data.postmaster_pid().expect("the postmaster's pid");
-    let (acknowledged, _) = stop_amid_edits(&data, &served, "KILL").await;
-    served.exit(Duration::from_secs(5)).await.expect("killed");
+    let data = TempDataDir::new("sigkill");
+    let mut served = serve_with_admin(&data).await;
+    let postmaster = postmaster(&data);
+    let (acknowledged, _) = stop_amid_edits(&data, &served, libc::SIGKILL).await;
+    served
+        .exited_within(Duration::from_secs(5))
+        .await
+        .expect("killed");
     wait_for_cluster_exit(postmaster).await;
-    let restarted = Served::start(&data, Duration::from_secs(60)).await;
+    let restarted = serve(&data);
     assert_edits_kept(&data, &acknowledged).await;
     // and the app works on: the same account signs in and edits again
     let browser = Browser::sign_in(&restarted).await;

@@ -59,6 +59,43 @@ pub(crate) fn find_bindir_in(
         .ok_or(Error::NoServerBinaries)
 }
 
+/// Where [`find_program_in`] looks, for error messages.
+pub(crate) const PROGRAM_SEARCH: &str =
+    "on PATH, via `pg_config --bindir`, or under /usr/lib/postgresql/*/bin";
+
+/// A PostgreSQL program such as `pg_dump`, for a server this process does not run (an
+/// external one): the first `name` on PATH, then the one in `pg_config --bindir`, then
+/// under `<versioned_root>/*/bin`, newest version first (a newer `pg_dump` reads older
+/// servers, not the other way round).
+pub(crate) fn find_program_in(
+    name: &str,
+    path_var: Option<&OsStr>,
+    versioned_root: &Path,
+) -> Option<PathBuf> {
+    if let Some(path_var) = path_var {
+        let dirs: Vec<PathBuf> = std::env::split_paths(path_var)
+            .filter(|d| !d.as_os_str().is_empty())
+            .collect();
+        if let Some(found) = dirs.iter().map(|d| d.join(name)).find(|p| is_executable(p)) {
+            return Some(found);
+        }
+        if let Some(found) = dirs
+            .iter()
+            .map(|d| d.join("pg_config"))
+            .find(|p| is_executable(p))
+            .and_then(|pg_config| pg_config_bindir(&pg_config))
+            .map(|bindir| bindir.join(name))
+            .filter(|p| is_executable(p))
+        {
+            return Some(found);
+        }
+    }
+    versioned_bindirs(versioned_root)
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
 fn pg_config_bindir(pg_config: &Path) -> Option<PathBuf> {
     let out = Command::new(pg_config)
         .arg("--bindir")
@@ -102,7 +139,7 @@ pub(crate) fn has_server_binaries(dir: &Path) -> bool {
     is_executable(&dir.join("initdb")) && is_executable(&dir.join("postgres"))
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
@@ -289,6 +326,47 @@ mod tests {
         fake_bindir(&versioned.join("16").join("bin"), "16.0");
         let found = find_bindir_in(Some(path_dir.as_os_str()), &versioned).unwrap();
         assert_eq!(found, fs::canonicalize(&real).unwrap());
+    }
+
+    #[test]
+    fn client_programs_are_found_on_path_then_via_pg_config_then_newest_install() {
+        let tmp = TempDir::new("programs");
+        let versioned = tmp.path().join("versioned");
+        fake_exe(&versioned.join("15").join("bin").join("pg_dump"), "exit 0");
+        fake_exe(&versioned.join("16").join("bin").join("pg_dump"), "exit 0");
+        fake_exe(&versioned.join("17").join("bin").join("psql"), "exit 0");
+        let empty = tmp.path().join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        assert_eq!(
+            find_program_in("pg_dump", Some(empty.as_os_str()), &versioned),
+            Some(versioned.join("16").join("bin").join("pg_dump")),
+            "the newest installation that has it"
+        );
+        let on_path = tmp.path().join("bin");
+        fake_exe(&on_path.join("pg_dump"), "exit 0");
+        assert_eq!(
+            find_program_in("pg_dump", Some(on_path.as_os_str()), &versioned),
+            Some(on_path.join("pg_dump"))
+        );
+        let configured = tmp.path().join("srv").join("bin");
+        fake_exe(&configured.join("pg_restore"), "exit 0");
+        let config_dir = tmp.path().join("config");
+        fake_exe(
+            &config_dir.join("pg_config"),
+            &format!("echo '{}'", configured.display()),
+        );
+        assert_eq!(
+            find_program_in("pg_restore", Some(config_dir.as_os_str()), &versioned),
+            Some(configured.join("pg_restore"))
+        );
+        assert_eq!(
+            find_program_in("pg_restore", Some(empty.as_os_str()), &versioned),
+            None
+        );
+        assert_eq!(
+            find_program_in("pg_dump", None, &tmp.path().join("none")),
+            None
+        );
     }
 
     #[test]

@@ -25,6 +25,18 @@ pub enum Error {
     )]
     NoServerBinaries,
 
+    /// A PostgreSQL client program (such as `pg_dump` or `pg_restore`) was not found.
+    #[error(
+        "`{program}` was not found {searched}. Install the PostgreSQL client programs \
+         (Debian/Ubuntu: `apt-get install postgresql-client`; the server package includes them)"
+    )]
+    ProgramNotFound {
+        /// The program's name.
+        program: String,
+        /// Where it was looked for.
+        searched: String,
+    },
+
     /// Running as root, but there is no `postgres` OS user to run the server as.
     #[error(
         "running as root, but there is no `postgres` OS user to run the embedded PostgreSQL server as \

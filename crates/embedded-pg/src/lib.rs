@@ -153,6 +153,19 @@ impl Options {
         imp::start(self).map(|inner| EmbeddedPostgres { inner })
     }
 
+    /// PostgreSQL program `name` (such as `pg_dump` or `pg_restore`) of the installation
+    /// this data directory's server runs from: the directory [`Options::start`] takes
+    /// `initdb` and `postgres` from (given with [`Options::bindir`], or searched for),
+    /// switched like them to the binaries of an existing cluster's major version. Fails
+    /// with [`Error::ProgramNotFound`] when that directory does not have it.
+    ///
+    /// Run it as this process (root included: the server's socket lets root and the
+    /// server's OS user in) and connect as [`SUPERUSER`] over [`RunningServer::socket_dir`]
+    /// or [`EmbeddedPostgres::socket_dir`]; authentication over the socket is `trust`.
+    pub fn program(&self, name: &str) -> Result<PathBuf, Error> {
+        imp::program(self, name)
+    }
+
     /// The server that another process runs for this data directory, if it is up and
     /// accepting connections. Lets short-lived tools work beside a running server
     /// instead of starting one of their own.
@@ -234,6 +247,15 @@ impl RunningServer {
     pub fn connection_url(&self, db: &str) -> String {
         connection_url(&self.socket_dir, db)
     }
+}
+
+/// PostgreSQL program `name` (such as `pg_dump`) for a server this process does not run,
+/// e.g. one named by a connection URL: the first on PATH, then the one in
+/// `pg_config --bindir`, then under `/usr/lib/postgresql/*/bin`, newest version first.
+/// For the embedded server of a data directory use [`Options::program`], which takes the
+/// server's own installation.
+pub fn find_program(name: &str) -> Result<PathBuf, Error> {
+    imp::find_program(name)
 }
 
 /// `postgres://postgres@localhost/<db>?host=<socket_dir>`, both parts percent-encoded:

@@ -168,6 +168,49 @@ pub(crate) fn start(options: &Options) -> Result<Server, Error> {
     Ok(server)
 }
 
+/// See [`Options::program`]: the server's own installation (the one [`start`] uses,
+/// switched to the binaries of an existing cluster's version).
+pub(crate) fn program(options: &Options, name: &str) -> Result<PathBuf, Error> {
+    let mut bindir = match &options.bindir {
+        Some(dir) => dir.clone(),
+        None => binaries::find_bindir()?,
+    };
+    if let Ok(data_dir) = fs::canonicalize(&options.data_dir) {
+        let layout = layout_for(options, data_dir, privileges::is_root());
+        if let Some(version) = layout.pg_version()? {
+            bindir = binaries::check_cluster_version(
+                &layout.cluster_dir,
+                &version,
+                bindir,
+                Path::new(VERSIONED_INSTALL_ROOT),
+            )?;
+        }
+    }
+    let path = bindir.join(name);
+    if binaries::is_executable(&path) {
+        Ok(path)
+    } else {
+        Err(Error::ProgramNotFound {
+            program: name.to_string(),
+            searched: format!(
+                "in {}, next to the server's initdb and postgres",
+                bindir.display()
+            ),
+        })
+    }
+}
+
+/// See [`find_program`](crate::find_program).
+pub(crate) fn find_program(name: &str) -> Result<PathBuf, Error> {
+    let path = std::env::var_os("PATH");
+    binaries::find_program_in(name, path.as_deref(), Path::new(VERSIONED_INSTALL_ROOT)).ok_or_else(
+        || Error::ProgramNotFound {
+            program: name.to_string(),
+            searched: binaries::PROGRAM_SEARCH.to_string(),
+        },
+    )
+}
+
 /// See [`Options::running_server`].
 pub(crate) fn running_server(options: &Options) -> Option<RunningServer> {
     let data_dir = fs::canonicalize(&options.data_dir).ok()?;

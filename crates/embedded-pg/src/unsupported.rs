@@ -1,7 +1,7 @@
 //! Operating systems other than Linux: the crate builds, but no server starts.
 
 use crate::{Error, Options, RunningServer};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Never constructed: [`start`] always fails.
 #[derive(Debug)]
@@ -39,4 +39,22 @@ pub(crate) fn start(_options: &Options) -> Result<Server, Error> {
 
 pub(crate) fn running_server(_options: &Options) -> Option<RunningServer> {
     None
+}
+
+pub(crate) fn program(_options: &Options, _name: &str) -> Result<PathBuf, Error> {
+    Err(Error::Unsupported)
+}
+
+/// Only PATH: the installation layouts searched on Linux are Debian's.
+pub(crate) fn find_program(name: &str) -> Result<PathBuf, Error> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::ProgramNotFound {
+            program: name.to_string(),
+            searched: "on PATH".to_string(),
+        })
 }

@@ -426,3 +426,23 @@ fn concurrent_first_starts_run_initdb_once() {
         "initdb ran once"
     );
 }
+
+#[test]
+fn client_programs_come_from_the_servers_installation() {
+    let (tmp, options, _layout) = prepared("program");
+    let bindir = tmp.path().join("bin");
+    let err = options.program("pg_dump").unwrap_err();
+    assert!(matches!(err, Error::ProgramNotFound { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("`pg_dump` was not found")
+            && message.contains(&bindir.display().to_string())
+            && message.contains("apt-get install postgresql-client"),
+        "{message}"
+    );
+    fake_exe(&bindir.join("pg_dump"), "exit 0");
+    assert_eq!(options.program("pg_dump").unwrap(), bindir.join("pg_dump"));
+    // A data directory without a cluster yet: the same installation.
+    let fresh = options_in(&TempDir::new("program-fresh")).bindir(&bindir);
+    assert_eq!(fresh.program("pg_dump").unwrap(), bindir.join("pg_dump"));
+}
