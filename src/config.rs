@@ -7,9 +7,22 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbSettings {
     /// Use this PostgreSQL server instead of the embedded one,
-    /// e.g. postgres://user:pass@localhost/portfolio
+    /// e.g. postgres://portfolio_app:pass@localhost/portfolio: the role the application
+    /// reads and writes as (see DATABASE_OWNER_URL).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// With DATABASE_URL: the same database as the role that owns its tables, e.g.
+    /// postgres://portfolio_owner:pass@localhost/portfolio. Migrations run as this role,
+    /// which then grants DATABASE_URL's role only what the application needs (the audit
+    /// trail: read and append). Unset: DATABASE_URL's role does everything itself.
+    #[arg(
+        long,
+        env = "DATABASE_OWNER_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_owner_url: Option<String>,
 
     /// Where the embedded PostgreSQL cluster lives when DATABASE_URL is not set.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]

@@ -18,6 +18,7 @@ mod http_cache;
 mod instances;
 mod matrix;
 mod pages;
+mod privileges;
 mod query_count;
 mod seed;
 mod sign_in;

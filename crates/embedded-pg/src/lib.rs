@@ -239,8 +239,15 @@ impl RunningServer {
 /// `postgres://postgres@localhost/<db>?host=<socket_dir>`, both parts percent-encoded:
 /// database `db` over the Unix socket in `socket_dir`, as [`SUPERUSER`].
 pub fn connection_url(socket_dir: &Path, db: &str) -> String {
+    connection_url_as(socket_dir, SUPERUSER, db)
+}
+
+/// [`connection_url`] as database role `user` (the socket trusts whoever can open it, so
+/// a role name is enough).
+pub fn connection_url_as(socket_dir: &Path, user: &str, db: &str) -> String {
     format!(
-        "postgres://{SUPERUSER}@localhost/{}?host={}",
+        "postgres://{}@localhost/{}?host={}",
+        percent_encode(user.as_bytes()),
         percent_encode(db.as_bytes()),
         percent_encode(path_bytes(socket_dir).as_ref())
     )
@@ -296,6 +303,10 @@ mod tests {
         assert_eq!(
             running.connection_url("db"),
             "postgres://postgres@localhost/db?host=%2Fx"
+        );
+        assert_eq!(
+            connection_url_as(Path::new("/x"), "portfolio_app", "db"),
+            "postgres://portfolio_app@localhost/db?host=%2Fx"
         );
     }
 }
