@@ -378,7 +378,7 @@ impl EmbeddedServer {
             .spawn(move || match options.start() {
                 Ok(mut server) => {
                     if ready_tx.send(Ok(server.socket_dir().to_path_buf())).is_ok() {
-                        supervise(&options, server, &stop_rx);
+                        supervise(server, &stop_rx);
                     } else if let Err(e) = server.stop() {
                         tracing::warn!("stopping embedded PostgreSQL: {e}");
                     }
@@ -438,26 +438,20 @@ const RESTART_WAIT_MAX: Duration = Duration::from_secs(30);
 /// exits on its own (someone ran `pg_ctl stop`, the OOM killer took it) it is started
 /// again, on this same thread (see `EmbeddedServer`): after 1 s, then 2, 4 … 30 s between
 /// failed tries. Meanwhile the pool's connections fail and pages answer 503; the socket
-/// stays where it was, so the pool reconnects by itself once the server is back.
-fn supervise(
-    options: &embedded_pg::Options,
-    server: embedded_pg::EmbeddedPostgres,
-    stop: &mpsc::Receiver<()>,
-) {
-    let mut running = Some(server);
+/// stays where it was, so the pool reconnects by itself once the server is back. The
+/// restart reuses what the first start found and keeps the data directory locked
+/// throughout, so it works as well after `serve` has given up root (`web::server`).
+fn supervise(mut server: embedded_pg::EmbeddedPostgres, stop: &mpsc::Receiver<()>) {
+    let mut down = false;
     let mut wait = RESTART_WAIT;
     loop {
-        let pause = if running.is_some() {
-            SUPERVISE_POLL
-        } else {
-            wait
-        };
+        let pause = if down { wait } else { SUPERVISE_POLL };
         match stop.recv_timeout(pause) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
-        match running.as_mut() {
-            Some(server) => match server.exited() {
+        if !down {
+            match server.exited() {
                 Ok(None) => {}
                 Ok(Some(status)) => {
                     tracing::error!(
@@ -466,29 +460,28 @@ fn supervise(
                         "embedded PostgreSQL exited unexpectedly; starting it again in {} s",
                         wait.as_secs()
                     );
-                    running = None;
+                    down = true;
                 }
                 Err(e) => tracing::warn!("checking on embedded PostgreSQL: {e}"),
-            },
-            None => match options.start() {
-                Ok(server) => {
-                    tracing::warn!(pid = server.pid(), "embedded PostgreSQL restarted");
-                    running = Some(server);
-                    wait = RESTART_WAIT;
-                }
-                Err(e) => {
-                    wait = (wait * 2).min(RESTART_WAIT_MAX);
-                    tracing::error!(
-                        "embedded PostgreSQL did not start again ({e}); next try in {} s",
-                        wait.as_secs()
-                    );
-                }
-            },
+            }
+            continue;
+        }
+        match server.restart() {
+            Ok(()) => {
+                tracing::warn!(pid = server.pid(), "embedded PostgreSQL restarted");
+                down = false;
+                wait = RESTART_WAIT;
+            }
+            Err(e) => {
+                wait = (wait * 2).min(RESTART_WAIT_MAX);
+                tracing::error!(
+                    "embedded PostgreSQL did not start again ({e}); next try in {} s",
+                    wait.as_secs()
+                );
+            }
         }
     }
-    if let Some(mut server) = running
-        && let Err(e) = server.stop()
-    {
+    if let Err(e) = server.stop() {
         tracing::warn!("stopping embedded PostgreSQL: {e}");
     }
 }

@@ -21,6 +21,7 @@ mod pages;
 mod privileges;
 mod query_count;
 mod seed;
+mod serve;
 mod sign_in;
 mod unconverted;
 mod visibility;
