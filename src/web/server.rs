@@ -1,6 +1,6 @@
 //! The `serve` command: open the database, listen, give up root, and shut down cleanly.
 
-use crate::config::{DbSettings, ServeSettings};
+use crate::config::{CookieSecurity, DbSettings, ServeSettings};
 use crate::db::{Database, Seeding};
 use crate::web::AppState;
 use anyhow::Context;
@@ -25,7 +25,8 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
             return Err(e);
         }
     };
-    let state = AppState::new(database.pool.clone(), settings.web.clone());
+    log_cookie_security(settings);
+    let state = AppState::new(database.pool.clone(), settings.web_settings());
     // The first reader should not wait for the dashboards: compute them before listening.
     if let Err(e) = state.refresh_dashboards().await {
         tracing::warn!(
@@ -49,6 +50,24 @@ pub async fn serve(db: &DbSettings, settings: &ServeSettings) -> anyhow::Result<
     tracing::info!("shutting down");
     database.close().await;
     served.context("the web server failed")
+}
+
+/// Says at start what `COOKIE_SECURE` means for this address, and warns when session
+/// cookies would cross the network unencrypted.
+fn log_cookie_security(settings: &ServeSettings) {
+    let addr = settings.listen_addr;
+    match settings.cookie_security() {
+        CookieSecurity::Secure if settings.cookie_secure.is_none() => tracing::info!(
+            "session cookies are Secure (COOKIE_SECURE is on by default on {addr}, an address \
+             other machines can reach): sign in over HTTPS"
+        ),
+        CookieSecurity::Secure | CookieSecurity::PlainOnLoopback => {}
+        CookieSecurity::PlainOnNetwork => tracing::warn!(
+            "COOKIE_SECURE=false on {addr}, an address other machines can reach: session \
+             cookies cross the network unencrypted and can be taken and replayed by anyone \
+             who sees the traffic. Serve over HTTPS and leave COOKIE_SECURE unset (or true)"
+        ),
+    }
 }
 
 /// What `serve` does about running as root, once its database runs and its socket is

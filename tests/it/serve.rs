@@ -29,7 +29,8 @@ impl Drop for Served {
 }
 
 impl Served {
-    fn start(tag: &str) -> Served {
+    /// On `host` (the port is chosen here), with extra environment variables.
+    fn start(tag: &str, host: &str, env: &[(&str, &str)]) -> Served {
         let data_dir = std::env::temp_dir().join(format!("pt-serve-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir).expect("create DATA_DIR");
@@ -43,8 +44,9 @@ impl Served {
             .env_remove("DATABASE_URL")
             .env_remove("DATABASE_OWNER_URL")
             .env("DATA_DIR", &data_dir)
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("LISTEN_ADDR", format!("{host}:{port}"))
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("the log file"))
@@ -137,7 +139,7 @@ async fn serve_started_as_root_runs_as_postgres_and_still_restarts_its_database(
         return;
     }
     let postgres = postgres_uid();
-    let mut served = Served::start("root");
+    let mut served = Served::start("root", "127.0.0.1", &[]);
     served.wait_for_readyz(200, Duration::from_secs(120)).await;
 
     let pid = served.child.id();
@@ -207,5 +209,18 @@ async fn serve_started_as_root_runs_as_postgres_and_still_restarts_its_database(
             || std::fs::read_to_string(format!("/proc/{second}/status"))
                 .is_ok_and(|s| s.contains("State:\tZ")),
         "the database stopped with it"
+    );
+}
+
+/// Session cookies are `Secure` by default unless the address is a loopback one; turned
+/// off on an address other machines reach, the start says what that risks.
+#[tokio::test]
+async fn serve_warns_when_cookies_go_plain_over_the_network() {
+    let mut served = Served::start("plain", "0.0.0.0", &[("COOKIE_SECURE", "false")]);
+    served.wait_for_readyz(200, Duration::from_secs(120)).await;
+    let log = served.log();
+    assert!(
+        log.contains("WARN") && log.contains("COOKIE_SECURE=false on 0.0.0.0:"),
+        "warned:\n{log}"
     );
 }
