@@ -164,6 +164,7 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         // outside the panic and timeout answers, so they carry the headers too
+        .layer(from_fn_with_state(state.clone(), security::no_store))
         .layer(security::headers(state.settings.cookie_secure))
         .layer(compression())
         .layer(TraceLayer::new_for_http())
