@@ -46,7 +46,7 @@ pub async fn backup(settings: &DbSettings, file: &Path) -> anyhow::Result<String
             embedded_pg::Options::new(&settings.data_dir).program("pg_dump")?
         }
     };
-    let database = Database::connect(settings).await?;
+    let database = Database::connect_as_owner(settings).await?;
     let outcome = async {
         let target = Target::of(settings, &database.pool)?;
         let holdings = Holdings::read(&database.pool).await?;
@@ -110,7 +110,7 @@ async fn restore_in_one_transaction(
     file: &Path,
     replace: bool,
 ) -> anyhow::Result<()> {
-    let database = Database::connect(settings).await?;
+    let database = Database::connect_as_owner(settings).await?;
     let checked = async {
         let target = Target::of(settings, &database.pool)?;
         let holdings = Holdings::read(&database.pool).await?;
@@ -143,7 +143,7 @@ async fn restore_and_swap(
         own_embedded_server: true,
         ..settings.clone()
     };
-    let database = Database::connect(&own).await.map_err(|e| {
+    let database = Database::connect_as_owner(&own).await.map_err(|e| {
         let locked = matches!(
             e.downcast_ref::<embedded_pg::Error>(),
             Some(embedded_pg::Error::DataDirLocked { .. })
@@ -350,7 +350,12 @@ struct Target {
 
 impl Target {
     fn of(settings: &DbSettings, pool: &PgPool) -> anyhow::Result<Target> {
-        match &settings.database_url {
+        // the owner's URL when there is one: the tables are its to read and replace
+        match settings
+            .database_owner_url
+            .as_ref()
+            .or(settings.database_url.as_ref())
+        {
             Some(url) => {
                 let (url, password) = split_password(url);
                 Ok(Target {

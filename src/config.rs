@@ -7,9 +7,22 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbSettings {
     /// Use this PostgreSQL server instead of the embedded one,
-    /// e.g. postgres://user:pass@localhost/portfolio
+    /// e.g. postgres://portfolio_app:pass@localhost/portfolio: the role the application
+    /// reads and writes as (see DATABASE_OWNER_URL).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// With DATABASE_URL: the same database as the role that owns its tables, e.g.
+    /// postgres://portfolio_owner:pass@localhost/portfolio. Migrations run as this role,
+    /// which then grants DATABASE_URL's role only what the application needs (the audit
+    /// trail: read and append). Unset: DATABASE_URL's role does everything itself.
+    #[arg(
+        long,
+        env = "DATABASE_OWNER_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_owner_url: Option<String>,
 
     /// Where the embedded PostgreSQL cluster lives when DATABASE_URL is not set.
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
@@ -63,6 +76,11 @@ pub struct ServeSettings {
         global = true
     )]
     pub listen_addr: SocketAddr,
+
+    /// Mark the session cookie `Secure` (and name it `__Host-pt_session`): browsers then
+    /// send it over HTTPS only. Default: on, unless LISTEN_ADDR is a loopback address.
+    #[arg(long, env = "COOKIE_SECURE", global = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: Option<bool>,
 
     #[command(flatten)]
     pub web: WebSettings,
@@ -118,6 +136,51 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// `COOKIE_SECURE` resolved against the address the server listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecurity {
+    /// `Secure` cookies: set so, or by default on an address other machines can reach.
+    Secure,
+    /// Not `Secure`, by default on a loopback address (a browser on this machine over
+    /// plain HTTP).
+    PlainOnLoopback,
+    /// Not `Secure` although other machines can reach the address: set so explicitly
+    /// (plain HTTP on a trusted network); warned about at start.
+    PlainOnNetwork,
+}
+
+impl CookieSecurity {
+    /// The one rule: the setting when it is given; otherwise on unless the address is a
+    /// loopback one (`127.0.0.0/8`, `::1`, or `::ffff:127.x.x.x`).
+    pub fn resolve(setting: Option<bool>, listen: SocketAddr) -> CookieSecurity {
+        let loopback = listen.ip().to_canonical().is_loopback();
+        match (setting, loopback) {
+            (Some(true), _) | (None, false) => CookieSecurity::Secure,
+            (Some(false) | None, true) => CookieSecurity::PlainOnLoopback,
+            (Some(false), false) => CookieSecurity::PlainOnNetwork,
+        }
+    }
+
+    pub fn is_secure(self) -> bool {
+        self == CookieSecurity::Secure
+    }
+}
+
+impl ServeSettings {
+    /// `COOKIE_SECURE` as it applies to `LISTEN_ADDR`.
+    pub fn cookie_security(&self) -> CookieSecurity {
+        CookieSecurity::resolve(self.cookie_secure, self.listen_addr)
+    }
+
+    /// The web application's settings, with `COOKIE_SECURE` resolved.
+    pub fn web_settings(&self) -> WebSettings {
+        WebSettings {
+            cookie_secure: self.cookie_security().is_secure(),
+            ..self.web.clone()
+        }
+    }
+}
+
 /// Sign-in attempts a minute one client may make (POST /login), by default.
 pub const LOGIN_RATE_PER_MINUTE: u32 = 20;
 /// Admin writes (POST to /admin/...) a minute one client may make, by default.
@@ -137,8 +200,9 @@ pub struct WebSettings {
     #[arg(long, env = "PUBLIC_READ", default_value_t = false, global = true, action = clap::ArgAction::Set)]
     pub public_read: bool,
 
-    /// Mark the session cookie `Secure` (serve over HTTPS when this is on).
-    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true, action = clap::ArgAction::Set)]
+    /// Whether the session cookie is `Secure`: not a flag of its own, but `COOKIE_SECURE`
+    /// resolved against the listening address ([`ServeSettings::web_settings`]).
+    #[arg(skip)]
     pub cookie_secure: bool,
 
     /// Proxies (IP addresses, comma-separated) whose X-Forwarded-For header names the
@@ -188,5 +252,66 @@ impl Default for WebSettings {
             request_timeout_secs: REQUEST_TIMEOUT_SECS,
             max_body_bytes: MAX_BODY_BYTES,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_served_on_loopback() {
+        use CookieSecurity::*;
+        for (setting, listen, expected) in [
+            (None, "127.0.0.1:3000", PlainOnLoopback),
+            (None, "127.0.0.53:3000", PlainOnLoopback),
+            (None, "[::1]:3000", PlainOnLoopback),
+            (None, "[::ffff:127.0.0.1]:3000", PlainOnLoopback),
+            (None, "0.0.0.0:3000", Secure),
+            (None, "[::]:3000", Secure),
+            (None, "192.0.2.10:80", Secure),
+            (None, "[2001:db8::1]:443", Secure),
+            (Some(true), "127.0.0.1:3000", Secure),
+            (Some(true), "0.0.0.0:3000", Secure),
+            (Some(false), "127.0.0.1:3000", PlainOnLoopback),
+            (Some(false), "0.0.0.0:3000", PlainOnNetwork),
+            (Some(false), "[::ffff:192.0.2.10]:3000", PlainOnNetwork),
+        ] {
+            assert_eq!(
+                CookieSecurity::resolve(setting, addr(listen)),
+                expected,
+                "{setting:?} on {listen}"
+            );
+        }
+    }
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeSettings,
+    }
+
+    #[test]
+    fn the_flag_is_unset_true_or_false_and_resolved_into_the_web_settings() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("pt").chain(args.iter().copied()))
+                .map(|cli| cli.serve)
+        };
+        let default = parse(&["--listen-addr", "0.0.0.0:3000"]).unwrap();
+        assert_eq!(default.cookie_secure, None);
+        assert!(default.web_settings().cookie_secure, "on a public address");
+        let local = parse(&[]).unwrap();
+        assert!(!local.web_settings().cookie_secure, "on 127.0.0.1:3000");
+        let off = parse(&["--cookie-secure", "false", "--listen-addr", "0.0.0.0:3000"]).unwrap();
+        assert_eq!(off.cookie_security(), CookieSecurity::PlainOnNetwork);
+        assert!(!off.web_settings().cookie_secure);
+        let on = parse(&["--cookie-secure", "true"]).unwrap();
+        assert!(on.web_settings().cookie_secure);
+        assert!(parse(&["--cookie-secure", "maybe"]).is_err());
     }
 }

@@ -298,8 +298,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed,
                 force,
             };
-            let outcome =
-                generate::generate(&database.pool, &options, std::io::stderr().is_terminal()).await;
+            let outcome = async {
+                let owner = database.owner_pool().await?;
+                let outcome = generate::generate(
+                    &database.pool,
+                    owner.as_ref().unwrap_or(&database.pool),
+                    &options,
+                    std::io::stderr().is_terminal(),
+                )
+                .await;
+                if let Some(owner) = owner {
+                    owner.close().await;
+                }
+                outcome
+            }
+            .await;
             database.close().await;
             println!("{}", outcome?);
             Ok(())

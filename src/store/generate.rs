@@ -927,9 +927,15 @@ pub async fn check_only_seeded(pool: &PgPool) -> anyhow::Result<()> {
     )
 }
 
-/// Generates the portfolio and loads it in one transaction, then runs ANALYZE.
+/// Generates the portfolio and loads it in one transaction through `pool`, then runs
+/// ANALYZE through `owner`, a pool of the tables' owner (only it may analyze them).
 /// `progress` draws a progress bar on stderr.
-pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyhow::Result<Summary> {
+pub async fn generate(
+    pool: &PgPool,
+    owner: &PgPool,
+    options: &Options,
+    progress: bool,
+) -> anyhow::Result<Summary> {
     let started = Instant::now();
     if options.items == 0 {
         bail!("--items must be at least 1");
@@ -1094,7 +1100,7 @@ pub async fn generate(pool: &PgPool, options: &Options, progress: bool) -> anyho
     bar.set_message("committing");
     tx.commit().await?;
     bar.set_message("ANALYZE");
-    sqlx::query!("ANALYZE").execute(pool).await?;
+    sqlx::query!("ANALYZE").execute(owner).await?;
     bar.finish_and_clear();
 
     let mut budgeted = vec![false; portfolio.items.len()];

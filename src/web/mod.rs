@@ -169,6 +169,7 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         // outside the panic and timeout answers, so they carry the headers too
+        .layer(from_fn_with_state(state.clone(), security::no_store))
         .layer(security::headers(state.settings.cookie_secure))
         .layer(compression())
         // the request id: error pages show it, every log line of the request carries it

@@ -18,7 +18,7 @@ use crate::domain::auth::Audience;
 use crate::web::auth::CurrentUser;
 use crate::web::cache::CacheError;
 use crate::web::dashboard::Snapshot;
-use crate::web::{AppError, AppState};
+use crate::web::{AppError, AppState, security};
 
 /// The snapshot this request reads.
 #[derive(Clone)]
@@ -79,20 +79,17 @@ fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
 }
 
-/// Signed-in pages carry a CSRF token (and internal notes for staff): never stored.
-/// Data answers (JSON, CSV) are the reader's own: kept privately and revalidated.
-/// Anonymous answers may be kept by anyone but are revalidated on every use.
-fn cache_control(signed_in: bool, response: &Response) -> HeaderValue {
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    HeaderValue::from_static(match (signed_in, is_html) {
-        (true, true) => "no-store",
-        (true, false) => "private, no-cache",
-        (false, _) => "no-cache",
-    })
+/// How a dashboard answer may be kept, if at all: anonymous answers by anyone, but
+/// revalidated on every use; a signed-in reader's data answers (JSON, CSV) privately,
+/// revalidated. A signed-in reader's pages are never kept (they carry a CSRF token, and
+/// internal notes for staff): None, and `security::no_store` marks them `no-store` with
+/// every other page of the kind.
+fn cache_control(signed_in: bool, response: &Response) -> Option<HeaderValue> {
+    match (signed_in, security::is_html(response)) {
+        (true, true) => None,
+        (true, false) => Some(HeaderValue::from_static("private, no-cache")),
+        (false, _) => Some(HeaderValue::from_static("no-cache")),
+    }
 }
 
 pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -127,10 +124,10 @@ pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: N
     if response.status() == StatusCode::OK {
         let control = cache_control(signed_in, &response);
         let headers = response.headers_mut();
-        if control != "no-store" {
+        if let Some(control) = control {
             headers.insert(header::ETAG, tag_value);
+            headers.insert(header::CACHE_CONTROL, control);
         }
-        headers.insert(header::CACHE_CONTROL, control);
         headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
     }
     response

@@ -1,7 +1,7 @@
 //! Sign-in, sessions, throttling, cross-site protections, security headers, and the
 //! `user` command line, against the real server and database.
 
-use crate::harness::{PASSWORD, Page, TestApp, location, session_cookie, set_cookies};
+use crate::harness::{DbUrls, PASSWORD, Page, TestApp, location, session_cookie, set_cookies};
 use portfolio_tracker::config::WebSettings;
 use portfolio_tracker::domain::auth::Role;
 use std::io::Write;
@@ -528,11 +528,11 @@ async fn public_read_lets_anonymous_visitors_read_but_not_edit() {
 
 // --- The `user` command line -------------------------------------------------------
 
-fn cli(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+fn cli(urls: &DbUrls, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"));
     command
         .args(args)
-        .env("DATABASE_URL", url)
+        .envs(urls.env())
         .env("RUST_LOG", "warn")
         .env("USER", "tester")
         .env_remove("SUDO_USER")
@@ -549,8 +549,8 @@ fn cli(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 /// Runs the binary off the async runtime (the app under test keeps serving meanwhile).
-async fn run_cli(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let url = url.to_string();
+async fn run_cli(urls: &DbUrls, args: &[&str], stdin: Option<&str>) -> Output {
+    let url = urls.clone();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let stdin = stdin.map(str::to_string);
     tokio::task::spawn_blocking(move || {
@@ -584,7 +584,7 @@ async fn audit_actions(app: &TestApp, user_id: i64) -> Vec<(String, String)> {
 #[tokio::test]
 async fn the_user_cli_manages_accounts_that_then_sign_in() {
     let app = TestApp::spawn().await;
-    let url = app.db.url.clone();
+    let url = app.db.urls();
     let first = "first password for a";
     let add = run_cli(
         &url,
@@ -693,7 +693,7 @@ async fn the_user_cli_manages_accounts_that_then_sign_in() {
 #[tokio::test]
 async fn the_user_cli_refuses_duplicates_and_short_passwords() {
     let app = TestApp::spawn().await;
-    let url = app.db.url.clone();
+    let url = app.db.urls();
     let add = |email: &'static str, password: &'static str| {
         let url = url.clone();
         async move {

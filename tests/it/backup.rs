@@ -74,11 +74,12 @@ async fn running_pool(data_dir: &TempDataDir) -> PgPool {
 async fn stopped_contents(data_dir: &TempDataDir) -> Vec<(String, i64, String)> {
     let settings = DbSettings {
         database_url: None,
+        database_owner_url: None,
         data_dir: data_dir.0.clone(),
         pool_size: 2,
         own_embedded_server: true,
     };
-    let database = Database::connect(&settings)
+    let database = Database::connect_as_owner(&settings)
         .await
         .expect("open the stopped DATA_DIR");
     let held = contents(&database.pool).await;
@@ -267,7 +268,8 @@ async fn with_database_url_a_restore_is_one_transaction_and_replaces_only_when_t
     std::fs::create_dir_all(&files.0).expect("create the backup directory");
     let dump = files.0.join("portfolio.dump");
     let dump = dump.to_str().expect("UTF-8");
-    let with_source = [("DATABASE_URL", source.url.as_str())];
+    let source_urls = source.urls();
+    let with_source = source_urls.env();
     ok(
         &run(
             &with_source,
@@ -290,9 +292,18 @@ async fn with_database_url_a_restore_is_one_transaction_and_replaces_only_when_t
 
     // Into an empty database.
     let empty = empty_db().await;
-    let empty_url = url_of(&empty);
+    let empty_url = url_of(&empty.owner);
+    let empty_app_url = url_of(&empty.app);
     ok(
-        &run(&[("DATABASE_URL", &empty_url)], &["restore", dump], None).await,
+        &run(
+            &[
+                ("DATABASE_URL", &empty_app_url),
+                ("DATABASE_OWNER_URL", &empty_url),
+            ],
+            &["restore", dump],
+            None,
+        )
+        .await,
         "restore into an empty database",
     );
     let restored = db::connect(&empty_url).await.expect("connect");
@@ -307,7 +318,8 @@ async fn with_database_url_a_restore_is_one_transaction_and_replaces_only_when_t
     let seeded = fresh_db().await;
     let before = contents(&seeded.pool).await;
     assert_ne!(before, expected);
-    let with_seeded = [("DATABASE_URL", seeded.url.as_str())];
+    let seeded_urls = seeded.urls();
+    let with_seeded = seeded_urls.env();
     let refused = failed(
         &run(&with_seeded, &["restore", dump], None).await,
         "restore over a portfolio",
@@ -330,7 +342,8 @@ async fn bad_backup_files_are_explained_and_change_nothing() {
     let before = contents(&db.pool).await;
     let files = TempDataDir::new("backup-bad");
     std::fs::create_dir_all(&files.0).expect("create the directory");
-    let with_db = [("DATABASE_URL", db.url.as_str())];
+    let db_urls = db.urls();
+    let with_db = db_urls.env();
     let restore = |file: &Path| {
         let file = file.to_str().expect("UTF-8").to_string();
         async move { run(&with_db, &["restore", "--replace", &file], None).await }
@@ -365,7 +378,7 @@ async fn bad_backup_files_are_explained_and_change_nothing() {
         .args(["--format=custom", "--file"])
         .arg(&foreign)
         .arg("--dbname")
-        .arg(url_of(&other))
+        .arg(url_of(&other.owner))
         .output()
         .expect("run pg_dump");
     assert!(made.status.success(), "{made:?}");
@@ -384,7 +397,12 @@ async fn bad_backup_files_are_explained_and_change_nothing() {
     let out = files.0.join("out.dump");
     let out = out.to_str().expect("UTF-8");
     let said = failed(
-        &run(&[("DATABASE_URL", &url_of(&other))], &["backup", out], None).await,
+        &run(
+            &[("DATABASE_URL", &url_of(&other.owner))],
+            &["backup", out],
+            None,
+        )
+        .await,
         "backup of an empty database",
     );
     assert!(said.contains("nothing to back up"), "{said}");

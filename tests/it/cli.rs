@@ -5,7 +5,10 @@ use std::process::Command;
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"));
-    command.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_OWNER_URL")
+        .env("RUST_LOG", "warn");
     command
 }
 
@@ -46,7 +49,7 @@ async fn migrate_and_seed_against_database_url_are_idempotent() {
     let db = fresh_db().await;
     let migrate = binary()
         .arg("migrate")
-        .env("DATABASE_URL", &db.url)
+        .envs(db.urls().env())
         .output()
         .expect("run migrate");
     assert!(
@@ -56,7 +59,7 @@ async fn migrate_and_seed_against_database_url_are_idempotent() {
     );
     let seed = binary()
         .arg("seed")
-        .env("DATABASE_URL", &db.url)
+        .envs(db.urls().env())
         .output()
         .expect("run seed");
     assert!(
@@ -81,4 +84,44 @@ fn a_bad_database_url_is_a_clear_error_not_a_panic() {
         "names the setting: {stderr}"
     );
     assert!(!stderr.contains("panicked"));
+}
+
+#[tokio::test]
+async fn database_url_alone_is_the_owner_and_the_app_says_the_audit_trail_is_unprotected() {
+    let db = fresh_db().await;
+    // One URL, the owner's, as before there were two roles: it works, with a warning.
+    let migrate = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", &db.owner_url)
+        .output()
+        .expect("run migrate");
+    let stderr = String::from_utf8_lossy(&migrate.stderr);
+    assert!(migrate.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("could rewrite the audit trail") && stderr.contains("DATABASE_OWNER_URL"),
+        "warns and says what to do: {stderr}"
+    );
+
+    // Two URLs: no warning.
+    let migrate = binary()
+        .arg("migrate")
+        .envs(db.urls().env())
+        .output()
+        .expect("run migrate");
+    let stderr = String::from_utf8_lossy(&migrate.stderr);
+    assert!(migrate.status.success(), "{stderr}");
+    assert!(!stderr.contains("audit trail"), "{stderr}");
+
+    // The application role alone cannot run the migrations, and is told why.
+    let refused = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run migrate");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("set DATABASE_OWNER_URL"),
+        "names the missing setting: {stderr}"
+    );
 }

@@ -1,15 +1,15 @@
 //! `portfolio-tracker generate`: a deterministic synthetic portfolio on top of the seed.
 
-use crate::harness::fresh_db;
+use crate::harness::{DbUrls, fresh_db};
 use sqlx::PgPool;
 use std::process::{Command, Output};
 
 const ITEMS: &str = "300";
 const CONTRIBUTIONS: &str = "3000";
 
-fn generate(url: &str, extra: &[&str]) -> Output {
+fn generate(urls: &DbUrls, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"))
-        .env("DATABASE_URL", url)
+        .envs(urls.env())
         .env("RUST_LOG", "warn")
         .args([
             "generate",
@@ -90,7 +90,7 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
     let second = fresh_db().await;
     let seeded = digest(&first.pool).await;
 
-    let output = generate(&first.url, &[]);
+    let output = generate(&first.urls(), &[]);
     assert_success(&output);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("300 items"), "{stdout}");
@@ -98,7 +98,7 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
         !String::from_utf8_lossy(&output.stderr).contains("rows"),
         "no progress bar off a terminal"
     );
-    assert_success(&generate(&second.url, &[]));
+    assert_success(&generate(&second.urls(), &[]));
     let generated = digest(&first.pool).await;
     assert_ne!(generated, seeded);
     assert_eq!(
@@ -286,7 +286,7 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
     );
 
     // A second run refuses and writes nothing.
-    let again = generate(&first.url, &[]);
+    let again = generate(&first.urls(), &[]);
     assert!(
         !again.status.success(),
         "a second run without --force fails"
@@ -299,7 +299,7 @@ async fn same_seed_same_portfolio_with_the_promised_shape() {
     assert_eq!(digest(pool).await, generated, "nothing written");
 
     // With --force it replaces the earlier run with the same portfolio.
-    let forced = generate(&first.url, &["--force"]);
+    let forced = generate(&first.urls(), &["--force"]);
     assert_success(&forced);
     assert_eq!(digest(pool).await, generated);
 }
@@ -316,7 +316,7 @@ async fn refuses_a_database_with_more_than_the_seed() {
     .await
     .expect("a hand-made contribution");
     let before = digest(&db.pool).await;
-    let output = generate(&db.url, &[]);
+    let output = generate(&db.urls(), &[]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -180,6 +180,10 @@ async fn cluster() -> &'static Cluster {
             let admin = db::connect_with(server.options_for("postgres"))
                 .await
                 .expect("connect as admin");
+            // What the app's start does in an embedded cluster (roles are the cluster's).
+            db::roles::ensure_app_role(&admin)
+                .await
+                .expect("create the application role");
             drop_stale_databases(&admin).await;
             let fingerprint = template_fingerprint();
             if !template_is_current(&admin, &fingerprint).await {
@@ -213,14 +217,22 @@ async fn build_template(server: &EmbeddedServer, admin: &PgPool, fingerprint: &s
         .execute(admin)
         .await
         .expect("create template");
-    let template = db::connect_with(server.options_for(TEMPLATE))
+    // As the app starts: migrated by the owner, which grants the application role its
+    // rights (copied with the template); seeded by the application role.
+    let owner = db::connect_with(server.options_for(TEMPLATE))
         .await
         .expect("connect to template");
-    db::MIGRATOR.run(&template).await.expect("migrate template");
-    portfolio_tracker::store::seed::load(&template)
+    let app = db::connect_with(server.options_as(TEMPLATE, db::APP_ROLE))
+        .await
+        .expect("connect to template as the application role");
+    db::prepare(Some(&owner), &app, db::Seeding::Never)
+        .await
+        .expect("migrate template");
+    portfolio_tracker::store::seed::load(&app)
         .await
         .expect("seed template");
-    template.close().await;
+    app.close().await;
+    owner.close().await;
     // Only a complete template gets its mark: an interrupted build is built again.
     let comment = format!(
         "COMMENT ON DATABASE {TEMPLATE} IS '{}'",
@@ -286,8 +298,41 @@ fn new_database_name(suffix: &str) -> String {
 
 /// A fresh copy of the seeded template.
 pub struct TestDb {
+    /// Connected as the application role, as the app is: what the app under test gets.
     pub pool: PgPool,
+    /// The application role's URL (`DATABASE_URL`).
     pub url: String,
+    /// The owner's (the cluster's superuser): `DATABASE_OWNER_URL`, and set-up that the
+    /// application role may not do. Connects on first use.
+    pub owner: PgPool,
+    pub owner_url: String,
+}
+
+/// How the command line reaches a test database: as the app is deployed with
+/// `DATABASE_URL`, the application role, and the owner for migrations.
+#[derive(Debug, Clone)]
+pub struct DbUrls {
+    pub app: String,
+    pub owner: String,
+}
+
+impl DbUrls {
+    /// `DATABASE_URL` and `DATABASE_OWNER_URL` for a command.
+    pub fn env(&self) -> [(&'static str, &str); 2] {
+        [
+            ("DATABASE_URL", self.app.as_str()),
+            ("DATABASE_OWNER_URL", self.owner.as_str()),
+        ]
+    }
+}
+
+impl TestDb {
+    pub fn urls(&self) -> DbUrls {
+        DbUrls {
+            app: self.url.clone(),
+            owner: self.owner_url.clone(),
+        }
+    }
 }
 
 pub async fn fresh_db() -> TestDb {
@@ -302,12 +347,14 @@ pub async fn fresh_db() -> TestDb {
         .await
         .expect("copy the template");
     admin.close().await;
-    let pool = db::connect_with(cluster.server.options_for(&name))
+    let pool = db::connect_with(cluster.server.options_as(&name, db::APP_ROLE))
         .await
         .expect("connect to test database");
     TestDb {
-        url: cluster.server.url_for(&name),
+        url: cluster.server.url_as(&name, db::APP_ROLE),
         pool,
+        owner: db::pool_options().connect_lazy_with(cluster.server.options_for(&name)),
+        owner_url: cluster.server.url_for(&name),
     }
 }
 
@@ -680,9 +727,15 @@ impl Session {
 // Several instances on one database (tests/it/instances.rs).
 // ---------------------------------------------------------------------------------------
 
+/// How to reach a database as its owner and as the application role.
+pub struct EmptyDb {
+    pub owner: PgConnectOptions,
+    pub app: PgConnectOptions,
+}
+
 /// A brand-new database of the test cluster with nothing in it: no tables, no migrations,
-/// no seed. How to reach it; every caller makes its own pool, as a separate instance would.
-pub async fn empty_db() -> PgConnectOptions {
+/// no seed. How to reach it; every caller makes its own pools, as a separate instance would.
+pub async fn empty_db() -> EmptyDb {
     let cluster = cluster().await;
     let name = new_database_name("_empty");
     let admin = db::connect_with(cluster.server.options_for("postgres"))
@@ -692,7 +745,10 @@ pub async fn empty_db() -> PgConnectOptions {
         .await
         .expect("create an empty database");
     admin.close().await;
-    cluster.server.options_for(&name)
+    EmptyDb {
+        owner: cluster.server.options_for(&name),
+        app: cluster.server.options_as(&name, db::APP_ROLE),
+    }
 }
 
 impl TestApp {
@@ -708,6 +764,8 @@ impl TestApp {
             db: TestDb {
                 pool,
                 url: self.db.url.clone(),
+                owner: self.db.owner.clone(),
+                owner_url: self.db.owner_url.clone(),
             },
             client: client(),
             state,

@@ -58,6 +58,102 @@ async fn signed_in_pages_are_never_stored_and_data_is_private() {
     assert!(csv.headers().contains_key("etag"));
 }
 
+/// No browser or proxy keeps a page that carries a CSRF token, internal notes or what
+/// someone typed: every page a signed-in person gets, whatever its status, and the
+/// sign-in page and error pages for anyone. Only the anonymous dashboards may be kept.
+#[tokio::test]
+async fn pages_with_a_token_notes_or_typed_input_are_never_stored() {
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    let staff = app.signed_in(Role::Staff).await;
+    let viewer = app.signed_in(Role::Viewer).await;
+    let never_stored = |what: &str, response: &reqwest::Response| {
+        let headers = response.headers();
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/html; charset=utf-8"),
+            "{what}: a page"
+        );
+        assert_eq!(
+            headers.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{what}"
+        );
+        assert!(
+            !headers.contains_key("etag"),
+            "{what}: nothing to revalidate"
+        );
+    };
+    for (who, role, path, status) in [
+        (&admin, "admin", "/admin/organisations/new", 200),
+        (&admin, "admin", "/admin/items", 200),
+        (&admin, "admin", "/admin/audit", 200),
+        (&admin, "admin", "/admin/organisations/999999/edit", 404),
+        (&staff, "staff", "/programmes/guinea-bissau", 200),
+        (&staff, "staff", "/programmes/guinea-bissau/history", 200),
+        (&staff, "staff", "/activity", 200),
+        (&staff, "staff", "/programmes/no-such-item", 404),
+        (&staff, "staff", "/funding?sort=nonsense", 400),
+        (&staff, "staff", "/no/such/page", 404),
+        (&staff, "staff", "/account/password", 200),
+        (&staff, "staff", "/login", 200),
+        (&viewer, "viewer", "/", 200),
+        (&viewer, "viewer", "/admin", 403),
+    ] {
+        let response = who.get_response(path).await;
+        assert_eq!(response.status().as_u16(), status, "{role} GET {path}");
+        never_stored(&format!("{role} GET {path}"), &response);
+    }
+
+    // A form sent back with its messages and what was typed (422).
+    let csrf = admin.csrf.clone();
+    let refused = admin
+        .post_raw(
+            "/admin/organisations",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("slug", "Not A Slug!"),
+                ("name", ""),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    never_stored("a refused admin form", &refused);
+
+    // Anyone: the sign-in page, the sign-in form sent back with the typed address, and
+    // error pages.
+    let login = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.status().as_u16(), 200);
+    never_stored("the sign-in page", &login);
+    let wrong = app
+        .post_login(
+            &[
+                ("email", "someone@example.org"),
+                ("password", "not the password"),
+            ],
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(wrong.status().as_u16(), 422);
+    never_stored("a refused sign-in", &wrong);
+    let missing = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    never_stored("an error page", &missing);
+
+    // What may be kept still is: a public site's dashboards, revalidated.
+    let public = TestApp::spawn_public().await;
+    let overview = public.client.get(public.url("/")).send().await.unwrap();
+    assert_eq!(overview.headers()["cache-control"], "no-cache");
+    assert!(overview.headers().contains_key("etag"));
+}
+
 #[tokio::test]
 async fn pages_are_compressed_for_clients_that_accept_it() {
     let app = TestApp::spawn_public().await;

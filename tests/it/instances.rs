@@ -39,14 +39,21 @@ async fn seeded_counts(pool: &PgPool) -> Vec<(&'static str, i64)> {
 
 #[tokio::test]
 async fn two_instances_start_and_migrate_at_once() {
-    let options = empty_db().await;
-    let pool_a = db::connect_with(options.clone()).await.expect("pool A");
-    let pool_b = db::connect_with(options).await.expect("pool B");
+    let empty = empty_db().await;
+    let owner_a = db::connect_with(empty.owner.clone())
+        .await
+        .expect("owner A");
+    let owner_b = db::connect_with(empty.owner.clone())
+        .await
+        .expect("owner B");
+    let pool_a = db::connect_with(empty.app.clone()).await.expect("pool A");
+    let pool_b = db::connect_with(empty.app).await.expect("pool B");
 
-    // What `serve` does on start, twice at the same time on an empty database.
+    // What `serve` does on start, twice at the same time on an empty database: migrate
+    // and grant as the owner, seed as the application role.
     let (a, b) = tokio::join!(
-        db::prepare(&pool_a, Seeding::IfEmpty),
-        db::prepare(&pool_b, Seeding::IfEmpty)
+        db::prepare(Some(&owner_a), &pool_a, Seeding::IfEmpty),
+        db::prepare(Some(&owner_b), &pool_b, Seeding::IfEmpty)
     );
     let a = a.expect("instance A starts");
     let b = b.expect("instance B starts");
@@ -83,13 +90,15 @@ async fn two_instances_start_and_migrate_at_once() {
     );
 
     // A later start (a restart, a third instance) changes nothing.
-    let again = db::prepare(&pool_b, Seeding::IfEmpty)
+    let again = db::prepare(Some(&owner_b), &pool_b, Seeding::IfEmpty)
         .await
         .expect("a later start");
     assert!(again.is_none(), "a later start does not seed: {again:?}");
     assert_eq!(seeded_counts(&pool_b).await, expected);
     pool_a.close().await;
     pool_b.close().await;
+    owner_a.close().await;
+    owner_b.close().await;
 }
 
 #[tokio::test]

@@ -170,6 +170,7 @@ async fn serve_logging(format: &str) -> Served {
         .expect("create the admin");
     Served::start(&[
         ("DATABASE_URL", &db.url),
+        ("DATABASE_OWNER_URL", &db.owner_url),
         ("RUST_LOG", "trace"),
         ("LOG_FORMAT", format),
     ])

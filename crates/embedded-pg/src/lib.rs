@@ -52,6 +52,14 @@
 //! to `postgres`, never an existing one, and `PG_VERSION` must hold a version number
 //! ([`Error::BadPgVersion`]).
 //!
+//! # Giving up root
+//!
+//! A program started as root needs root only to start its server (and whatever else it
+//! sets up). Then [`become_server_user`] makes it the `postgres` OS user for good; the
+//! server runs on, and [`EmbeddedPostgres::restart`] starts it again as before: it reuses
+//! the cluster, binaries and layout of the first start, keeps the data directory's lock
+//! (opened while root), and touches only the cluster's files, which are that user's.
+//!
 //! # Threading (important)
 //!
 //! The postmaster is started with `PR_SET_PDEATHSIG = SIGINT`, so that if this
@@ -215,11 +223,22 @@ impl EmbeddedPostgres {
     }
 
     /// Whether the postmaster has exited on its own (stopped by someone else, or
-    /// killed), with its status; `None` while it runs. Once it has, the data directory
-    /// is released and [`Options::start`] may start the cluster again: this is how a
-    /// program supervises its server.
+    /// killed), with its status; `None` while it runs. The data directory stays locked
+    /// by this process, and [`EmbeddedPostgres::restart`] starts the cluster again:
+    /// this is how a program supervises its server.
     pub fn exited(&mut self) -> Result<Option<std::process::ExitStatus>, Error> {
         self.inner.exited()
+    }
+
+    /// Starts the cluster again after its postmaster exited (see
+    /// [`EmbeddedPostgres::exited`]) or was stopped, and waits until it accepts
+    /// connections; does nothing while it runs. It reuses what the first start found
+    /// (the cluster, binaries, layout, the user it runs as) and runs no `initdb`, so it
+    /// works after a process that started as root has become the server's OS user
+    /// ([`become_server_user`]). Call it on the thread that called `start` (see the
+    /// crate docs on threading).
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.inner.restart()
     }
 
     /// Fast shutdown (SIGINT to the postmaster), waits for it to exit (up to 30 s, then
@@ -230,6 +249,43 @@ impl EmbeddedPostgres {
     pub fn stop(&mut self) -> Result<(), Error> {
         self.inner.stop()
     }
+}
+
+/// The unprivileged OS user that the server runs as when the launcher runs as root (the
+/// `postgres` user): its name and ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUser {
+    /// `postgres`.
+    pub name: String,
+    /// Its user id.
+    pub uid: u32,
+    /// Its primary group id.
+    pub gid: u32,
+}
+
+/// Whether this process runs as root (effective uid 0); always false where the launcher
+/// is not supported (elsewhere than on Linux).
+pub fn running_as_root() -> bool {
+    imp::running_as_root()
+}
+
+/// The OS user the server runs as when this process runs as root: `Ok(None)` when there
+/// is no `postgres` user.
+pub fn server_os_user() -> Result<Option<ServerUser>, Error> {
+    imp::server_os_user()
+}
+
+/// Makes this root process, every thread of it, the server's OS user for good: no
+/// supplementary groups but its own, and its group and uid as the real, effective and
+/// saved ids, so root cannot be taken back. Checks that no thread is left with uid 0.
+///
+/// For a program that needs root only to start: once its server runs (and, say, its
+/// listening socket is bound), it gives root up. The server keeps running as before,
+/// and [`EmbeddedPostgres::restart`] still starts it again (as that user, whose files
+/// the cluster's are); whatever the program writes afterwards must be writable by that
+/// user.
+pub fn become_server_user(user: &ServerUser) -> Result<(), Error> {
+    imp::become_server_user(user)
 }
 
 /// A server that another process started for a data directory
@@ -261,8 +317,15 @@ pub fn find_program(name: &str) -> Result<PathBuf, Error> {
 /// `postgres://postgres@localhost/<db>?host=<socket_dir>`, both parts percent-encoded:
 /// database `db` over the Unix socket in `socket_dir`, as [`SUPERUSER`].
 pub fn connection_url(socket_dir: &Path, db: &str) -> String {
+    connection_url_as(socket_dir, SUPERUSER, db)
+}
+
+/// [`connection_url`] as database role `user` (the socket trusts whoever can open it, so
+/// a role name is enough).
+pub fn connection_url_as(socket_dir: &Path, user: &str, db: &str) -> String {
     format!(
-        "postgres://{SUPERUSER}@localhost/{}?host={}",
+        "postgres://{}@localhost/{}?host={}",
+        percent_encode(user.as_bytes()),
         percent_encode(db.as_bytes()),
         percent_encode(path_bytes(socket_dir).as_ref())
     )
@@ -318,6 +381,10 @@ mod tests {
         assert_eq!(
             running.connection_url("db"),
             "postgres://postgres@localhost/db?host=%2Fx"
+        );
+        assert_eq!(
+            connection_url_as(Path::new("/x"), "portfolio_app", "db"),
+            "postgres://portfolio_app@localhost/db?host=%2Fx"
         );
     }
 }

@@ -1,7 +1,8 @@
 //! Who runs what: running as root, the `postgres` OS user the server then runs as,
 //! handing files to that user, the child processes' credentials and parent-death
-//! signal, and signals to processes. The crate's only `unsafe` code, and its only
-//! changes of ownership, are in this module.
+//! signal, signals to processes, and a root process becoming that user for good
+//! ([`become_server_user`]). The crate's only `unsafe` code, and its only changes of
+//! ownership and of credentials, are in this module.
 //!
 //! Root gives to `postgres` only what it has just created itself (the cluster
 //! directory, a new `server.log`); an existing file or directory is never chowned, only
@@ -12,7 +13,7 @@ use crate::files;
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{self, Signal};
-use nix::unistd::{Pid, User};
+use nix::unistd::{Gid, Pid, Uid, User};
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -158,14 +159,17 @@ fn check_existing_dir(dir: &Path, user: Option<&RunAs>) -> Result<(), Error> {
 }
 
 /// Runs the child as `user` (if any), with HOME set and its working directory `cwd`.
+/// A process that was root and has become `user` ([`become_server_user`]) starts it as
+/// itself.
 ///
 /// std drops the supplementary groups when root starts a child under another uid.
 pub(crate) fn configure_child(cmd: &mut Command, user: Option<&RunAs>, cwd: &Path) {
     cmd.current_dir(cwd);
     if let Some(user) = user {
-        cmd.uid(user.uid)
-            .gid(user.gid)
-            .env("HOME", &user.home)
+        if is_root() {
+            cmd.uid(user.uid).gid(user.gid);
+        }
+        cmd.env("HOME", &user.home)
             .env("USER", SERVER_OS_USER)
             .env("LOGNAME", SERVER_OS_USER);
     }
@@ -191,6 +195,67 @@ pub(crate) fn stop_with_parent(cmd: &mut Command) {
     unsafe {
         cmd.pre_exec(hook);
     }
+}
+
+/// Makes this process, every thread of it, the `user` OS user for good: no
+/// supplementary groups but `user`'s own, then its group and its uid as the real,
+/// effective and saved ids (so neither can be taken back). glibc applies each change to
+/// every thread; this checks that none is left with uid 0. Run as root.
+pub(crate) fn become_server_user(user: &RunAs) -> Result<(), Error> {
+    let fail = |what: &str| {
+        let what = what.to_string();
+        move |e: Errno| Error::Io {
+            context: format!("switching this process to the {SERVER_OS_USER} OS user: {what}"),
+            source: e.into(),
+        }
+    };
+    let gid = Gid::from_raw(user.gid);
+    let uid = Uid::from_raw(user.uid);
+    nix::unistd::setgroups(&[gid]).map_err(fail("setgroups"))?;
+    nix::unistd::setresgid(gid, gid, gid).map_err(fail("setresgid"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(fail("setresuid"))?;
+    let ids = nix::unistd::getresuid().map_err(fail("getresuid"))?;
+    let groups = nix::unistd::getresgid().map_err(fail("getresgid"))?;
+    if [ids.real, ids.effective, ids.saved] != [uid; 3]
+        || [groups.real, groups.effective, groups.saved] != [gid; 3]
+    {
+        return Err(Error::Io {
+            context: format!("switching this process to the {SERVER_OS_USER} OS user"),
+            source: io::Error::other(format!("the ids are still {ids:?}, {groups:?}")),
+        });
+    }
+    if let Some(task) = thread_with_uid_0()? {
+        return Err(Error::Io {
+            context: format!("switching this process to the {SERVER_OS_USER} OS user"),
+            source: io::Error::other(format!("thread {task} still has uid 0")),
+        });
+    }
+    Ok(())
+}
+
+/// The first thread of this process (its id) that has uid 0 as its real, effective,
+/// saved or file-system uid, from `/proc/self/task/*/status`.
+fn thread_with_uid_0() -> Result<Option<String>, Error> {
+    let tasks = fs::read_dir("/proc/self/task").map_err(io_err("reading /proc/self/task"))?;
+    for task in tasks {
+        let task = task.map_err(io_err("reading /proc/self/task"))?;
+        let Ok(status) = fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread has just ended
+        };
+        if status_has_uid_0(&status) {
+            return Ok(Some(task.file_name().to_string_lossy().into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a `/proc/<pid>/status` text has a `Uid:` line (real, effective, saved and
+/// file-system uid) with a 0 in it.
+fn status_has_uid_0(status: &str) -> bool {
+    status
+        .lines()
+        .filter_map(|line| line.strip_prefix("Uid:"))
+        .any(|ids| ids.split_whitespace().any(|id| id == "0"))
 }
 
 /// Sends `signal` to our own child `pid` (not yet reaped, so the pid cannot have been
@@ -227,6 +292,23 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn uid_lines_are_read() {
+        let root = "Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
+        assert!(status_has_uid_0(root));
+        let dropped = "Name:\tx\nUid:\t101\t101\t101\t101\nGid:\t0\t0\t0\t0\n";
+        assert!(
+            !status_has_uid_0(dropped),
+            "gid 0 does not count, uid 101 is fine"
+        );
+        let saved = "Uid:\t101\t101\t0\t101\n";
+        assert!(
+            status_has_uid_0(saved),
+            "a saved uid 0 could take root back"
+        );
+        assert!(!status_has_uid_0("Uid:\t1000\t1000\t1000\t1000\n"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::initdb::{command_line, run_initdb};
 use crate::layout::{self, Layout, SOCKET_FILE};
 use crate::lock::DataDirLock;
 use crate::privileges::{self, RunAs, SERVER_OS_USER};
-use crate::{Options, RunningServer};
+use crate::{Options, RunningServer, ServerUser};
 use nix::sys::signal::Signal;
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -33,14 +33,19 @@ const QUIT_TIMEOUT: Duration = Duration::from_secs(10);
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 const LOG_TAIL_LINES: usize = 30;
 
-/// The running postmaster, our child process, and the data directory's lock.
+/// The running postmaster, our child process, and the data directory's lock; and what
+/// it takes to start the same cluster again ([`Server::restart`]).
 #[derive(Debug)]
 pub(crate) struct Server {
     child: Option<Child>,
     pid: u32,
     layout: Layout,
     log_file: PathBuf,
-    /// Held until the postmaster has exited.
+    bindir: PathBuf,
+    /// The OS user the postmaster runs as when we started as root.
+    run_as: Option<RunAs>,
+    /// Held until the server is stopped ([`Server::stop`]), also while a postmaster that
+    /// exited on its own waits to be started again.
     lock: Option<DataDirLock>,
 }
 
@@ -117,54 +122,17 @@ pub(crate) fn start(options: &Options) -> Result<Server, Error> {
         }
     }
 
-    clear_stale_lock(&layout.pid_file(), &layout)?;
-    clear_stale_lock(&layout.socket_lock_file(), &layout)?;
-
-    let log_file = layout.log_file();
-    let postgres = bindir.join("postgres");
-    let log = open_server_log(&log_file, run_as.as_ref(), &postgres)?;
-    let log_err = log.try_clone().map_err(io_err(format!(
-        "duplicating handle of {}",
-        log_file.display()
-    )))?;
-
-    let mut cmd = Command::new(&postgres);
-    cmd.arg("-D")
-        .arg(&layout.cluster_dir)
-        .arg("-k")
-        .arg(&layout.socket_dir)
-        .arg("-p")
-        .arg(PORT.to_string())
-        .args(["-c", "listen_addresses="])
-        .args(["-c", "unix_socket_permissions=0700"])
-        .args(["-c", "fsync=on"])
-        .args(binaries::statement_stats_settings(&bindir))
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(log_err))
-        // Own process group: a terminal Ctrl-C reaches only this process, which
-        // then shuts the server down in order via `stop`.
-        .process_group(0);
-    privileges::configure_child(&mut cmd, run_as.as_ref(), &layout.cluster_dir);
-    privileges::stop_with_parent(&mut cmd);
-
-    let child = cmd
-        .spawn()
-        .map_err(io_err(format!("starting {}", command_line(&cmd))))?;
     let mut server = Server {
-        pid: child.id(),
-        child: Some(child),
+        child: None,
+        pid: 0,
+        log_file: layout.log_file(),
         layout,
-        log_file,
+        bindir,
+        run_as,
         lock: Some(lock),
     };
-    // On error `server` is dropped here, which stops the postmaster.
-    server.wait_until_ready(READY_TIMEOUT)?;
-    tracing::info!(
-        pid = server.pid,
-        socket_dir = %server.layout.socket_dir.display(),
-        "embedded PostgreSQL is ready"
-    );
+    // On error `server` is dropped here, which stops the postmaster (if it started).
+    server.launch()?;
     Ok(server)
 }
 
@@ -211,6 +179,30 @@ pub(crate) fn find_program(name: &str) -> Result<PathBuf, Error> {
     )
 }
 
+/// See [`crate::running_as_root`].
+pub(crate) fn running_as_root() -> bool {
+    privileges::is_root()
+}
+
+/// See [`crate::server_os_user`].
+pub(crate) fn server_os_user() -> Result<Option<ServerUser>, Error> {
+    Ok(
+        privileges::lookup_user(SERVER_OS_USER)?.map(|user| ServerUser {
+            name: SERVER_OS_USER.to_string(),
+            uid: user.uid,
+            gid: user.gid,
+        }),
+    )
+}
+
+/// See [`crate::become_server_user`].
+pub(crate) fn become_server_user(user: &ServerUser) -> Result<(), Error> {
+    let run_as = privileges::lookup_user(&user.name)?
+        .filter(|found| (found.uid, found.gid) == (user.uid, user.gid))
+        .ok_or(Error::NoPostgresUser)?;
+    privileges::become_server_user(&run_as)
+}
+
 /// See [`Options::running_server`].
 pub(crate) fn running_server(options: &Options) -> Option<RunningServer> {
     let data_dir = fs::canonicalize(&options.data_dir).ok()?;
@@ -227,12 +219,81 @@ pub(crate) fn running_server(options: &Options) -> Option<RunningServer> {
 }
 
 impl Server {
+    /// Starts the postmaster of the prepared cluster (stale lock files cleared, the log
+    /// opened) and waits until it accepts connections. On failure no postmaster is left
+    /// running.
+    fn launch(&mut self) -> Result<(), Error> {
+        let layout = &self.layout;
+        clear_stale_lock(&layout.pid_file(), layout)?;
+        clear_stale_lock(&layout.socket_lock_file(), layout)?;
+
+        let postgres = self.bindir.join("postgres");
+        let log = open_server_log(&self.log_file, self.run_as.as_ref(), &postgres)?;
+        let log_err = log.try_clone().map_err(io_err(format!(
+            "duplicating handle of {}",
+            self.log_file.display()
+        )))?;
+
+        let mut cmd = Command::new(&postgres);
+        cmd.arg("-D")
+            .arg(&layout.cluster_dir)
+            .arg("-k")
+            .arg(&layout.socket_dir)
+            .arg("-p")
+            .arg(PORT.to_string())
+            .args(["-c", "listen_addresses="])
+            .args(["-c", "unix_socket_permissions=0700"])
+            .args(["-c", "fsync=on"])
+            .args(binaries::statement_stats_settings(&self.bindir))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err))
+            // Own process group: a terminal Ctrl-C reaches only this process, which
+            // then shuts the server down in order via `stop`.
+            .process_group(0);
+        privileges::configure_child(&mut cmd, self.run_as.as_ref(), &layout.cluster_dir);
+        privileges::stop_with_parent(&mut cmd);
+
+        let child = cmd
+            .spawn()
+            .map_err(io_err(format!("starting {}", command_line(&cmd))))?;
+        self.pid = child.id();
+        self.child = Some(child);
+        if let Err(e) = self.wait_until_ready(READY_TIMEOUT) {
+            if let Err(stop) = self.stop_postmaster() {
+                tracing::error!("stopping the PostgreSQL that did not get ready: {stop}");
+            }
+            return Err(e);
+        }
+        tracing::info!(
+            pid = self.pid,
+            socket_dir = %self.layout.socket_dir.display(),
+            "embedded PostgreSQL is ready"
+        );
+        Ok(())
+    }
+
+    /// See [`crate::EmbeddedPostgres::restart`].
+    pub(crate) fn restart(&mut self) -> Result<(), Error> {
+        if self.child.is_some() && self.exited()?.is_none() {
+            return Ok(());
+        }
+        if self.lock.is_none() {
+            self.lock = Some(DataDirLock::acquire(
+                &self.layout.lock_file(),
+                &self.layout.data_dir,
+                Duration::ZERO,
+            )?);
+        }
+        self.launch()
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.pid
     }
 
-    /// See [`crate::EmbeddedPostgres::exited`]. Releases the data directory once the
-    /// postmaster is gone, so that a new start can take it.
+    /// See [`crate::EmbeddedPostgres::exited`]. The data directory stays locked: the
+    /// cluster is still this process's to start again.
     pub(crate) fn exited(&mut self) -> Result<Option<ExitStatus>, Error> {
         let Some(child) = self.child.as_mut() else {
             return Ok(None);
@@ -242,7 +303,6 @@ impl Server {
             .map_err(io_err(format!("checking PostgreSQL (pid {})", self.pid)))?;
         if status.is_some() {
             self.child = None;
-            self.lock = None;
         }
         Ok(status)
     }

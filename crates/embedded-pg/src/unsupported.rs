@@ -1,6 +1,6 @@
 //! Operating systems other than Linux: the crate builds, but no server starts.
 
-use crate::{Error, Options, RunningServer};
+use crate::{Error, Options, RunningServer, ServerUser};
 use std::path::{Path, PathBuf};
 
 /// Never constructed: [`start`] always fails.
@@ -31,6 +31,22 @@ impl Server {
     pub(crate) fn exited(&mut self) -> Result<Option<std::process::ExitStatus>, Error> {
         match *self {}
     }
+
+    pub(crate) fn restart(&mut self) -> Result<(), Error> {
+        match *self {}
+    }
+}
+
+pub(crate) fn running_as_root() -> bool {
+    false
+}
+
+pub(crate) fn server_os_user() -> Result<Option<ServerUser>, Error> {
+    Ok(None)
+}
+
+pub(crate) fn become_server_user(_user: &ServerUser) -> Result<(), Error> {
+    Err(Error::Unsupported)
 }
 
 pub(crate) fn start(_options: &Options) -> Result<Server, Error> {

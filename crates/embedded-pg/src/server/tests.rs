@@ -134,6 +134,8 @@ fn stop_is_idempotent_without_child() {
         pid: 0,
         layout: Layout::new(PathBuf::from("/tmp/x"), None),
         log_file: PathBuf::from("/tmp/x/pg/server.log"),
+        bindir: PathBuf::from("/nonexistent"),
+        run_as: None,
         lock: None,
     };
     assert!(server.stop().is_ok());
@@ -445,4 +447,52 @@ fn client_programs_come_from_the_servers_installation() {
     // A data directory without a cluster yet: the same installation.
     let fresh = options_in(&TempDir::new("program-fresh")).bindir(&bindir);
     assert_eq!(fresh.program("pg_dump").unwrap(), bindir.join("pg_dump"));
+}
+
+/// A postmaster that exits on its own (killed here, as the OOM killer would) leaves the
+/// data directory locked by this process, and `restart` starts the same cluster again,
+/// as a supervisor does; after a `stop` too.
+#[test]
+fn a_killed_server_is_restarted_and_the_data_directory_stays_locked() {
+    let Some(real) = real_bindir() else { return };
+    let tmp = TempDir::new("restart");
+    let options = options_in(&tmp).bindir(&real);
+    // This test's thread starts it and outlives it (parent-death signal).
+    let mut pg = start(&options).expect("start");
+    let first = pg.pid();
+    privileges::signal_child(first, Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pg.exited().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the killed postmaster is noticed"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    let err = start(&options).unwrap_err();
+    assert!(
+        matches!(err, Error::DataDirLocked { .. }),
+        "still this process's while it is down: {err}"
+    );
+
+    // Its children take a moment to notice and go (until then the new postmaster finds
+    // their shared memory in use): try again as the supervisor does.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(e) = pg.restart() {
+        assert!(Instant::now() < deadline, "restart: {e}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert_ne!(pg.pid(), first);
+    assert_eq!(options.running_server().map(|r| r.pid), Some(pg.pid()));
+    let running = pg.pid();
+    pg.restart()
+        .expect("restarting a running server does nothing");
+    assert_eq!(pg.pid(), running);
+
+    pg.stop().unwrap();
+    assert_eq!(options.running_server(), None);
+    pg.restart()
+        .expect("a stopped server starts again, the lock taken anew");
+    assert!(options.running_server().is_some());
+    pg.stop().unwrap();
 }
