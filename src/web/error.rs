@@ -140,7 +140,7 @@ impl IntoResponse for AppError {
             ),
             AppError::TooLarge => (
                 "Too much to send",
-                "What was sent is larger than this site accepts, so nothing was saved. Shorten the longest fields (a note or a quote) and send the form again.".to_string(),
+                "What was sent is larger than this site accepts, so nothing was saved. Go back with your browser's Back button (the form keeps what you typed), shorten the longest fields (a note or a quote) and send it again.".to_string(),
             ),
             AppError::TimedOut => (
                 "This took too long",
