@@ -237,14 +237,7 @@ async fn with_database_url_an_outage_is_a_quick_503_and_the_app_recovers() {
         .await
         .expect("connect");
     db::MIGRATOR.run(&pool).await.expect("migrate");
-    let addr = serve_with(
-        pool,
-        WebSettings {
-            public_read: true,
-            ..WebSettings::default()
-        },
-    )
-    .await;
+    let addr = serve_public(pool).await;
     let http = client();
     let status = |path: &'static str| {
         let http = http.clone();
@@ -299,14 +292,7 @@ async fn with_database_url_a_server_that_never_answers_is_a_503_within_5_s() {
             .parse()
             .expect("url");
     let pool = db::pool_options().connect_lazy_with(options);
-    let addr = serve_with(
-        pool,
-        WebSettings {
-            public_read: true,
-            ..WebSettings::default()
-        },
-    )
-    .await;
+    let addr = serve_public(pool).await;
     let http = client();
     for path in ["/", "/readyz"] {
         let asked = Instant::now();
@@ -331,14 +317,7 @@ async fn an_exhausted_pool_is_a_503_after_the_acquire_timeout_not_a_hang() {
         .max_connections(1)
         .connect_lazy_with(options);
     let held = pool.acquire().await.expect("the pool's one connection");
-    let addr = serve_with(
-        pool.clone(),
-        WebSettings {
-            public_read: true,
-            ..WebSettings::default()
-        },
-    )
-    .await;
+    let addr = serve_public(pool.clone()).await;
     let asked = Instant::now();
     let response = client()
         .get(format!("http://{addr}/funding"))
@@ -358,6 +337,15 @@ async fn an_exhausted_pool_is_a_503_after_the_acquire_timeout_not_a_hang() {
         .await
         .expect("an answer");
     assert_eq!(response.status(), 200, "served once a connection is free");
+}
+
+/// The app over `pool`, readable without signing in (the outage tests read as anyone).
+async fn serve_public(pool: PgPool) -> std::net::SocketAddr {
+    let public = WebSettings {
+        public_read: true,
+        ..WebSettings::default()
+    };
+    serve_with(pool, public).await
 }
 
 /// Items the editors retitle, one each.

@@ -25,6 +25,22 @@ async fn exchange(addr: SocketAddr, request: &[u8], patience: Duration) -> (Stri
     )
 }
 
+/// `n` clients that keep their connections open, each midway through its headers, once
+/// the server has accepted them.
+async fn hold_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut holders = Vec::new();
+    for _ in 0..n {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /readyz HTTP/1.1\r\n")
+            .await
+            .expect("send");
+        holders.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    holders
+}
+
 fn get_readyz() -> &'static [u8] {
     b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 }
@@ -123,17 +139,7 @@ async fn a_connection_over_the_cap_gets_503_too_busy_and_a_freed_slot_is_reused(
         ..ConnectionLimits::default()
     };
     let (addr, _, _server) = serve_limited(db.pool, WebSettings::default(), limits).await;
-    // two clients that hold their connections open, each midway through its headers
-    let mut holders = Vec::new();
-    for _ in 0..2 {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream
-            .write_all(b"GET /readyz HTTP/1.1\r\n")
-            .await
-            .expect("send");
-        holders.push(stream);
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let holders = hold_connections(addr, 2).await;
     let (answer, _) = exchange(addr, get_readyz(), Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.to_lowercase().contains("retry-after: 5"), "{answer}");
@@ -170,16 +176,7 @@ async fn one_client_cannot_hold_more_than_its_share_of_connections_unless_a_trus
             ..WebSettings::default()
         };
         let (addr, _, _server) = serve_limited(db.pool, settings, limits.clone()).await;
-        let mut holders = Vec::new();
-        for _ in 0..2 {
-            let mut stream = TcpStream::connect(addr).await.expect("connect");
-            stream
-                .write_all(b"GET /readyz HTTP/1.1\r\n")
-                .await
-                .expect("send");
-            holders.push(stream);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _holders = hold_connections(addr, 2).await;
         let (answer, _) = exchange(addr, get_readyz(), Duration::from_secs(10)).await;
         assert!(answer.starts_with(third), "{answer}");
     }
