@@ -73,6 +73,9 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Write every published item as an IATI 2.03 activity file to stdout
+    /// (IATI_ORGANISATION_REF, IATI_ORGANISATION_NAME, PUBLIC_BASE_URL; see the README).
+    ExportIati,
     /// Manage accounts (works with or without a running server).
     #[command(subcommand)]
     User(UserCommand),
@@ -315,6 +318,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await;
             database.close().await;
             println!("{}", outcome?);
+            Ok(())
+        }
+        Command::ExportIati => {
+            let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
+            let data = portfolio_tracker::store::portfolio::load(&database.pool).await;
+            database.close().await;
+            let data = data?;
+            let publisher = portfolio_tracker::iati::Publisher::new(
+                &data,
+                portfolio_tracker::iati::Settings::from_env(),
+                chrono::Utc::now(),
+            );
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            publisher.write_all(&mut out)?;
+            std::io::Write::flush(&mut out)?;
             Ok(())
         }
         Command::Seed => {

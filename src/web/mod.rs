@@ -88,6 +88,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/programmes", get(pages::api::programmes))
         .route("/funding", get(pages::funding::show))
         .route("/funding.csv", get(pages::funding::csv))
+        .route("/iati/activities.xml", get(pages::iati::activities))
         .route("/result-areas/{code}", get(pages::result_areas::detail))
         .route("/organisations/{slug}", get(pages::organisation::show))
         .route("/places/{name}", get(pages::place::show))

@@ -18,6 +18,7 @@ mod generate;
 mod health;
 mod hostile;
 mod http_cache;
+mod iati;
 mod instances;
 mod limits;
 mod logs;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod activity;
 pub mod api;
 pub mod funding;
+pub mod iati;
 pub mod item;
 pub mod login;
 pub mod organisation;
