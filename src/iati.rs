@@ -2,7 +2,7 @@
 //! quick-xml one activity at a time (see README, "IATI publishing").
 
 use crate::domain::vocab::{ContributionStatus, ItemStatus, OrgRole, PlaceKind};
-use crate::store::portfolio::{ItemRecord, PortfolioData};
+use crate::store::portfolio::{ItemRecord, PlaceRecord, PortfolioData};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -40,55 +40,14 @@ impl Settings {
     }
 }
 
-/// ISO 3166-1 alpha-2 codes of the countries the seed names.
-fn country_code(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "Afghanistan" => "AF",
-        "Iran" | "Iran (Islamic Republic of)" | "Islamic Republic of Iran" => "IR",
-        "Pakistan" => "PK",
-        "Tajikistan" => "TJ",
-        "Turkmenistan" => "TM",
-        "Uzbekistan" => "UZ",
-        "Kyrgyzstan" => "KG",
-        "Kazakhstan" => "KZ",
-        "Russian Federation" | "Russia" => "RU",
-        "China" => "CN",
-        "India" => "IN",
-        "Qatar" => "QA",
-        "Turkey" | "Türkiye" => "TR",
-        "Azerbaijan" => "AZ",
-        "Georgia" => "GE",
-        "Armenia" => "AM",
-        "Ukraine" => "UA",
-        "Belarus" => "BY",
-        "Moldova" | "Republic of Moldova" => "MD",
-        "Tanzania" | "United Republic of Tanzania" => "TZ",
-        "Kenya" => "KE",
-        "Nigeria" => "NG",
-        "Colombia" => "CO",
-        "Peru" => "PE",
-        "Bolivia" => "BO",
-        "Mexico" => "MX",
-        "Brazil" => "BR",
-        "Myanmar" => "MM",
-        "Lao People's Democratic Republic" | "Laos" => "LA",
-        "Viet Nam" | "Vietnam" => "VN",
-        "Thailand" => "TH",
-        "Cambodia" => "KH",
-        "Iraq" => "IQ",
-        "Saudi Arabia" => "SA",
-        "United Arab Emirates" => "AE",
-        "Oman" => "OM",
-        "Kuwait" => "KW",
-        "Bahrain" => "BH",
-        "Yemen" => "YE",
-        "Jordan" => "JO",
-        "Lebanon" => "LB",
-        "Syria" | "Syrian Arab Republic" => "SY",
-        "Egypt" => "EG",
-        "Mongolia" => "MN",
-        _ => return None,
-    })
+/// The ISO 3166-1 code a place is published under as a `recipient-country`. A country
+/// without a stored code is published as a region of this publisher's own vocabulary,
+/// since `recipient-country` needs a code.
+fn country_code(p: &PlaceRecord) -> Option<&str> {
+    match p.kind {
+        PlaceKind::Country => p.iso_code.as_deref(),
+        PlaceKind::Region => None,
+    }
 }
 
 fn status_code(s: ItemStatus) -> &'static str {
@@ -390,17 +349,13 @@ impl<'a> Publisher<'a> {
             .iter()
             .filter_map(|id| d.places.iter().find(|p| p.id == *id))
             .collect();
-        let code_of = |p: &crate::store::portfolio::PlaceRecord| match p.kind {
-            PlaceKind::Country => country_code(&p.name),
-            PlaceKind::Region => None,
-        };
         for p in &places {
-            if let Some(code) = code_of(p) {
+            if let Some(code) = country_code(p) {
                 narrated(w, "recipient-country", &[("code", code)], &p.name);
             }
         }
         for p in &places {
-            if code_of(p).is_none() {
+            if country_code(p).is_none() {
                 let code = crate::domain::slug::from_name(&p.name);
                 narrated(
                     w,

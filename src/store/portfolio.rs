@@ -123,6 +123,8 @@ pub struct PlaceRecord {
     pub id: i64,
     pub name: String,
     pub kind: PlaceKind,
+    /// ISO 3166-1 alpha-2, for a country that has one.
+    pub iso_code: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -357,7 +359,7 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
     .await?;
     let places = sqlx::query_as!(
         PlaceRecord,
-        r#"SELECT id, name, kind AS "kind: PlaceKind" FROM places ORDER BY name"#
+        r#"SELECT id, name, kind AS "kind: PlaceKind", iso_code FROM places ORDER BY name"#
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -136,12 +136,21 @@ async fn iati_seed_validates_and_leaves_drafts_out() {
     assert!(!xml.contains("secret internal note"));
     assert!(xml.contains("<transaction>"));
     assert!(xml.contains("<budget "));
+    // countries by their stored ISO code (all 41 country links of the seed have one), the
+    // seed's regions in the publisher's own vocabulary
+    let compact: String = xml.lines().map(str::trim).collect();
+    assert!(compact.contains("<recipient-country code=\"AF\"><narrative>Afghanistan</narrative>"));
+    assert!(compact.contains("<recipient-country code=\"ZA\"><narrative>South Africa</narrative>"));
+    assert!(compact.contains(
+        "<recipient-region code=\"central-asia\" vocabulary=\"99\"><narrative>Central Asia</narrative>"
+    ));
+    assert_eq!(xml.matches("<recipient-country ").count(), 41);
     validate(&xml, "iati-seed");
     check_rules(&xml);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn iati_generated_portfolio_validates() {
+async fn iati_generated_5000_item_portfolio_validates() {
     let db = fresh_db().await;
     let urls = db.urls();
     let out = Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"))
@@ -150,9 +159,9 @@ async fn iati_generated_portfolio_validates() {
         .args([
             "generate",
             "--items",
-            "200",
+            "5000",
             "--contributions",
-            "1000",
+            "50000",
             "--seed",
             "7",
         ])
@@ -164,6 +173,25 @@ async fn iati_generated_portfolio_validates() {
         String::from_utf8_lossy(&out.stderr)
     );
     let xml = export(&urls);
+    let published: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items WHERE published AND archived_at IS NULL")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count published items");
+    assert!(
+        published > 4000,
+        "most generated items are published: {published}"
+    );
+    assert_eq!(
+        xml.matches("<iati-activity ").count() as i64,
+        published,
+        "one activity per published item"
+    );
+    eprintln!(
+        "iati-generated: {published} activities, {} transactions, {} bytes",
+        xml.matches("<transaction>").count(),
+        xml.len()
+    );
     validate(&xml, "iati-generated");
     check_rules(&xml);
 }
