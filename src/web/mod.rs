@@ -88,6 +88,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/programmes", get(pages::api::programmes))
         .route("/funding", get(pages::funding::show))
         .route("/funding.csv", get(pages::funding::csv))
+        .route("/funding.xlsx", get(pages::funding::xlsx))
         .route("/iati/activities.xml", get(pages::iati::activities))
         .route("/result-areas/{code}", get(pages::result_areas::detail))
         .route("/organisations/{slug}", get(pages::organisation::show))

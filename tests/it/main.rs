@@ -32,3 +32,4 @@ mod served;
 mod sign_in;
 mod unconverted;
 mod visibility;
+mod xlsx;

@@ -83,6 +83,7 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/activity",                              NO_FORM,      STAFF),
     ("GET",  "/funding",                               NO_FORM,      READ),
     ("GET",  "/funding.csv",                           NO_FORM,      READ),
+    ("GET",  "/funding.xlsx",                          NO_FORM,      READ),
     ("GET",  "/iati/activities.xml",                   NO_FORM,      READ),
     ("GET",  "/result-areas/{area_code}",              NO_FORM,      READ),
     ("GET",  "/organisations/{org_slug}",              NO_FORM,      READ),

@@ -24,7 +24,7 @@ use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::{StackedBar, funding_length, pipeline_bar, stacked_bar};
 use crate::web::dashboard::{Dashboard, FilterValues, ItemLine, Records, Snapshot, SortKey};
-use crate::web::export::{CsvTable, csv_line, csv_response};
+use crate::web::export::{Table, csv_line, csv_response, xlsx_response};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
@@ -644,9 +644,29 @@ pub fn query_string(filters: &Filters, extra: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// The tables `/funding.csv?table=` offers.
-const TABLES: &str =
-    "programmes, items, contributions, donors, themes, result-areas, places, bienniums";
+/// The tables `/funding.csv?table=` and `/funding.xlsx?table=` offer, with the name of
+/// each one's sheet in a workbook.
+const TABLES: [(&str, &str); 8] = [
+    ("programmes", "Programmes and initiatives"),
+    ("items", "All items"),
+    ("contributions", "Contributions"),
+    ("donors", "Donors"),
+    ("themes", "Themes"),
+    ("result-areas", "Result areas"),
+    ("places", "Countries and regions"),
+    ("bienniums", "Bienniums"),
+];
+
+/// The sheets of the funding status workbook: the page's own tables, in its order.
+const PAGE_TABLES: [&str; 7] = [
+    "programmes",
+    "donors",
+    "themes",
+    "result-areas",
+    "places",
+    "bienniums",
+    "contributions",
+];
 
 /// `/funding.csv?table=...`: exactly the rows of that table under the current filters,
 /// all pages, RFC 4180, UTF-8, with labels people read and original and USD amounts.
@@ -658,33 +678,80 @@ pub async fn csv(
 ) -> Result<Response, AppError> {
     let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
     let sort = SortKey::parse(&params.list.sort, &SORTS)?;
-    let table = if params.table.is_empty() {
+    let name = if params.table.is_empty() {
         "programmes"
     } else {
         params.table.as_str()
     };
     let snapshot: Arc<Snapshot> = snap.0;
-    let d = snapshot.dashboard(audience);
-    let csv_table = match table {
-        "programmes" => item_table(audience, d.rows(&filters, sort)),
-        // Every kind, components included, in the order the overview lists them.
-        "items" => item_table(audience, d.matching(&filters)),
-        "contributions" => contribution_table(&snapshot, audience, &filters),
-        "donors" => donor_table(&snapshot, audience, &filters, sort),
-        "themes" | "result-areas" | "places" | "bienniums" => {
-            group_table(&snapshot, audience, &filters, sort, table)
-        }
-        other => {
-            return Err(AppError::BadRequest(format!(
-                "Unknown table “{other}”. Use one of: {TABLES}."
-            )));
-        }
-    };
+    let (name, _) = table_named(name)?;
+    let table = table(&snapshot, audience, &filters, sort, name);
     Ok(csv_response(
         snapshot,
-        &format!("portfolio-{table}.csv"),
-        csv_table,
+        &format!("portfolio-{name}.csv"),
+        table,
     ))
+}
+
+/// `/funding.xlsx`: the funding status page's view (its filters and sort) as one
+/// workbook, a sheet per table; `?table=...` gives that table alone, as the CSV does.
+pub async fn xlsx(
+    snap: Snap,
+    audience: Audience,
+    HtmlQuery(params): HtmlQuery<Params>,
+) -> Result<Response, AppError> {
+    let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
+    let sort = SortKey::parse(&params.list.sort, &SORTS)?;
+    let snapshot: Arc<Snapshot> = snap.0;
+    let names: Vec<&str> = if params.table.is_empty() {
+        PAGE_TABLES.to_vec()
+    } else {
+        vec![table_named(&params.table)?.0]
+    };
+    let mut sheets = Vec::with_capacity(names.len());
+    for name in &names {
+        let (name, sheet) = table_named(name)?;
+        sheets.push((sheet, table(&snapshot, audience, &filters, sort, name)));
+    }
+    let filename = match names.as_slice() {
+        [one] => format!("portfolio-{one}.xlsx"),
+        _ => "portfolio-funding.xlsx".to_string(),
+    };
+    xlsx_response(snapshot, &filename, sheets).await
+}
+
+/// The table called `name` and its sheet name, or a 400 that lists the tables.
+fn table_named(name: &str) -> Result<(&'static str, &'static str), AppError> {
+    TABLES
+        .iter()
+        .copied()
+        .find(|(t, _)| *t == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = TABLES.iter().map(|(t, _)| *t).collect();
+            AppError::BadRequest(format!(
+                "Unknown table “{name}”. Use one of: {}.",
+                known.join(", ")
+            ))
+        })
+}
+
+/// The rows of the table `name` (one of `TABLES`) under the filters.
+fn table(
+    snapshot: &Snapshot,
+    audience: Audience,
+    filters: &Filters,
+    sort: SortKey,
+    name: &str,
+) -> Table {
+    let d = snapshot.dashboard(audience);
+    match name {
+        "programmes" => item_table(audience, d.rows(filters, sort)),
+        // Every kind, components included, in the order the overview lists them.
+        "items" => item_table(audience, d.matching(filters)),
+        "contributions" => contribution_table(snapshot, audience, filters),
+        "donors" => donor_table(snapshot, audience, filters, sort),
+        _ => group_table(snapshot, audience, filters, sort, name),
+    }
 }
 
 const FUNDING_HEADER: [&str; 12] = [
@@ -763,48 +830,54 @@ fn item_header() -> Vec<String> {
     header
 }
 
-/// Every item's CSV line, encoded: figures in USD, and the item's own stated amounts in
-/// their original currencies. Computed once per revision and audience, on first use.
+/// Every item's CSV line, encoded, computed once per revision and audience on first use.
 pub fn item_lines(d: &Dashboard, records: &Records) -> Vec<axum::body::Bytes> {
-    let p = &d.portfolio;
-    (0..p.items.len())
-        .map(|i| {
-            let item = &p.items[i];
-            let parent = item
-                .parent_id
-                .and_then(|parent| p.index_of(parent))
-                .map(|parent| p.items[parent].title.clone())
-                .unwrap_or_default();
-            let budgets: Vec<String> = records
-                .budgets_of_item(item.id)
-                .map(|b| format_money(b.amount, &b.currency))
-                .collect();
-            // in the order they were given, not by donor
-            let mut contributions: Vec<_> = records.contributions_of_item(item.id).collect();
-            contributions.sort_by_key(|c| c.as_of);
-            let contributions: Vec<String> = contributions
-                .iter()
-                .map(|c| format_money(c.amount, &c.currency))
-                .collect();
-            let mut record = vec![
-                item.title.clone(),
-                d.kind_labels[i].clone(),
-                d.status_labels[i].clone(),
-                d.area_codes[i].clone(),
-            ];
-            record.extend(funding_cells(p.funding_ref(i)));
-            record.extend([parent, budgets.join("; "), contributions.join("; ")]);
-            record.extend(not_converted_cells(&p.funding_ref(i).unconverted));
-            // staff read drafts too: say which
-            record.push(yes_no(item.published));
-            csv_line(record)
-        })
+    (0..d.portfolio.items.len())
+        .map(|i| csv_line(item_cells(d, records, i)))
         .collect()
 }
 
-/// One line per item, from the lines kept with the revision.
-fn item_table(audience: Audience, rows: Vec<usize>) -> CsvTable {
-    CsvTable::encoded(item_header(), rows, move |snapshot, i, out| {
+/// The cells of an item's row: figures in USD, and the item's own stated amounts in
+/// their original currencies.
+fn item_cells(d: &Dashboard, records: &Records, i: usize) -> Vec<String> {
+    let p = &d.portfolio;
+    let item = &p.items[i];
+    let parent = item
+        .parent_id
+        .and_then(|parent| p.index_of(parent))
+        .map(|parent| p.items[parent].title.clone())
+        .unwrap_or_default();
+    let budgets: Vec<String> = records
+        .budgets_of_item(item.id)
+        .map(|b| format_money(b.amount, &b.currency))
+        .collect();
+    // in the order they were given, not by donor
+    let mut contributions: Vec<_> = records.contributions_of_item(item.id).collect();
+    contributions.sort_by_key(|c| c.as_of);
+    let contributions: Vec<String> = contributions
+        .iter()
+        .map(|c| format_money(c.amount, &c.currency))
+        .collect();
+    let mut record = vec![
+        item.title.clone(),
+        d.kind_labels[i].clone(),
+        d.status_labels[i].clone(),
+        d.area_codes[i].clone(),
+    ];
+    record.extend(funding_cells(p.funding_ref(i)));
+    record.extend([parent, budgets.join("; "), contributions.join("; ")]);
+    record.extend(not_converted_cells(&p.funding_ref(i).unconverted));
+    // staff read drafts too: say which
+    record.push(yes_no(item.published));
+    record
+}
+
+/// One line per item; the CSV from the lines kept with the revision.
+fn item_table(audience: Audience, rows: Vec<usize>) -> Table {
+    Table::new(item_header(), rows, move |snapshot, i| {
+        item_cells(snapshot.dashboard(audience), &snapshot.records, i)
+    })
+    .with_encoded_lines(move |snapshot, i, out| {
         let lines = snapshot
             .dashboard(audience)
             .csv_item_lines(&snapshot.records);
@@ -814,7 +887,7 @@ fn item_table(audience: Audience, rows: Vec<usize>) -> CsvTable {
 
 /// One line per contribution to the items in view (and their components); with an
 /// organisation filter, that organisation's contributions only.
-fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters) -> CsvTable {
+fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters) -> Table {
     let d = snapshot.dashboard(audience);
     let records = &snapshot.records;
     let in_view: std::collections::HashSet<i64> = with_descendants(d, &d.matching(filters))
@@ -864,7 +937,7 @@ fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters
     ]
     .map(String::from)
     .to_vec();
-    CsvTable::new(header, rows, move |snapshot, i| {
+    Table::new(header, rows, move |snapshot, i| {
         let records = &snapshot.records;
         let d = snapshot.dashboard(audience);
         let c = &records.data.contributions[i];
@@ -916,12 +989,7 @@ fn with_sections<T>(
     }
 }
 
-fn donor_table(
-    snapshot: &Snapshot,
-    audience: Audience,
-    filters: &Filters,
-    sort: SortKey,
-) -> CsvTable {
+fn donor_table(snapshot: &Snapshot, audience: Audience, filters: &Filters, sort: SortKey) -> Table {
     let header = [
         "Organisation",
         "Kind",
@@ -953,7 +1021,7 @@ fn donor_table(
             })
             .collect()
     });
-    CsvTable::from_lines(header, lines)
+    Table::from_lines(header, lines)
 }
 
 fn group_table(
@@ -962,7 +1030,7 @@ fn group_table(
     filters: &Filters,
     sort: SortKey,
     table: &str,
-) -> CsvTable {
+) -> Table {
     let first = match table {
         "themes" => "Theme",
         "result-areas" => "Result area",
@@ -989,7 +1057,7 @@ fn group_table(
     let mut header = vec![first.to_string(), "Items".to_string()];
     header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
     header.extend(NOT_CONVERTED_HEADER.map(String::from));
-    CsvTable::from_lines(header, lines)
+    Table::from_lines(header, lines)
 }
 
 #[cfg(test)]
