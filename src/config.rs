@@ -238,6 +238,42 @@ pub struct WebSettings {
     /// Bytes a request body may hold; a larger form is answered 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = MAX_BODY_BYTES, global = true)]
     pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub iati: IatiSettings,
+}
+
+/// Who publishes the IATI file (`/iati/activities.xml`, `export-iati`), and where.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IatiSettings {
+    /// The reporting organisation's IATI identifier: the prefix of every activity's.
+    #[arg(long = "iati-organisation-ref", env = "IATI_ORGANISATION_REF",
+          default_value = IATI_ORGANISATION_REF, global = true)]
+    pub organisation_ref: String,
+
+    /// The reporting organisation's name.
+    #[arg(long = "iati-organisation-name", env = "IATI_ORGANISATION_NAME",
+          default_value = IATI_ORGANISATION_NAME, global = true)]
+    pub organisation_name: String,
+
+    /// The app's public address: the result areas' vocabulary-uri points there.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = PUBLIC_BASE_URL, global = true)]
+    pub public_base_url: String,
+}
+
+/// UNODC's identifier in the IATI registry (DAC code 41123 under the XM-DAC prefix).
+pub const IATI_ORGANISATION_REF: &str = "XM-DAC-41123";
+pub const IATI_ORGANISATION_NAME: &str = "United Nations Office on Drugs and Crime";
+pub const PUBLIC_BASE_URL: &str = "http://localhost:3000";
+
+impl Default for IatiSettings {
+    fn default() -> Self {
+        IatiSettings {
+            organisation_ref: IATI_ORGANISATION_REF.to_string(),
+            organisation_name: IATI_ORGANISATION_NAME.to_string(),
+            public_base_url: PUBLIC_BASE_URL.to_string(),
+        }
+    }
 }
 
 impl Default for WebSettings {
@@ -251,6 +287,7 @@ impl Default for WebSettings {
             sign_in_queue: SIGN_IN_QUEUE,
             request_timeout_secs: REQUEST_TIMEOUT_SECS,
             max_body_bytes: MAX_BODY_BYTES,
+            iati: IatiSettings::default(),
         }
     }
 }

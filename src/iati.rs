@@ -1,6 +1,7 @@
 //! IATI 2.03 publishing: every published item as an `iati-activity`, written with
 //! quick-xml one activity at a time (see README, "IATI publishing").
 
+use crate::config::IatiSettings;
 use crate::domain::vocab::{ContributionStatus, ItemStatus, OrgRole, PlaceKind};
 use crate::store::portfolio::{ItemRecord, PlaceRecord, PortfolioData};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -9,36 +10,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
-/// Who reports: the identifier prefix and the reporting organisation.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub organisation_ref: String,
-    pub organisation_name: String,
-    pub organisation_type: String,
-    /// The app's public address, for the result areas' vocabulary-uri.
-    pub base_url: String,
-}
-
-impl Settings {
-    /// From `IATI_ORGANISATION_REF`, `IATI_ORGANISATION_NAME` and `PUBLIC_BASE_URL`.
-    pub fn from_env() -> Settings {
-        let get = |k: &str, d: &str| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| d.to_string())
-        };
-        Settings {
-            organisation_ref: get("IATI_ORGANISATION_REF", "XM-DAC-41123"),
-            organisation_name: get(
-                "IATI_ORGANISATION_NAME",
-                "United Nations Office on Drugs and Crime",
-            ),
-            organisation_type: "40".to_string(),
-            base_url: get("PUBLIC_BASE_URL", "http://localhost:8080"),
-        }
-    }
-}
+/// The reporting organisation's type: 40, multilateral (IATI OrganisationType).
+const ORGANISATION_TYPE: &str = "40";
 
 /// The ISO 3166-1 code a place is published under as a `recipient-country`. A country
 /// without a stored code is published as a region of this publisher's own vocabulary,
@@ -94,22 +67,66 @@ fn ymd(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// Published items as IATI activities.
-pub struct Publisher<'a> {
-    data: &'a PortfolioData,
-    settings: Settings,
-    today: NaiveDate,
-    generated: DateTime<Utc>,
-    published: HashMap<i64, &'a ItemRecord>,
+/// Where each item's records are: computed once per data revision (the dashboards'
+/// snapshot keeps it), so a request only writes.
+pub struct Index {
     /// Published item indices, in report order.
-    pub items: Vec<usize>,
+    activities: Vec<usize>,
+    /// Published items' indices by id (a link to a draft is left out).
+    published: HashMap<i64, usize>,
     budgets: HashMap<i64, Vec<usize>>,
     contributions: HashMap<i64, Vec<usize>>,
     roles: HashMap<i64, Vec<usize>>,
     alignments: HashMap<i64, Vec<usize>>,
-    places: HashMap<i64, Vec<i64>>,
+    /// An item's places (indices into `places`).
+    places: HashMap<i64, Vec<usize>>,
     children: HashMap<i64, Vec<usize>>,
-    orgs: HashMap<i64, usize>,
+    organisations: HashMap<i64, usize>,
+    result_areas: HashMap<i64, usize>,
+}
+
+impl Index {
+    pub fn new(data: &PortfolioData) -> Index {
+        let activities: Vec<usize> = (0..data.items.len())
+            .filter(|&i| data.items[i].published)
+            .collect();
+        let position = |ids: &mut dyn Iterator<Item = i64>| -> HashMap<i64, usize> {
+            ids.enumerate().map(|(i, id)| (id, i)).collect()
+        };
+        let place_at = position(&mut data.places.iter().map(|p| p.id));
+        let mut places: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (item, place) in &data.item_places {
+            if let Some(&k) = place_at.get(place) {
+                places.entry(*item).or_default().push(k);
+            }
+        }
+        Index {
+            published: activities.iter().map(|&i| (data.items[i].id, i)).collect(),
+            activities,
+            budgets: index(&data.budgets, |b| b.item_id),
+            contributions: index(&data.contributions, |c| c.item_id),
+            roles: index(&data.roles, |r| r.item_id),
+            alignments: index(&data.alignments, |a| a.item_id),
+            places,
+            children: index(&data.items, |c| c.parent_id.unwrap_or(-1)),
+            organisations: position(&mut data.organisations.iter().map(|o| o.id)),
+            result_areas: position(&mut data.result_areas.iter().map(|r| r.id)),
+        }
+    }
+
+    /// The published items, in report order: one activity each.
+    pub fn activities(&self) -> &[usize] {
+        &self.activities
+    }
+}
+
+/// Writes published items as IATI activities, as of one moment.
+pub struct Publisher<'a> {
+    data: &'a PortfolioData,
+    index: &'a Index,
+    settings: &'a IatiSettings,
+    today: NaiveDate,
+    generated: DateTime<Utc>,
 }
 
 fn index<T>(rows: &[T], key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<usize>> {
@@ -118,6 +135,16 @@ fn index<T>(rows: &[T], key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<usize>> {
         map.entry(key(r)).or_default().push(i);
     }
     map
+}
+
+/// The records of `item` listed in `by_item`.
+fn of<'d, T>(by_item: &HashMap<i64, Vec<usize>>, item: i64, rows: &'d [T]) -> Vec<&'d T> {
+    by_item
+        .get(&item)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .map(|&k| &rows[k])
+        .collect()
 }
 
 type W<'w> = Writer<&'w mut Vec<u8>>;
@@ -156,39 +183,18 @@ fn narrated(w: &mut W, name: &str, attrs: &[(&str, &str)], body: &str) {
 }
 
 impl<'a> Publisher<'a> {
-    pub fn new(data: &'a PortfolioData, settings: Settings, now: DateTime<Utc>) -> Self {
-        let items: Vec<usize> = (0..data.items.len())
-            .filter(|&i| data.items[i].published)
-            .collect();
-        let published = items
-            .iter()
-            .map(|&i| (data.items[i].id, &data.items[i]))
-            .collect();
+    pub fn new(
+        data: &'a PortfolioData,
+        index: &'a Index,
+        settings: &'a IatiSettings,
+        now: DateTime<Utc>,
+    ) -> Self {
         Publisher {
             data,
+            index,
             settings,
             today: now.date_naive(),
             generated: now,
-            published,
-            items,
-            budgets: index(&data.budgets, |b| b.item_id),
-            contributions: index(&data.contributions, |c| c.item_id),
-            roles: index(&data.roles, |r| r.item_id),
-            alignments: index(&data.alignments, |a| a.item_id),
-            places: {
-                let mut m: HashMap<i64, Vec<i64>> = HashMap::new();
-                for &(item, place) in &data.item_places {
-                    m.entry(item).or_default().push(place);
-                }
-                m
-            },
-            children: index(&data.items, |c| c.parent_id.unwrap_or(-1)),
-            orgs: data
-                .organisations
-                .iter()
-                .enumerate()
-                .map(|(i, o)| (o.id, i))
-                .collect(),
         }
     }
 
@@ -223,53 +229,53 @@ impl<'a> Publisher<'a> {
         (start, end)
     }
 
-    /// Writes the `i`th item of the portfolio (a published one) as one activity.
+    /// Writes the `i`th item of the portfolio (a published one) as one activity, its
+    /// elements in the order the schema requires.
     pub fn activity(&self, i: usize, out: &mut Vec<u8>) {
-        let d = self.data;
-        let item = &d.items[i];
-        let s = &self.settings;
+        let item = &self.data.items[i];
+        let s = self.settings;
         out.push(b'\n');
         let mut w = Writer::new_with_indent(out, b' ', 1);
         let w = &mut w;
+        let hierarchy = if item.parent_id.is_some() { "2" } else { "1" };
         open(
             w,
             "iati-activity",
-            &[
-                ("xml:lang", "en"),
-                (
-                    "hierarchy",
-                    if item.parent_id.is_some() { "2" } else { "1" },
-                ),
-            ],
+            &[("xml:lang", "en"), ("hierarchy", hierarchy)],
         );
         text(w, "iati-identifier", &[], &self.identifier(&item.slug));
         narrated(
             w,
             "reporting-org",
-            &[("ref", &s.organisation_ref), ("type", &s.organisation_type)],
+            &[("ref", &s.organisation_ref), ("type", ORGANISATION_TYPE)],
             &s.organisation_name,
         );
         narrated(w, "title", &[], &item.title);
-        let description = [&item.summary, &item.description, &item.title]
+        let description = [&item.summary, &item.description]
             .into_iter()
             .find(|t| !t.trim().is_empty())
-            .map(|t| t.as_str())
             .unwrap_or(&item.title);
         narrated(w, "description", &[("type", "1")], description);
+        self.participating_orgs(w, item);
+        empty(w, "activity-status", &[("code", status_code(item.status))]);
+        self.activity_dates(w, item);
+        self.recipients(w, item);
+        self.result_areas(w, item);
+        self.budgets(w, item);
+        self.transactions(w, item);
+        self.related_activities(w, item);
+        close(w, "iati-activity");
+    }
 
-        // participating-org: donors (1 funding), UNODC (2 accountable), partners (4).
-        let of = |m: &HashMap<i64, Vec<usize>>| m.get(&item.id).cloned().unwrap_or_default();
-        let contributions: Vec<_> = of(&self.contributions)
-            .into_iter()
-            .map(|k| &d.contributions[k])
-            .collect();
-        let budgets: Vec<_> = of(&self.budgets)
-            .into_iter()
-            .map(|k| &d.budgets[k])
-            .collect();
-        let org = |id: i64| self.orgs.get(&id).map(|&k| &d.organisations[k]);
+    /// Donors (1 funding), the reporting organisation (2 accountable), and the item's
+    /// lead, executing agency and partners (4 implementing), each once per role.
+    fn participating_orgs(&self, w: &mut W, item: &ItemRecord) {
+        let d = self.data;
+        let x = self.index;
+        let s = self.settings;
+        let org = |id: i64| x.organisations.get(&id).map(|&k| &d.organisations[k]);
         let mut seen = HashSet::new();
-        for c in &contributions {
+        for c in of(&x.contributions, item.id, &d.contributions) {
             if seen.insert((c.org_id, "1"))
                 && let Some(o) = org(c.org_id)
             {
@@ -282,11 +288,11 @@ impl<'a> Publisher<'a> {
             &[
                 ("ref", &s.organisation_ref),
                 ("role", "2"),
-                ("type", &s.organisation_type),
+                ("type", ORGANISATION_TYPE),
             ],
             &s.organisation_name,
         );
-        for r in of(&self.roles).into_iter().map(|k| &d.roles[k]) {
+        for r in of(&x.roles, item.id, &d.roles) {
             let implementing = matches!(
                 r.role,
                 OrgRole::Lead | OrgRole::ExecutingAgency | OrgRole::Partner
@@ -298,39 +304,40 @@ impl<'a> Publisher<'a> {
                 narrated(w, "participating-org", &[("role", "4")], &o.display_name());
             }
         }
+    }
 
-        empty(w, "activity-status", &[("code", status_code(item.status))]);
+    /// Start and end, planned or actual (an actual date is never in the future). An
+    /// item without dates gets the earliest of its budget periods and records as a
+    /// planned start, so its budget periods stay within the activity.
+    fn activity_dates(&self, w: &mut W, item: &ItemRecord) {
         let started = matches!(item.status, ItemStatus::Ongoing | ItemStatus::Completed);
         let (start, end) = self.span(item);
-        let mut dated = false;
         if let Some(sd) = start {
-            // an actual date is never in the future
             let ty = if started && sd <= self.today {
                 "2"
             } else {
                 "1"
             };
             empty(w, "activity-date", &[("iso-date", &ymd(sd)), ("type", ty)]);
-            dated = true;
         }
         if let Some(ed) = end {
-            let ty = if item.status == ItemStatus::Completed && ed <= self.today {
-                "4"
-            } else {
-                "3"
-            };
+            let done = item.status == ItemStatus::Completed && ed <= self.today;
+            let ty = if done { "4" } else { "3" };
             empty(w, "activity-date", &[("iso-date", &ymd(ed)), ("type", ty)]);
-            dated = true;
         }
-        if !dated {
-            // No date at all: the earliest budget period or dated record, as a planned
-            // start, so budget periods stay within the activity.
+        if start.is_none() && end.is_none() {
+            let (d, x) = (self.data, self.index);
+            let budgets = of(&x.budgets, item.id, &d.budgets);
             let first = budgets
                 .iter()
                 .flat_map(|b| self.budget_periods(item, b.period.as_deref(), b.as_of, b.amount))
                 .map(|(ps, _, _)| ps)
                 .chain(budgets.iter().map(|b| b.as_of))
-                .chain(contributions.iter().map(|c| c.as_of))
+                .chain(
+                    of(&x.contributions, item.id, &d.contributions)
+                        .iter()
+                        .map(|c| c.as_of),
+                )
                 .min()
                 .unwrap_or(self.today);
             empty(
@@ -339,36 +346,39 @@ impl<'a> Publisher<'a> {
                 &[("iso-date", &ymd(first)), ("type", "1")],
             );
         }
+    }
 
-        // every recipient-country before any recipient-region, as the schema orders them
-        let places: Vec<_> = self
-            .places
-            .get(&item.id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(|id| d.places.iter().find(|p| p.id == *id))
-            .collect();
+    /// Countries by their ISO code, then every other place as a region of the
+    /// publisher's own vocabulary (99): the schema orders them so.
+    fn recipients(&self, w: &mut W, item: &ItemRecord) {
+        let places = of(&self.index.places, item.id, &self.data.places);
         for p in &places {
             if let Some(code) = country_code(p) {
                 narrated(w, "recipient-country", &[("code", code)], &p.name);
             }
         }
-        for p in &places {
-            if country_code(p).is_none() {
-                let code = crate::domain::slug::from_name(&p.name);
-                narrated(
-                    w,
-                    "recipient-region",
-                    &[("code", &code), ("vocabulary", "99")],
-                    &p.name,
-                );
-            }
+        for p in places.iter().filter(|p| country_code(p).is_none()) {
+            let code = crate::domain::slug::from_name(&p.name);
+            narrated(
+                w,
+                "recipient-region",
+                &[("code", &code), ("vocabulary", "99")],
+                &p.name,
+            );
         }
+    }
 
-        let uri = format!("{}/result-areas", s.base_url.trim_end_matches('/'));
-        for a in of(&self.alignments).into_iter().map(|k| &d.alignments[k]) {
-            if let Some(area) = d.result_areas.iter().find(|r| r.id == a.result_area_id) {
+    /// The strategy's result areas as tags of the publisher's vocabulary, whose
+    /// vocabulary-uri is the app's result-area page.
+    fn result_areas(&self, w: &mut W, item: &ItemRecord) {
+        let (d, x) = (self.data, self.index);
+        let uri = format!(
+            "{}/result-areas",
+            self.settings.public_base_url.trim_end_matches('/')
+        );
+        for a in of(&x.alignments, item.id, &d.alignments) {
+            if let Some(&k) = x.result_areas.get(&a.result_area_id) {
+                let area = &d.result_areas[k];
                 narrated(
                     w,
                     "tag",
@@ -381,8 +391,11 @@ impl<'a> Publisher<'a> {
                 );
             }
         }
+    }
 
-        for b in &budgets {
+    /// Each stated budget in periods of at most a year, with its value date inside.
+    fn budgets(&self, w: &mut W, item: &ItemRecord) {
+        for b in of(&self.index.budgets, item.id, &self.data.budgets) {
             for (ps, pe, amount) in
                 self.budget_periods(item, b.period.as_deref(), b.as_of, b.amount)
             {
@@ -399,9 +412,13 @@ impl<'a> Publisher<'a> {
                 close(w, "budget");
             }
         }
+    }
 
-        for c in &contributions {
-            // never in the future: clamped to the day the file is written
+    /// Contributions as incoming transactions: 13 pledge, 11 commitment, 1 incoming
+    /// funds; dated no later than the day the file is written.
+    fn transactions(&self, w: &mut W, item: &ItemRecord) {
+        let (d, x) = (self.data, self.index);
+        for c in of(&x.contributions, item.id, &d.contributions) {
             let date = c
                 .pledged_on
                 .filter(|_| c.status == ContributionStatus::Pledged)
@@ -421,31 +438,26 @@ impl<'a> Publisher<'a> {
                 &[("currency", &c.currency), ("value-date", &date)],
                 &c.amount.normalize().to_string(),
             );
-            if let Some(o) = org(c.org_id) {
-                narrated(w, "provider-org", &[], &o.display_name());
+            if let Some(&k) = x.organisations.get(&c.org_id) {
+                narrated(w, "provider-org", &[], &d.organisations[k].display_name());
             }
             close(w, "transaction");
         }
+    }
 
-        if let Some(parent) = item.parent_id.and_then(|p| self.published.get(&p)) {
-            empty(
-                w,
-                "related-activity",
-                &[("ref", &self.identifier(&parent.slug)), ("type", "1")],
-            );
+    /// The published parent (type 1) and published components (type 2).
+    fn related_activities(&self, w: &mut W, item: &ItemRecord) {
+        let (d, x) = (self.data, self.index);
+        if let Some(&parent) = item.parent_id.and_then(|p| x.published.get(&p)) {
+            let parent = self.identifier(&d.items[parent].slug);
+            empty(w, "related-activity", &[("ref", &parent), ("type", "1")]);
         }
-        for child in of(&self.children)
-            .into_iter()
-            .map(|k| &d.items[k])
-            .filter(|c| c.published)
-        {
-            empty(
-                w,
-                "related-activity",
-                &[("ref", &self.identifier(&child.slug)), ("type", "2")],
-            );
+        for child in of(&x.children, item.id, &d.items) {
+            if child.published {
+                let child = self.identifier(&child.slug);
+                empty(w, "related-activity", &[("ref", &child), ("type", "2")]);
+            }
         }
-        close(w, "iati-activity");
     }
 
     /// A budget's periods of at most one year, within the activity where it has dates.
@@ -481,18 +493,7 @@ impl<'a> Publisher<'a> {
             }
         }
         if spans.is_empty() {
-            // The budget's years fall outside the activity: the activity's own span,
-            // year by year from its start.
-            let ps = start.unwrap_or(as_of);
-            let pe = end.unwrap_or(ps).max(ps);
-            let mut from = ps;
-            while from <= pe {
-                let to = (from.with_year(from.year() + 1).unwrap_or(pe)
-                    - chrono::Duration::days(1))
-                .min(pe);
-                spans.push((from, to));
-                from = to + chrono::Duration::days(1);
-            }
+            spans = yearly(start.unwrap_or(as_of), end);
         }
         let parts = split_amount(amount, spans.len());
         spans
@@ -506,7 +507,7 @@ impl<'a> Publisher<'a> {
     pub fn write_all(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(64 * 1024);
         self.header(&mut buf);
-        for &i in &self.items {
+        for &i in self.index.activities() {
             self.activity(i, &mut buf);
             if buf.len() > 48 * 1024 {
                 out.write_all(&buf)?;
@@ -516,6 +517,21 @@ impl<'a> Publisher<'a> {
         self.footer(&mut buf);
         out.write_all(&buf)
     }
+}
+
+/// `from` to `until` (or `from` alone) cut into spans of at most a year: for a budget
+/// whose years fall outside its activity.
+fn yearly(from: NaiveDate, until: Option<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
+    let last = until.unwrap_or(from).max(from);
+    let mut spans = Vec::new();
+    let mut start = from;
+    while start <= last {
+        let end = (start.with_year(start.year() + 1).unwrap_or(last) - chrono::Duration::days(1))
+            .min(last);
+        spans.push((start, end));
+        start = end + chrono::Duration::days(1);
+    }
+    spans
 }
 
 #[cfg(test)]

@@ -325,9 +325,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let data = portfolio_tracker::store::portfolio::load(&database.pool).await;
             database.close().await;
             let data = data?;
+            let index = portfolio_tracker::iati::Index::new(&data);
             let publisher = portfolio_tracker::iati::Publisher::new(
                 &data,
-                portfolio_tracker::iati::Settings::from_env(),
+                &index,
+                &cli.serve.web.iati,
                 chrono::Utc::now(),
             );
             let stdout = std::io::stdout();

@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub records: Records,
     pub internal: Dashboard,
     pub published: Dashboard,
+    /// Where each published item's records are, for the IATI file; on first use.
+    iati: OnceLock<crate::iati::Index>,
 }
 
 impl Snapshot {
@@ -75,7 +77,14 @@ impl Snapshot {
             records,
             internal,
             published,
+            iati: OnceLock::new(),
         }
+    }
+
+    /// The IATI file's index of this revision (built by the first request for it).
+    pub fn iati_index(&self) -> &crate::iati::Index {
+        self.iati
+            .get_or_init(|| crate::iati::Index::new(&self.records.data))
     }
 
     pub fn dashboard(&self, audience: Audience) -> &Dashboard {

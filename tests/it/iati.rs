@@ -205,3 +205,31 @@ async fn iati_route_streams_the_published_portfolio() {
     validate(&body, "iati-route");
     check_rules(&body);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn iati_reporting_organisation_and_base_url_are_settings() {
+    let db = fresh_db().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_portfolio-tracker"))
+        .envs(db.urls().env())
+        .env("RUST_LOG", "warn")
+        .env("IATI_ORGANISATION_REF", "XM-TEST-7")
+        .env("IATI_ORGANISATION_NAME", "Test Office")
+        .args([
+            "--public-base-url",
+            "https://portfolio.example.org/",
+            "export-iati",
+        ])
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(xml.contains("<iati-identifier>XM-TEST-7-treatment-rehabilitation</iati-identifier>"));
+    assert!(xml.contains("<reporting-org ref=\"XM-TEST-7\" type=\"40\">"));
+    assert!(xml.contains("<narrative>Test Office</narrative>"));
+    assert!(xml.contains("vocabulary-uri=\"https://portfolio.example.org/result-areas\""));
+    assert!(!xml.contains("XM-DAC-41123"));
+}

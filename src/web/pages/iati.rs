@@ -2,33 +2,44 @@
 //! hundred activities per chunk from the cached snapshot (drafts never appear, whoever asks).
 
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-use crate::iati::{Publisher, Settings};
+use crate::iati::Publisher;
+use crate::web::AppState;
 use crate::web::dashboard::Snapshot;
 use crate::web::snapshot::Snap;
 
 /// Activities per chunk of the response body.
 const CHUNK: usize = 256;
 
-pub async fn activities(snap: Snap) -> Response {
+pub async fn activities(State(state): State<AppState>, snap: Snap) -> Response {
     let snapshot: Arc<Snapshot> = snap.0;
-    let settings = Settings::from_env();
+    let settings = Arc::clone(&state.settings);
     let now = chrono::Utc::now();
-    let (first, count) = {
-        let p = Publisher::new(&snapshot.records.data, settings.clone(), now);
-        let mut head = Vec::new();
-        p.header(&mut head);
-        (Bytes::from(head), p.items.len())
-    };
+    let count = snapshot.iati_index().activities().len();
+    let mut head = Vec::new();
+    Publisher::new(
+        &snapshot.records.data,
+        snapshot.iati_index(),
+        &settings.iati,
+        now,
+    )
+    .header(&mut head);
+    let first = Bytes::from(head);
     let chunks = futures_util::stream::unfold(0usize, move |start| {
         let chunk = (start <= count).then(|| {
-            let p = Publisher::new(&snapshot.records.data, settings.clone(), now);
+            let p = Publisher::new(
+                &snapshot.records.data,
+                snapshot.iati_index(),
+                &settings.iati,
+                now,
+            );
             let end = (start + CHUNK).min(count);
             let mut bytes = Vec::with_capacity(64 * 1024);
-            for &i in &p.items[start..end] {
+            for &i in &snapshot.iati_index().activities()[start..end] {
                 p.activity(i, &mut bytes);
             }
             if end == count {
