@@ -628,3 +628,97 @@ async fn set_sequences(db: &mut PgConnection, sequences: &[Sequence]) -> anyhow:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(bytes: &str) -> String {
+        format!(
+            "{:#}",
+            from_bytes(bytes.as_bytes()).expect_err("the document is refused")
+        )
+    }
+
+    #[test]
+    fn broken_json_is_named_with_its_line_and_column() {
+        let said = message("{\"format\": \"portfolio-tracker\",\n \"version\": 1,\n \"themes\": [}");
+        assert!(said.contains("not valid JSON"), "{said}");
+        assert!(said.contains("line 3 column"), "{said}");
+    }
+
+    #[test]
+    fn another_format_or_version_is_named_as_such() {
+        let said = message(r#"{"format": "something-else", "version": 1}"#);
+        assert!(said.contains("not a Portfolio Tracker export"), "{said}");
+        let said = message(r#"{"format": "portfolio-tracker", "version": 2, "themes": 7}"#);
+        assert!(
+            said.contains("format version 2") && said.contains("reads version 1 only"),
+            "{said}"
+        );
+        let said = message(r#"{"format": "portfolio-tracker"}"#);
+        assert!(said.contains("no \"version\""), "{said}");
+    }
+
+    #[test]
+    fn a_table_or_field_the_version_does_not_have_is_refused() {
+        let empty = Document {
+            format: FORMAT.into(),
+            version: VERSION,
+            themes: vec![],
+            result_areas: vec![],
+            organisations: vec![],
+            places: vec![],
+            items: vec![],
+            item_places: vec![],
+            item_organisations: vec![],
+            alignments: vec![],
+            exchange_rates: vec![],
+            budgets: vec![],
+            contributions: vec![],
+            users: vec![],
+            audit_log: vec![],
+            login_failures_unknown: vec![],
+            sequences: vec![],
+        };
+        let bytes = to_bytes(&empty).expect("encode");
+        assert!(from_bytes(&bytes).is_ok());
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        value["api_tokens"] = serde_json::json!([]);
+        let said = format!(
+            "{:#}",
+            from_bytes(&serde_json::to_vec(&value).expect("encode")).expect_err("refused")
+        );
+        assert!(
+            said.contains("does not fit export format version 1") && said.contains("api_tokens"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn money_keeps_its_scale_and_audit_json_its_digits() {
+        let budget = Budget {
+            id: 1,
+            item_id: 1,
+            amount: Decimal::new(1_250, 2),
+            currency: "EUR".into(),
+            approximate: false,
+            period: None,
+            as_of: NaiveDate::from_ymd_opt(2008, 2, 1).expect("a date"),
+            source_para: None,
+            note: None,
+            seed_key: None,
+            version: 1,
+            archived_at: None,
+        };
+        let text = serde_json::to_string(&budget).expect("encode");
+        assert!(text.contains(r#""amount":"12.50""#), "{text}");
+        let back: Budget = serde_json::from_str(&text).expect("decode");
+        assert_eq!(back.amount.to_string(), "12.50");
+
+        let raw = raw_json(Some(r#"{"amount": 12.50, "n": 12345678901234567890}"#.into()))
+            .expect("JSON")
+            .expect("some");
+        assert_eq!(raw.get(), r#"{"amount": 12.50, "n": 12345678901234567890}"#);
+    }
+}
