@@ -9,8 +9,8 @@ use std::path::Path;
 use crate::accounts::{self, AccountError};
 use crate::config::DbSettings;
 use crate::db::{Database, Seeding};
-use crate::portable::{self, Credentials};
 use crate::domain::auth::{Role, email_problem, normalize_email};
+use crate::portable::{self, Credentials};
 use crate::store::audit::Actor;
 use crate::store::users;
 
@@ -143,7 +143,9 @@ pub async fn export(
         }
     }
     let accounts = match credentials {
-        Credentials::Included => "with the accounts' password hashes: keep the file as safe as a backup",
+        Credentials::Included => {
+            "with the accounts' password hashes: keep the file as safe as a backup"
+        }
         Credentials::Left => {
             "without password hashes: accounts imported from it cannot sign in until an \
              administrator sets their password"
@@ -207,5 +209,5 @@ pub async fn import(settings: &DbSettings, file: &Path) -> anyhow::Result<String
     }
     .await;
     database.close().await;
-    Ok(format!("{} from {named}", outcome?))
+    Ok(format!("imported {named}: {}", outcome?))
 }

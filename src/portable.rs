@@ -494,7 +494,7 @@ pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Document> {
         bail!("the file is not a Portfolio Tracker export (its \"format\" is not \"{FORMAT}\")");
     }
     match header.version {
-        Some(v) if v == serde_json::Value::from(VERSION) => {}
+        Some(v) if v == VERSION => {}
         Some(v) => bail!(
             "the file is an export of format version {v}; this build reads version {VERSION} \
              only"
@@ -519,13 +519,13 @@ impl std::fmt::Display for Imported {
         let counts: Vec<String> = self
             .counts
             .iter()
-            .map(|(table, n)| format!("{n} {table}"))
+            .map(|(table, n)| format!("{table} {n}"))
             .collect();
-        write!(f, "imported {}", counts.join(", "))?;
+        write!(f, "{}", counts.join(", "))?;
         if !self.without_password.is_empty() {
             write!(
                 f,
-                "\n{} accounts came without a password (the export was made without \
+                "\n{} account(s) came without a password (the export was made without \
                  --with-credentials): they cannot sign in until an administrator sets one, \
                  e.g. `portfolio-tracker user reset-password --email {}`",
                 self.without_password.len(),
@@ -642,7 +642,8 @@ mod tests {
 
     #[test]
     fn broken_json_is_named_with_its_line_and_column() {
-        let said = message("{\"format\": \"portfolio-tracker\",\n \"version\": 1,\n \"themes\": [}");
+        let said =
+            message("{\"format\": \"portfolio-tracker\",\n \"version\": 1,\n \"themes\": [}");
         assert!(said.contains("not valid JSON"), "{said}");
         assert!(said.contains("line 3 column"), "{said}");
     }
@@ -716,9 +717,11 @@ mod tests {
         let back: Budget = serde_json::from_str(&text).expect("decode");
         assert_eq!(back.amount.to_string(), "12.50");
 
-        let raw = raw_json(Some(r#"{"amount": 12.50, "n": 12345678901234567890}"#.into()))
-            .expect("JSON")
-            .expect("some");
+        let raw = raw_json(Some(
+            r#"{"amount": 12.50, "n": 12345678901234567890}"#.into(),
+        ))
+        .expect("JSON")
+        .expect("some");
         assert_eq!(raw.get(), r#"{"amount": 12.50, "n": 12345678901234567890}"#);
     }
 }
