@@ -1,10 +1,16 @@
-//! What the `user` subcommands do. `main.rs` parses the command line and calls these.
+//! What the `user`, `export` and `import` subcommands do. `main.rs` parses the command
+//! line and calls these.
 
 use anyhow::{Context, bail};
 use sqlx::PgPool;
+use std::io::{Read, Write};
+use std::path::Path;
 
 use crate::accounts::{self, AccountError};
+use crate::config::DbSettings;
+use crate::db::{Database, Seeding};
 use crate::domain::auth::{Role, email_problem, normalize_email};
+use crate::portable::{self, Credentials};
 use crate::store::audit::Actor;
 use crate::store::users;
 
@@ -112,4 +118,96 @@ pub async fn reset_password(pool: &PgPool, email: &str, password: &str) -> anyho
         Err(AccountError::Refused(problem)) => bail!("{problem}"),
         Err(AccountError::Failed(e)) => Err(e),
     }
+}
+
+/// `export`: the whole portfolio as one JSON document (`portable`), to `output` or to
+/// standard output. Says what it wrote (for standard error when the document goes to
+/// standard output).
+pub async fn export(
+    settings: &DbSettings,
+    credentials: Credentials,
+    output: Option<&Path>,
+) -> anyhow::Result<String> {
+    let database = Database::open(settings, Seeding::Never).await?;
+    let document = portable::export(&database.pool, credentials).await;
+    database.close().await;
+    let document = document?;
+    let bytes = portable::to_bytes(&document)?;
+    match output {
+        Some(path) => write_private(path, &bytes)
+            .with_context(|| format!("cannot write the export to {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    let accounts = match credentials {
+        Credentials::Included => {
+            "with the accounts' password hashes: keep the file as safe as a backup"
+        }
+        Credentials::Left => {
+            "without password hashes: accounts imported from it cannot sign in until an \
+             administrator sets their password"
+        }
+    };
+    Ok(format!(
+        "exported {} items, {} contributions, {} accounts, {} audit rows ({} bytes), {accounts}",
+        document.items.len(),
+        document.contributions.len(),
+        document.users.len(),
+        document.audit_log.len(),
+        bytes.len()
+    ))
+}
+
+/// A new or truncated file only its owner may read (an export can hold password hashes).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// `import FILE` (`-`: standard input): checks the document before the database is
+/// touched, then loads it into the empty database in one transaction, as the owner of
+/// the tables (it sets their id sequences), and refreshes the planner's statistics.
+pub async fn import(settings: &DbSettings, file: &Path) -> anyhow::Result<String> {
+    let named = if file == Path::new("-") {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
+    let mut bytes = Vec::new();
+    let read = if file == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(file).map(|read| bytes = read)
+    };
+    read.with_context(|| format!("cannot read {named}"))?;
+    let document = portable::from_bytes(&bytes)
+        .with_context(|| format!("{named} cannot be imported; nothing was changed"))?;
+    let database = Database::open(settings, Seeding::Never).await?;
+    let outcome = async {
+        let owner = database.owner_pool().await?;
+        let loader = owner.as_ref().unwrap_or(&database.pool);
+        let imported = portable::import(loader, document).await;
+        if imported.is_ok()
+            && let Err(e) = sqlx::raw_sql("ANALYZE").execute(loader).await
+        {
+            tracing::warn!("the import is complete, but ANALYZE failed: {e}");
+        }
+        if let Some(owner) = owner {
+            owner.close().await;
+        }
+        imported
+    }
+    .await;
+    database.close().await;
+    Ok(format!("imported {named}: {}", outcome?))
 }

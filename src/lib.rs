@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod iati;
+pub mod portable;
 pub mod store;
 pub mod web;
 

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use portfolio_tracker::config::{DbSettings, LogFormat, LogSettings, ServeSettings};
 use portfolio_tracker::domain::auth::Role;
-use portfolio_tracker::{backup, commands, db, store::generate, store::seed, web};
+use portfolio_tracker::{backup, commands, db, portable, store::generate, store::seed, web};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -76,6 +76,24 @@ enum Command {
     /// Write every published item as an IATI 2.03 activity file to stdout
     /// (IATI_ORGANISATION_REF, IATI_ORGANISATION_NAME, PUBLIC_BASE_URL; see the README).
     ExportIati,
+    /// Write every record (the whole portfolio, accounts and audit trail) as one JSON
+    /// document to stdout, or to --output (see docs/portfolio-format.md).
+    #[command(long_about = EXPORT_HELP)]
+    Export {
+        /// Include the accounts' password hashes, so that people can sign in on the
+        /// database the file is imported into.
+        #[arg(long)]
+        with_credentials: bool,
+        /// Write the document to this file (mode 0600) instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Load a document made by `export` into an empty database (one transaction).
+    #[command(long_about = IMPORT_HELP)]
+    Import {
+        /// The document; `-` reads standard input.
+        file: PathBuf,
+    },
     /// Manage accounts (works with or without a running server).
     #[command(subcommand)]
     User(UserCommand),
@@ -138,6 +156,24 @@ into DATABASE_URL it restores in one transaction. Stop the server of the DATA_DI
 (with DATABASE_URL, restart the instances afterwards). Owners and grants in the dump are
 ignored (--no-owner --no-privileges): the restored objects belong to the role that
 restores them.";
+
+const EXPORT_HELP: &str = "\
+Write every record of the database of DATA_DIR (or DATABASE_URL) as one JSON document:
+items, places, organisations, alignments, budgets, contributions, exchange rates, result
+areas, themes, accounts and the audit trail, each table in primary-key order with its ids,
+read in one snapshot (the server may keep running). The same database always gives the
+same bytes, and `import` of the file gives a database that exports them again. Password
+hashes are left out unless --with-credentials. The format is versioned and described in
+docs/portfolio-format.md.";
+
+const IMPORT_HELP: &str = "\
+Load a document made by `export` into the database of DATA_DIR (or DATABASE_URL), after
+applying the migrations. The database must be empty: nothing in it beyond what the
+migrations insert (`portfolio-tracker migrate` on a new database, or a new DATA_DIR).
+The file is checked before the database is touched (JSON, format, version), and it is
+loaded in one transaction: on any error nothing is changed. Accounts exported without
+--with-credentials cannot sign in until an administrator sets their password
+(`user reset-password`).";
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
@@ -336,6 +372,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::BufWriter::new(stdout.lock());
             publisher.write_all(&mut out)?;
             std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Command::Export {
+            with_credentials,
+            output,
+        } => {
+            let credentials = if with_credentials {
+                portable::Credentials::Included
+            } else {
+                portable::Credentials::Left
+            };
+            let said = commands::export(&cli.db, credentials, output.as_deref()).await?;
+            // The document itself may be on stdout.
+            if output.is_some() {
+                println!("{said}");
+            } else {
+                eprintln!("{said}");
+            }
+            Ok(())
+        }
+        Command::Import { file } => {
+            println!("{}", commands::import(&cli.db, &file).await?);
             Ok(())
         }
         Command::Seed => {

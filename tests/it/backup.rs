@@ -16,7 +16,7 @@ const ADMIN: &str = "backup-admin@example.org";
 
 /// Every table of the database with its number of rows and a digest of their text, and
 /// every sequence with its last value: equal for two databases that hold the same.
-async fn contents(pool: &PgPool) -> Vec<(String, i64, String)> {
+pub(crate) async fn contents(pool: &PgPool) -> Vec<(String, i64, String)> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
     )
@@ -112,7 +112,7 @@ const COMPARED: &[&str] = &[
     "/funding.csv?table=contributions",
 ];
 
-async fn answers(session: &Session) -> Vec<(String, u16, String)> {
+pub(crate) async fn answers(session: &Session) -> Vec<(String, u16, String)> {
     let mut out = Vec::new();
     for path in COMPARED {
         let (status, body) = session.get(path).await;
@@ -266,7 +266,7 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_data_dir_with_the_sa
 }
 
 /// A URL for a database of the test cluster.
-fn url_of(options: &PgConnectOptions) -> String {
+pub(crate) fn url_of(options: &PgConnectOptions) -> String {
     embedded_pg::connection_url(
         options.get_socket().expect("a socket"),
         options.get_database().expect("a database"),

@@ -24,6 +24,7 @@ mod limits;
 mod logs;
 mod matrix;
 mod pages;
+mod portable;
 mod privileges;
 mod query_count;
 mod seed;
