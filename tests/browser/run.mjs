@@ -70,8 +70,10 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const SKIP_PREFIXES = ['/logout', '/static', '/api'];
-// Downloads, not pages.
-const SKIP_SUFFIXES = ['.csv'];
+// Downloads, not pages: the crawl fetches each one (without navigating) and checks that it
+// answers 200 with its own content type, not an HTML page.
+const DOWNLOAD_SUFFIXES = ['.csv', '.xlsx', '.xml', '.json'];
+const MAX_DOWNLOADS = 40;
 // Filter and sort links make many addresses of one page: check a few of each, so the
 // crawl reaches every page rather than every combination.
 const MAX_VARIANTS_PER_PATH = Number(process.env.PT_MAX_VARIANTS || 4);
@@ -220,6 +222,36 @@ function keyOf(u) {
   return url.pathname + url.search;
 }
 
+function isDownload(url) {
+  return DOWNLOAD_SUFFIXES.some((sfx) => url.pathname.endsWith(sfx));
+}
+
+/// Fetches each download link once, as the signed-in role, and records any that fails.
+async function checkDownloads(page, role, urls) {
+  let checked = 0;
+  for (const target of [...urls].slice(0, MAX_DOWNLOADS)) {
+    const k = keyOf(target);
+    let problem = null;
+    let status = 0;
+    try {
+      const response = await page.request.get(target, { timeout: 60_000 });
+      status = response.status();
+      const type = response.headers()['content-type'] || '';
+      if (status !== 200) problem = `download answered ${status}`;
+      else if (type.startsWith('text/html')) problem = `download answered an HTML page (${type})`;
+      else if ((await response.body()).length === 0) problem = 'download is empty';
+    } catch (e) {
+      problem = `download failed: ${e.message}`;
+    }
+    checked++;
+    log(`  ${status} ${k} [download]`);
+    if (problem) {
+      pages.push({ role, label: 'download', url: target, status, axe: [], structure: [problem], focus: [], overflow: null, vnu: [] });
+    }
+  }
+  return checked;
+}
+
 function shouldFollow(u, origin) {
   let url;
   try {
@@ -228,8 +260,11 @@ function shouldFollow(u, origin) {
     return false;
   }
   if (url.origin !== origin) return false;
-  if (SKIP_SUFFIXES.some((sfx) => url.pathname.endsWith(sfx))) return false;
-  return !SKIP_PREFIXES.some((p) => url.pathname === p || url.pathname.startsWith(`${p}/`));
+  return !isDownload(url) && !isSkipped(url);
+}
+
+function isSkipped(url) {
+  return SKIP_PREFIXES.some((p) => url.pathname === p || url.pathname.startsWith(`${p}/`));
 }
 
 /// Runs every check on the page as it is now; `response` is the navigation's response
@@ -374,6 +409,7 @@ async function crawl(page, role, base, starts) {
   const seen = new Set();
   const variants = new Map();
   const queue = starts.map((s) => new URL(s, base).href);
+  const downloads = new Set();
   let count = 0;
   while (queue.length && count < MAX_PAGES) {
     const target = queue.shift();
@@ -405,6 +441,8 @@ async function crawl(page, role, base, starts) {
     }
     const links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'), (a) => a.href));
     for (const href of links) {
+      const link = new URL(href);
+      if (link.origin === origin && isDownload(link) && !isSkipped(link)) downloads.add(link.href);
       if (!shouldFollow(href, origin)) continue;
       const u = new URL(href);
       u.hash = '';
@@ -412,6 +450,7 @@ async function crawl(page, role, base, starts) {
     }
   }
   if (queue.some((u) => !seen.has(keyOf(u)))) log(`  (stopped at the cap of ${MAX_PAGES} pages)`);
+  await checkDownloads(page, role, downloads);
   return count;
 }
 
