@@ -115,6 +115,28 @@ fn delimiter(text: &[u8]) -> u8 {
     if has(b';') && !has(b',') { b';' } else { b',' }
 }
 
+/// Counts lines up to a byte offset, moving forward only: the csv crate's own line count
+/// skips blank lines, which a spreadsheet shows.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: usize,
+}
+
+impl LineCounter<'_> {
+    /// The line of the record read from `byte` on (which may be where the blank lines
+    /// before it start).
+    fn line_at(&mut self, byte: usize) -> usize {
+        let mut byte = byte.min(self.text.len()).max(self.byte);
+        while matches!(self.text.get(byte), Some(b'\n' | b'\r')) {
+            byte += 1;
+        }
+        self.line += self.text[self.byte..byte].iter().filter(|b| **b == b'\n').count();
+        self.byte = byte;
+        self.line
+    }
+}
+
 fn read_csv(bytes: &[u8]) -> Result<Table, FileError> {
     let text = csv_text(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
@@ -122,17 +144,22 @@ fn read_csv(bytes: &[u8]) -> Result<Table, FileError> {
         .flexible(true)
         .delimiter(delimiter(text))
         .from_reader(text);
+    let mut lines = LineCounter {
+        text,
+        byte: 0,
+        line: 1,
+    };
     let mut header = None;
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(record) => record,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = lines.line_at(e.position().map_or(0, |p| p.byte() as usize));
                 return refuse(format!("line {line} cannot be read as CSV: {e}"));
             }
         };
-        let number = record.position().map_or(0, |p| p.line() as usize);
+        let number = lines.line_at(record.position().map_or(0, |p| p.byte() as usize));
         let cells: Vec<String> = record.iter().map(str::to_string).collect();
         if header.is_none() {
             header = Some(cells);
