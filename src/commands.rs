@@ -157,7 +157,10 @@ pub async fn import_contributions(pool: &PgPool, args: ImportArgs<'_>) -> anyhow
         upload: None,
     };
     let bar = import_progress(sheet.table.rows.len(), args.progress && !args.dry_run);
-    let outcome = run(pool, &cli_actor(), &request, &|saved| bar.set_position(saved as u64)).await;
+    let outcome = run(pool, &cli_actor(), &request, &|saved| {
+        bar.set_position(saved as u64)
+    })
+    .await;
     bar.finish_and_clear();
     let rows = sheet.table.rows.len();
     match outcome? {
@@ -170,10 +173,14 @@ pub async fn import_contributions(pool: &PgPool, args: ImportArgs<'_>) -> anyhow
             created_text(&report.created, "would create")
         )),
         Outcome::Checked(report) => {
-            let mut text: Vec<String> = report.checked.problems().map(ToString::to_string).collect();
-            text.extend(report.not_created.iter().map(|(name, why)| {
-                format!("organisation “{name}” cannot be created: {why}")
-            }));
+            let mut text: Vec<String> =
+                report.checked.problems().map(ToString::to_string).collect();
+            text.extend(
+                report
+                    .not_created
+                    .iter()
+                    .map(|(name, why)| format!("organisation “{name}” cannot be created: {why}")),
+            );
             if !report.checked.unknown_organisations.is_empty() && !args.create_organisations {
                 text.push(
                     "(--create-organisations creates the organisations that do not exist yet)"
@@ -203,9 +210,9 @@ fn import_progress(rows: usize, shown: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(rows as u64);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("saving [{bar:40}] {human_pos}/{human_len} rows ({elapsed})")
-    {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "saving [{bar:40}] {human_pos}/{human_len} rows ({elapsed})",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

@@ -178,7 +178,8 @@ mod query_tests {
 
 /// Whether a request's body is a multipart form (a file upload).
 pub fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
-    content_type(headers).is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"))
+    content_type(headers)
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 fn content_type(headers: &axum::http::HeaderMap) -> Option<&str> {
@@ -202,8 +203,8 @@ pub async fn multipart_parts(
 ) -> Result<Vec<Part>, AppError> {
     let unreadable =
         |e: multer::Error| AppError::BadRequest(format!("The upload could not be read: {e}"));
-    let boundary = multer::parse_boundary(content_type(headers).unwrap_or_default())
-        .map_err(unreadable)?;
+    let boundary =
+        multer::parse_boundary(content_type(headers).unwrap_or_default()).map_err(unreadable)?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut parts = Vec::new();

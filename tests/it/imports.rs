@@ -65,7 +65,12 @@ fn multipart(csrf: Option<&str>, file_name: &str, content: &[u8]) -> (String, Ve
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn post_upload(admin: &Session, csrf: Option<&str>, name: &str, content: &[u8]) -> reqwest::Response {
+async fn post_upload(
+    admin: &Session,
+    csrf: Option<&str>,
+    name: &str,
+    content: &[u8],
+) -> reqwest::Response {
     let (content_type, body) = multipart(csrf, name, content);
     admin
         .client
@@ -84,7 +89,12 @@ async fn upload(admin: &Session, name: &str, content: &[u8]) -> String {
     let status = response.status().as_u16();
     let preview = location(&response);
     let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 303, "the upload is accepted: {}", Page::parse(&body).main_text());
+    assert_eq!(
+        status,
+        303,
+        "the upload is accepted: {}",
+        Page::parse(&body).main_text()
+    );
     assert!(preview.starts_with("/admin/imports/uploads/"), "{preview}");
     preview
 }
@@ -114,15 +124,30 @@ async fn a_thousand_rows_with_one_bad_row_save_nothing_and_the_corrected_file_sa
     let page = Page::parse(&body);
     let listed = problems(&page);
     println!("1,000-row file with a bad row: {listed:?}");
-    assert_eq!(listed, ["line 537, column amount: use at most two decimal places"]);
-    assert_eq!(page.text_of("#summary").split('.').next(), Some("1000 rows, 1 with problems"));
-    assert_eq!(page.select("td.problem").len(), 1, "the one cell is highlighted");
-    assert!(!page.has("button[value=save]"), "no Save while a row has a problem");
+    assert_eq!(
+        listed,
+        ["line 537, column amount: use at most two decimal places"]
+    );
+    assert_eq!(
+        page.text_of("#summary").split('.').next(),
+        Some("1000 rows, 1 with problems")
+    );
+    assert_eq!(
+        page.select("td.problem").len(),
+        1,
+        "the one cell is highlighted"
+    );
+    assert!(
+        !page.has("button[value=save]"),
+        "no Save while a row has a problem"
+    );
     // pressing Save anyway (a hand-made request) saves nothing either
     let (status, _, _) = admin.post(&preview, &[("action", "save")]).await;
     assert_eq!(status, 422);
     let after_bad = counts(&app.db).await;
-    println!("counts (contributions, audit rows, imports) before {before:?}, after the bad file {after_bad:?}");
+    println!(
+        "counts (contributions, audit rows, imports) before {before:?}, after the bad file {after_bad:?}"
+    );
     assert_eq!(after_bad.0, before.0, "no contribution saved");
     assert_eq!(after_bad.2, before.2, "no import recorded");
 
@@ -161,7 +186,10 @@ async fn a_thousand_rows_with_one_bad_row_save_nothing_and_the_corrected_file_sa
     .fetch_one(&app.db.pool)
     .await
     .expect("the import");
-    assert_eq!((row_count, file.as_str(), linked), (1000, "pledges-corrected.csv", 1000));
+    assert_eq!(
+        (row_count, file.as_str(), linked),
+        (1000, "pledges-corrected.csv", 1000)
+    );
     assert_eq!(transactions, 1, "all rows written by one transaction");
 
     // the dashboards count the new pledges: 7,000,000 reported + 1,002 + … + 2,001
@@ -198,7 +226,10 @@ async fn headers_are_matched_in_any_order_and_case() {
     .fetch_one(&app.db.pool)
     .await
     .expect("the row");
-    assert_eq!((amount.as_str(), status.as_str(), note.as_deref()), ("2500.50", "committed", Some("first")));
+    assert_eq!(
+        (amount.as_str(), status.as_str(), note.as_deref()),
+        ("2500.50", "committed", Some("first"))
+    );
     assert!(at.starts_with("/admin/imports/"));
 }
 
@@ -212,9 +243,14 @@ async fn an_unknown_organisation_is_created_when_ticked() {
     let page = Page::parse(&body);
     assert_eq!(
         problems(&page),
-        ["line 2, column organisation: unknown organisation “Friends of Bissau”: use its slug or exact name"]
+        [
+            "line 2, column organisation: unknown organisation “Friends of Bissau”: use its slug or exact name"
+        ]
     );
-    assert_eq!(page.attrs("input[name=create]", "value"), ["Friends of Bissau"]);
+    assert_eq!(
+        page.attrs("input[name=create]", "value"),
+        ["Friends of Bissau"]
+    );
     // "Check again" with the box ticked: valid, and still nothing saved
     let ticked = [("create", "Friends of Bissau"), ("action", "check")];
     let (status, _, body) = admin.post(&preview, &ticked).await;
@@ -222,14 +258,19 @@ async fn an_unknown_organisation_is_created_when_ticked() {
     assert!(problems(&Page::parse(&body)).is_empty());
     assert!(Page::parse(&body).has("button[value=save]"));
     let orgs = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM organisations WHERE name = 'Friends of Bissau'")
-            .fetch_one(&app.db.pool)
-            .await
-            .expect("count")
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM organisations WHERE name = 'Friends of Bissau'",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count")
     };
     assert_eq!(orgs().await, 0, "checking creates nothing");
     let (status, _, _) = admin
-        .post(&preview, &[("create", "Friends of Bissau"), ("action", "save")])
+        .post(
+            &preview,
+            &[("create", "Friends of Bissau"), ("action", "save")],
+        )
         .await;
     assert_eq!(status, 303);
     assert_eq!(orgs().await, 1);
@@ -264,7 +305,10 @@ async fn a_duplicate_of_a_saved_contribution_or_of_another_row_is_named() {
     let (_, body) = admin.get(&again).await;
     let listed = problems(&Page::parse(&body));
     assert_eq!(listed.len(), 1);
-    assert!(listed[0].starts_with("line 2: a contribution with the same item"), "{listed:?}");
+    assert!(
+        listed[0].starts_with("line 2: a contribution with the same item"),
+        "{listed:?}"
+    );
 }
 
 #[tokio::test]
@@ -274,7 +318,10 @@ async fn a_file_without_a_required_column_is_refused_and_named() {
     let before = counts(&app.db).await;
     let csv = "organisation,item,amount,status,date\ngovernment-of-canada,guinea-bissau,5,paid,2024-03-01\n";
     let message = refused_upload(&admin, "short.csv", csv.as_bytes()).await;
-    assert!(message.contains("the file has no column currency"), "{message}");
+    assert!(
+        message.contains("the file has no column currency"),
+        "{message}"
+    );
     assert!(message.contains("Nothing was saved"), "{message}");
     assert_eq!(counts(&app.db).await, before);
 }
@@ -283,7 +330,9 @@ async fn a_file_without_a_required_column_is_refused_and_named() {
 async fn a_file_not_in_utf8_is_refused_with_how_to_save_it() {
     let app = TestApp::spawn().await;
     let admin = app.signed_in(Role::Admin).await;
-    let mut latin1 = format!("{HEADER}government-of-canada,guinea-bissau,5,USD,paid,2024-03-01,,caf").into_bytes();
+    let mut latin1 =
+        format!("{HEADER}government-of-canada,guinea-bissau,5,USD,paid,2024-03-01,,caf")
+            .into_bytes();
     latin1.extend_from_slice(b"\xE9\n");
     let message = refused_upload(&admin, "latin1.csv", &latin1).await;
     assert!(message.contains("not UTF-8"), "{message}");
@@ -297,12 +346,21 @@ fn workbook(formula: bool) -> Vec<u8> {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    let header = ["Item", "Organisation", "Amount", "Currency", "Status", "Date"];
+    let header = [
+        "Item",
+        "Organisation",
+        "Amount",
+        "Currency",
+        "Status",
+        "Date",
+    ];
     for (column, text) in header.iter().enumerate() {
         sheet.write_string(0, column as u16, *text).expect("header");
     }
     sheet.write_string(1, 0, "guinea-bissau").expect("item");
-    sheet.write_string(1, 1, "Government of Canada").expect("org");
+    sheet
+        .write_string(1, 1, "Government of Canada")
+        .expect("org");
     if formula {
         sheet.write_formula(1, 2, "=1000+234.5").expect("formula");
     } else {
@@ -312,7 +370,9 @@ fn workbook(formula: bool) -> Vec<u8> {
     sheet.write_string(1, 4, "paid").expect("status");
     let date = ExcelDateTime::from_ymd(2024, 3, 1).expect("date");
     let format = Format::new().set_num_format("yyyy-mm-dd");
-    sheet.write_datetime_with_format(1, 5, &date, &format).expect("date");
+    sheet
+        .write_datetime_with_format(1, 5, &date, &format)
+        .expect("date");
     book.save_to_buffer().expect("xlsx")
 }
 
@@ -338,7 +398,10 @@ async fn an_xlsx_file_with_a_formula_is_refused_naming_the_cell() {
     let admin = app.signed_in(Role::Admin).await;
     let before = counts(&app.db).await;
     let message = refused_upload(&admin, "computed.xlsx", &workbook(true)).await;
-    assert!(message.contains("cell C2 holds a formula (=1000+234.5)"), "{message}");
+    assert!(
+        message.contains("cell C2 holds a formula (=1000+234.5)"),
+        "{message}"
+    );
     assert_eq!(counts(&app.db).await, before);
 }
 
@@ -372,7 +435,13 @@ async fn an_upload_needs_the_csrf_token_and_an_upload_is_its_uploaders() {
     let csv = contributions_csv(1, None);
     let response = post_upload(&admin, None, "no-token.csv", csv.as_bytes()).await;
     assert_eq!(response.status().as_u16(), 403);
-    let response = post_upload(&admin, Some("not-the-token"), "bad-token.csv", csv.as_bytes()).await;
+    let response = post_upload(
+        &admin,
+        Some("not-the-token"),
+        "bad-token.csv",
+        csv.as_bytes(),
+    )
+    .await;
     assert_eq!(response.status().as_u16(), 403);
     let preview = upload(&admin, "mine.csv", csv.as_bytes()).await;
     let other = app.signed_in(Role::Admin).await;
@@ -401,7 +470,10 @@ async fn the_command_line_checks_with_dry_run_and_saves_every_row_or_none() {
     let before = counts(&db).await;
     let import = |file: &std::path::Path, dry_run: bool| {
         let mut command = binary();
-        command.arg("import-contributions").arg(file).envs(db.urls().env());
+        command
+            .arg("import-contributions")
+            .arg(file)
+            .envs(db.urls().env());
         if dry_run {
             command.arg("--dry-run");
         }
@@ -413,11 +485,18 @@ async fn the_command_line_checks_with_dry_run_and_saves_every_row_or_none() {
     println!("import-contributions bad.csv: {stderr}");
     assert!(!refused.status.success());
     assert!(stderr.contains("line 537, column amount: "), "{stderr}");
-    assert!(stderr.contains("1 of 1000 rows have problems; nothing was saved"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 1000 rows have problems; nothing was saved"),
+        "{stderr}"
+    );
     assert_eq!(counts(&db).await, before);
 
     let checked = import(&good, true);
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&checked.stdout).trim(),
         "1000 rows checked, no problems; nothing was saved (--dry-run)"
@@ -426,16 +505,60 @@ async fn the_command_line_checks_with_dry_run_and_saves_every_row_or_none() {
 
     let started = Instant::now();
     let saved = import(&good, false);
-    println!("import-contributions good.csv (1,000 rows) took {:?}", started.elapsed());
+    println!(
+        "import-contributions good.csv (1,000 rows) took {:?}",
+        started.elapsed()
+    );
     let stdout = String::from_utf8_lossy(&saved.stdout);
-    assert!(saved.status.success(), "{}", String::from_utf8_lossy(&saved.stderr));
-    assert!(stdout.starts_with("imported 1000 contributions from good.csv"), "{stdout}");
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    assert!(
+        stdout.starts_with("imported 1000 contributions from good.csv"),
+        "{stdout}"
+    );
     let after = counts(&db).await;
-    assert_eq!((after.0 - before.0, after.1 - before.1, after.2 - before.2), (1000, 1000, 1));
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (1000, 1000, 1)
+    );
     let actor: String = sqlx::query_scalar("SELECT actor_email FROM contribution_imports")
         .fetch_one(&db.pool)
         .await
         .expect("import");
     assert!(actor.starts_with("command line ("), "{actor}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_hundred_megabyte_upload_is_refused_before_it_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let admin = app.signed_in(Role::Admin).await;
+    let before = counts(&app.db).await;
+    // the headers of a 100 MB upload, and none of its body: the answer cannot wait for it
+    let mut socket = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /admin/imports HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\n\
+         Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {}\r\n\r\n",
+        app.addr,
+        admin.cookie,
+        100 * 1024 * 1024
+    );
+    socket
+        .write_all(request.as_bytes())
+        .await
+        .expect("send headers");
+    let mut answer = vec![0; 64 * 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), socket.read(&mut answer))
+        .await
+        .expect("answered without waiting for the body")
+        .expect("read");
+    let head = String::from_utf8_lossy(&answer[..read]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(counts(&app.db).await, before);
 }

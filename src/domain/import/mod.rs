@@ -121,12 +121,17 @@ impl Columns {
             if normal.is_empty() {
                 continue;
             }
-            let Some(column) = Column::ALL.into_iter().find(|c| c.names().contains(&normal.as_str()))
+            let Some(column) = Column::ALL
+                .into_iter()
+                .find(|c| c.names().contains(&normal.as_str()))
             else {
                 unknown.push(format!("“{}”", written.trim()));
                 continue;
             };
-            if at.insert(column, (index, written.trim().to_string())).is_some() {
+            if at
+                .insert(column, (index, written.trim().to_string()))
+                .is_some()
+            {
                 return Err(FileError(format!(
                     "line 1 has two columns for {}: keep one",
                     column.name()
@@ -271,7 +276,9 @@ fn look_up<'a>(records: &'a [Named], text: &str, what: &str) -> Result<&'a Named
     let named: Vec<&Named> = records.iter().filter(|r| r.name == text).collect();
     match named.as_slice() {
         [one] => Ok(one),
-        [] => Err(format!("unknown {what} “{text}”: use its slug or exact name")),
+        [] => Err(format!(
+            "unknown {what} “{text}”: use its slug or exact name"
+        )),
         _ => Err(format!(
             "{} {what}s are named “{text}”: use the slug of the one you mean",
             named.len()
@@ -329,7 +336,9 @@ pub struct Checked {
 
 impl Checked {
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
-        self.rows.iter().flat_map(|r| r.problems.iter().map(|(_, p)| p))
+        self.rows
+            .iter()
+            .flat_map(|r| r.problems.iter().map(|(_, p)| p))
     }
 
     pub fn rows_with_problems(&self) -> usize {
@@ -445,7 +454,8 @@ fn check_row(
         ..ContributionForm::default()
     };
     let no_rate = missing_rate(known, &form);
-    let validated = confirm_without_rate(form.validate(choices), no_rate.as_ref(), &form.without_rate);
+    let validated =
+        confirm_without_rate(form.validate(choices), no_rate.as_ref(), &form.without_rate);
     let problem = |column: Column, message: String| {
         let problem = Problem {
             line: line.number,
@@ -501,9 +511,7 @@ fn flag_duplicate(row: &mut CheckedRow, known: &Known, seen: &mut HashMap<SameKe
          is saved already"
             .to_string()
     } else if let Some(first) = seen.get(&key) {
-        format!(
-            "the same item, organisation, amount, currency, status and date as line {first}"
-        )
+        format!("the same item, organisation, amount, currency, status and date as line {first}")
     } else {
         seen.insert(key, row.line);
         return;
@@ -591,8 +599,16 @@ mod tests {
             &"line 3, column organisation: unknown organisation “Nobody”: use its slug or exact name".into()
         ));
         assert!(messages.contains(&"line 3, column currency: unknown currency code XYZ".into()));
-        assert!(messages.iter().any(|m| m.starts_with("line 3, column status:")));
-        assert!(messages.iter().any(|m| m.starts_with("line 3, column date: use the form")));
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("line 3, column status:"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("line 3, column date: use the form"))
+        );
         assert_eq!(checked.unknown_organisations, ["Nobody"]);
         assert!(checked.to_save().is_none());
     }
@@ -605,7 +621,11 @@ mod tests {
         );
         let checked = check(&s, &known(), &Options::default());
         let messages = messages(&checked);
-        assert!(messages[0].starts_with("line 2, column currency: there is no EUR exchange rate for May 2009"), "{messages:?}");
+        assert!(
+            messages[0]
+                .starts_with("line 2, column currency: there is no EUR exchange rate for May 2009"),
+            "{messages:?}"
+        );
         let anyway = check(&s, &known(), &Options { without_rate: true });
         assert!(anyway.is_valid());
     }
@@ -636,10 +656,16 @@ mod tests {
             "organisation,item,amount,currency,status,date\n\
              government-of-canada,guinea-bissau,10,USD,paid,39485\n",
         );
-        assert!(!check(&s, &known(), &Options::default()).is_valid(), "not in a CSV");
+        assert!(
+            !check(&s, &known(), &Options::default()).is_valid(),
+            "not in a CSV"
+        );
         s.table.serial_dates = true;
         let checked = check(&s, &known(), &Options::default());
         let fields = checked.rows[0].fields.as_ref().expect("valid");
-        assert_eq!(fields.as_of, NaiveDate::from_ymd_opt(2008, 2, 7).expect("date"));
+        assert_eq!(
+            fields.as_of,
+            NaiveDate::from_ymd_opt(2008, 2, 7).expect("date")
+        );
     }
 }

@@ -131,7 +131,10 @@ impl LineCounter<'_> {
         while matches!(self.text.get(byte), Some(b'\n' | b'\r')) {
             byte += 1;
         }
-        self.line += self.text[self.byte..byte].iter().filter(|b| **b == b'\n').count();
+        self.line += self.text[self.byte..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
         self.byte = byte;
         self.line
     }
@@ -285,7 +288,11 @@ mod tests {
         let table = read(b"\xEF\xBB\xBFitem,amount\na,1\n\nb,2\n").expect("reads");
         assert_eq!(table.header, ["item", "amount"]);
         let numbers: Vec<usize> = table.rows.iter().map(|r| r.number).collect();
-        assert_eq!(numbers, [2, 4], "the blank line 3 is skipped, not renumbered");
+        assert_eq!(
+            numbers,
+            [2, 4],
+            "the blank line 3 is skipped, not renumbered"
+        );
     }
 
     #[test]
@@ -300,13 +307,23 @@ mod tests {
         assert!(error.0.contains("not UTF-8"), "{error}");
         assert!(error.0.contains("line 3"), "{error}");
         assert!(error.0.contains("CSV UTF-8"), "{error}");
-        assert!(read(b"\xFF\xFEi\0t\0").expect_err("utf-16").0.contains("UTF-16"));
+        assert!(
+            read(b"\xFF\xFEi\0t\0")
+                .expect_err("utf-16")
+                .0
+                .contains("UTF-16")
+        );
     }
 
     #[test]
     fn empty_files_and_old_excel_files_are_refused() {
         assert!(read(b"").is_err());
-        assert!(read(b"item,amount\n").expect_err("no rows").0.contains("no rows"));
+        assert!(
+            read(b"item,amount\n")
+                .expect_err("no rows")
+                .0
+                .contains("no rows")
+        );
         let xls = read(&[0xD0, 0xCF, 0x11, 0xE0, 0, 0]).expect_err("xls");
         assert!(xls.0.contains(".xlsx"), "{xls}");
         let broken = read(b"PK\x03\x04 not really a zip").expect_err("broken zip");

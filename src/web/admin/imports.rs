@@ -92,7 +92,11 @@ fn clean_file_name(sent: Option<&str>) -> String {
     let name = sent.unwrap_or_default();
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
     let base: String = base.chars().filter(|c| !c.is_control()).take(300).collect();
-    if base.is_empty() { "upload".into() } else { base }
+    if base.is_empty() {
+        "upload".into()
+    } else {
+        base
+    }
 }
 
 /// The upload: a file that cannot be imported at all comes back at once with why;
@@ -237,12 +241,20 @@ fn preview_page(
         .map(|name| (name.clone(), false, why_not(name)))
         .collect();
     // created in the check's transaction, so no longer unknown: still offered, ticked
-    unknown.extend(report.created.iter().map(|name| (name.clone(), true, String::new())));
+    unknown.extend(
+        report
+            .created
+            .iter()
+            .map(|name| (name.clone(), true, String::new())),
+    );
     PreviewPage {
         nav,
         upload_id: upload.id,
         file_name: upload.file_name.clone(),
-        headers: Column::ALL.into_iter().map(|c| sheet.columns.header(c)).collect(),
+        headers: Column::ALL
+            .into_iter()
+            .map(|c| sheet.columns.header(c))
+            .collect(),
         rows: checked.rows.iter().map(preview_row).collect(),
         rows_with_problems: checked.rows_with_problems(),
         problems: checked.problems().map(ToString::to_string).collect(),
@@ -377,7 +389,10 @@ mod tests {
 
     #[test]
     fn file_names_lose_their_folders() {
-        assert_eq!(clean_file_name(Some("C:\\Users\\me\\pledges.csv")), "pledges.csv");
+        assert_eq!(
+            clean_file_name(Some("C:\\Users\\me\\pledges.csv")),
+            "pledges.csv"
+        );
         assert_eq!(clean_file_name(Some("../../etc/passwd")), "passwd");
         assert_eq!(clean_file_name(None), "upload");
         assert_eq!(clean_file_name(Some("a\u{0}b.csv")), "ab.csv");
@@ -385,7 +400,9 @@ mod tests {
 
     #[test]
     fn the_preview_form_says_what_was_chosen() {
-        let choices = Choices::from_form(b"_csrf=x&create=New+Donor&create=Other&without_rate=on&action=save");
+        let choices = Choices::from_form(
+            b"_csrf=x&create=New+Donor&create=Other&without_rate=on&action=save",
+        );
         assert_eq!(choices.create.len(), 2);
         assert!(choices.without_rate && choices.save);
         assert!(!Choices::from_form(b"action=check").save);
