@@ -158,24 +158,6 @@ pub fn with_query_param(url: &str, key: &str, value: &str) -> String {
     format!("{path}?{}", pairs.finish())
 }
 
-#[cfg(test)]
-mod query_tests {
-    use super::*;
-
-    #[test]
-    fn a_parameter_is_set_once_and_the_others_kept() {
-        assert_eq!(
-            with_query_param("/funding", "view", "staff"),
-            "/funding?view=staff"
-        );
-        assert_eq!(
-            with_query_param("/?sort=gap&view=delegates&page=2", "view", "staff"),
-            "/?sort=gap&page=2&view=staff"
-        );
-        assert_eq!(query_param(Some("a=1&a=2"), "a"), Some("1".into()));
-    }
-}
-
 /// Whether a request's body is a multipart form (a file upload).
 pub fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
     content_type(headers)
@@ -219,4 +201,22 @@ pub async fn multipart_parts(
         });
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_is_set_once_and_the_others_kept() {
+        assert_eq!(
+            with_query_param("/funding", "view", "staff"),
+            "/funding?view=staff"
+        );
+        assert_eq!(
+            with_query_param("/?sort=gap&view=delegates&page=2", "view", "staff"),
+            "/?sort=gap&page=2&view=staff"
+        );
+        assert_eq!(query_param(Some("a=1&a=2"), "a"), Some("1".into()));
+    }
 }

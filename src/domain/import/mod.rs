@@ -392,10 +392,10 @@ pub fn check(sheet: &Sheet, known: &Known, options: &Options) -> Checked {
         .iter()
         .map(|line| {
             let mut row = check_row(sheet, known, &choices, options, line);
-            if let Some(name) = unknown_organisation(sheet, known, line) {
-                if !unknown_organisations.contains(&name) {
-                    unknown_organisations.push(name);
-                }
+            if let Some(name) = unknown_organisation(sheet, known, line)
+                && !unknown_organisations.contains(&name)
+            {
+                unknown_organisations.push(name);
             }
             flag_duplicate(&mut row, known, &mut seen);
             row
