@@ -22,6 +22,7 @@ fn every_subcommand_has_help() {
         vec!["generate", "--help"],
         vec!["backup", "--help"],
         vec!["restore", "--help"],
+        vec!["import-contributions", "--help"],
     ] {
         let output = binary().args(&args).output().expect("run the binary");
         assert!(output.status.success(), "{args:?}");
