@@ -191,6 +191,9 @@ pub const SIGN_IN_QUEUE: usize = 32;
 pub const REQUEST_TIMEOUT_SECS: u64 = 30;
 /// Bytes a request body (a form) may hold, by default.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Bytes an uploaded import file (a multipart body) may hold, by default: a 1,000-row CSV
+/// is about 100 KiB, an XLSX of it less.
+pub const IMPORT_MAX_BYTES: usize = 10 * 1024 * 1024;
 
 /// What the web application itself needs to know. `Default` gives the same values as the
 /// command line's defaults.
@@ -238,6 +241,11 @@ pub struct WebSettings {
     /// Bytes a request body may hold; a larger form is answered 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = MAX_BODY_BYTES, global = true)]
     pub max_body_bytes: usize,
+
+    /// Bytes an uploaded file (the contribution import's multipart body) may hold; a
+    /// larger upload is answered 413 without being read further.
+    #[arg(long, env = "IMPORT_MAX_BYTES", default_value_t = IMPORT_MAX_BYTES, global = true)]
+    pub import_max_bytes: usize,
 
     #[command(flatten)]
     pub iati: IatiSettings,
@@ -287,6 +295,7 @@ impl Default for WebSettings {
             sign_in_queue: SIGN_IN_QUEUE,
             request_timeout_secs: REQUEST_TIMEOUT_SECS,
             max_body_bytes: MAX_BODY_BYTES,
+            import_max_bytes: IMPORT_MAX_BYTES,
             iati: IatiSettings::default(),
         }
     }

@@ -94,6 +94,23 @@ enum Command {
         /// The document; `-` reads standard input.
         file: PathBuf,
     },
+    /// Import contributions from a CSV or XLSX file: every row or none, in one
+    /// transaction (the columns are in the README). Problems are listed as `line N,
+    /// column X: message` and nothing is saved.
+    ImportContributions {
+        /// The CSV (UTF-8) or XLSX file.
+        file: PathBuf,
+        /// Check every row and report; save nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Create the organisations the file names that do not exist yet (kind "other").
+        #[arg(long)]
+        create_organisations: bool,
+        /// Save amounts no exchange rate converts yet (shown in their own currency until
+        /// the rate is added), as the form's "Save without a USD figure".
+        #[arg(long)]
+        without_rate: bool,
+    },
     /// Manage accounts (works with or without a running server).
     #[command(subcommand)]
     User(UserCommand),
@@ -394,6 +411,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { file } => {
             println!("{}", commands::import(&cli.db, &file).await?);
+            Ok(())
+        }
+        Command::ImportContributions {
+            file,
+            dry_run,
+            create_organisations,
+            without_rate,
+        } => {
+            let database = db::Database::open(&cli.db, db::Seeding::Never).await?;
+            let args = commands::ImportArgs {
+                file: &file,
+                dry_run,
+                create_organisations,
+                without_rate,
+                progress: true,
+            };
+            let outcome = commands::import_contributions(&database.pool, args).await;
+            database.close().await;
+            println!("{}", outcome?);
             Ok(())
         }
         Command::Seed => {

@@ -67,6 +67,13 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Every message with its field, in field-name order (the import reports them all).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0
+            .iter()
+            .map(|(field, message)| (*field, message.as_str()))
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

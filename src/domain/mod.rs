@@ -5,6 +5,7 @@ pub mod auth;
 pub mod filters;
 pub mod forms;
 pub mod funding;
+pub mod import;
 pub mod money;
 pub mod portfolio;
 pub mod records;

@@ -194,18 +194,39 @@ pub async fn create<R: Creatable>(
     fields: &R::Fields,
 ) -> sqlx::Result<Saved<R>> {
     let mut tx = pool.begin().await?;
-    let errors = R::check(&mut tx, None, fields).await?;
+    match create_in::<R>(&mut tx, actor, owner, fields).await {
+        Ok(Saved::Done(after)) => {
+            tx.commit().await?;
+            Ok(Saved::Done(after))
+        }
+        Ok(other) => Ok(other),
+        Err(e) => {
+            // the failed transaction is gone before the refusal is looked up
+            drop(tx);
+            refused::<R>(pool, e, fields).await
+        }
+    }
+}
+
+/// [`create`] within a transaction the caller owns and commits (an import saves many
+/// records in one): the checks, the insert and the audit row, nothing committed. A
+/// constraint's refusal comes back as the database error; the caller rolls back.
+pub async fn create_in<R: Creatable>(
+    db: &mut PgConnection,
+    actor: &Actor,
+    owner: &R::Owner,
+    fields: &R::Fields,
+) -> sqlx::Result<Saved<R>> {
+    let errors = R::check(db, None, fields).await?;
     if !errors.is_empty() {
         return Ok(Saved::Refused(errors));
     }
-    let key = match R::insert(&mut tx, owner, fields).await {
-        Ok(key) => key,
-        Err(e) => return refused::<R>(pool, e, fields).await,
-    };
-    let Some(after) = R::load(&mut tx, &key).await? else {
+    let key = R::insert(db, owner, fields).await?;
+    let Some(after) = R::load(db, &key).await? else {
         return Ok(Saved::Missing);
     };
-    finish::<R>(tx, actor, fields, None, after).await
+    record_save::<R>(db, actor, fields, None, &after).await?;
+    Ok(Saved::Done(after))
 }
 
 pub async fn update<R: Editable>(
@@ -231,7 +252,9 @@ pub async fn update<R: Editable>(
     let Some(after) = R::load(&mut tx, &R::saved_key(key, fields)).await? else {
         return Ok(Saved::Missing);
     };
-    finish::<R>(tx, actor, fields, Some(before), after).await
+    record_save::<R>(&mut tx, actor, fields, Some(&before), &after).await?;
+    tx.commit().await?;
+    Ok(Saved::Done(after))
 }
 
 /// Archives or restores; audited only when the flag changed. The record as it was.
@@ -268,16 +291,17 @@ pub async fn set_archived<R: Archivable>(
     Ok(Some(record))
 }
 
-async fn finish<R: Editable>(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+/// What every save does after the write: the record's own hooks, then its audit row.
+async fn record_save<R: Editable>(
+    db: &mut PgConnection,
     actor: &Actor,
     fields: &R::Fields,
-    before: Option<R::Record>,
-    after: R::Record,
-) -> sqlx::Result<Saved<R>> {
-    R::after_save(&mut tx, actor, fields, before.as_ref(), &after).await?;
-    let change = R::audit(before.as_ref(), &after);
-    let (entity_id, item_id) = R::audit_ids(&after);
+    before: Option<&R::Record>,
+    after: &R::Record,
+) -> sqlx::Result<()> {
+    R::after_save(db, actor, fields, before, after).await?;
+    let change = R::audit(before, after);
+    let (entity_id, item_id) = R::audit_ids(after);
     let entry = Entry {
         action: change.action,
         entity: R::ENTITY,
@@ -287,9 +311,7 @@ async fn finish<R: Editable>(
         before: change.before.as_ref().map(|v| v as _),
         after: change.after.as_ref().map(|v| v as _),
     };
-    audit::record(&mut *tx, actor, entry).await?;
-    tx.commit().await?;
-    Ok(Saved::Done(after))
+    audit::record(&mut *db, actor, entry).await
 }
 
 async fn refused<R: Editable>(

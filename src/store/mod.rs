@@ -5,6 +5,7 @@ pub mod admin_strategy;
 pub mod audit;
 pub mod editing;
 pub mod generate;
+pub mod imports;
 pub mod money;
 pub mod organisations;
 pub mod portfolio;

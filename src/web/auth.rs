@@ -204,7 +204,8 @@ async fn guard(access: Access, state: AppState, req: Request, next: Next) -> Res
 /// Synchronizer-token check for signed-in, state-changing requests: the form's `_csrf`
 /// field must equal the session's token. (The Origin / Sec-Fetch-Site check of
 /// `tower_http::csrf` runs first for every request.) The body is read here, within
-/// `MAX_BODY_BYTES` like every form extractor's.
+/// `MAX_BODY_BYTES` like every form extractor's; a multipart body (a file upload, whose
+/// `_csrf` is one of its fields) within `IMPORT_MAX_BYTES`.
 pub async fn verify_csrf_token(
     State(state): State<AppState>,
     req: Request,
@@ -221,19 +222,46 @@ pub async fn verify_csrf_token(
         return AppError::Forbidden.into_response();
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.settings.max_body_bytes).await {
+    // A file upload (multipart) may be larger than a form: IMPORT_MAX_BYTES. A body
+    // declared larger is refused before a byte of it is read.
+    let multipart = crate::web::forms::is_multipart(&parts.headers);
+    let limit = match multipart {
+        true => state.settings.import_max_bytes,
+        false => state.settings.max_body_bytes,
+    };
+    if declared_length(&parts.headers).is_some_and(|length| length > limit) {
+        return AppError::TooLarge.into_response();
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(e) => return crate::web::limits::body_error(e).into_response(),
     };
-    let sent = form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "_csrf")
-        .map(|(_, v)| v.into_owned());
+    let sent = match multipart {
+        true => match crate::web::forms::multipart_parts(&parts.headers, bytes.clone()).await {
+            Ok(fields) => fields
+                .into_iter()
+                .find(|part| part.name == "_csrf" && part.file_name.is_none())
+                .map(|part| String::from_utf8_lossy(&part.data).into_owned()),
+            Err(e) => return e.into_response(),
+        },
+        false => form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.into_owned()),
+    };
     let valid = sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())));
     if !valid {
         return AppError::CsrfRejected.into_response();
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// The body length a request declares (`Content-Length`), if it does.
+fn declared_length(headers: &axum::http::HeaderMap) -> Option<usize> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// The query parameter that switches a staff member's view, and the cookie that keeps

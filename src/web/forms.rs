@@ -158,6 +158,51 @@ pub fn with_query_param(url: &str, key: &str, value: &str) -> String {
     format!("{path}?{}", pairs.finish())
 }
 
+/// Whether a request's body is a multipart form (a file upload).
+pub fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
+    content_type(headers)
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+fn content_type(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// One field of a multipart form: its name, the file's name for a file, and the bytes.
+pub struct Part {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub data: axum::body::Bytes,
+}
+
+/// The fields of a multipart body read already (within its size limit); a body that is
+/// not well-formed multipart is a 400 page.
+pub async fn multipart_parts(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Vec<Part>, AppError> {
+    let unreadable =
+        |e: multer::Error| AppError::BadRequest(format!("The upload could not be read: {e}"));
+    let boundary =
+        multer::parse_boundary(content_type(headers).unwrap_or_default()).map_err(unreadable)?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field.bytes().await.map_err(unreadable)?;
+        parts.push(Part {
+            name,
+            file_name,
+            data,
+        });
+    }
+    Ok(parts)
+}
+
 #[cfg(test)]
 mod query_tests {
     use super::*;

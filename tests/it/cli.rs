@@ -24,6 +24,7 @@ fn every_subcommand_has_help() {
         vec!["restore", "--help"],
         vec!["export", "--help"],
         vec!["import", "--help"],
+        vec!["import-contributions", "--help"],
     ] {
         let output = binary().args(&args).output().expect("run the binary");
         assert!(output.status.success(), "{args:?}");

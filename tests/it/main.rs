@@ -19,6 +19,7 @@ mod health;
 mod hostile;
 mod http_cache;
 mod iati;
+mod imports;
 mod instances;
 mod limits;
 mod logs;

@@ -139,6 +139,11 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/admin/exchange-rates/{currency}/{rate_month}/edit", NO_FORM, ADMIN_GET),
     ("POST", "/admin/exchange-rates",                  NO_FORM,      ADMIN_POST),
     ("POST", "/admin/exchange-rates/{currency}/{rate_month}", NO_FORM, ADMIN_POST),
+    ("GET",  "/admin/imports",                         NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/imports",                         NO_FORM,      admin_post(400)),
+    ("GET",  "/admin/imports/{missing}",               NO_FORM,      [Login, Is(403), Is(403), Is(404)]),
+    ("GET",  "/admin/imports/uploads/{missing}",       NO_FORM,      [Login, Is(403), Is(403), Is(404)]),
+    ("POST", "/admin/imports/uploads/{missing}",       NO_FORM,      admin_post(404)),
     ("GET",  "/admin/users",                           NO_FORM,      ADMIN_GET),
     ("GET",  "/admin/users/new",                       NO_FORM,      ADMIN_GET),
     ("GET",  "/admin/users/{user}/edit",               NO_FORM,      ADMIN_GET),
@@ -171,7 +176,9 @@ async fn placeholders(app: &TestApp) -> HashMap<&'static str, String> {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .flatten()
     };
-    let values: [(&'static str, Option<String>); 18] = [
+    let values: [(&'static str, Option<String>); 19] = [
+        // an id no record has (imports and uploads: the seeded database has none)
+        ("missing", Some("999999999".to_string())),
         ("area_code", Some("3.6".to_string())),
         ("org_slug", Some("european-union".to_string())),
         ("place", Some("Guinea-Bissau".to_string())),

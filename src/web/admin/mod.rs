@@ -2,6 +2,7 @@
 //! them sit behind the admin guard and the CSRF token check declared in `web::routes`.
 
 pub mod audit;
+pub mod imports;
 pub mod items;
 pub mod money;
 pub mod organisations;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(home))
         .merge(items::routes())
         .merge(money::routes())
+        .merge(imports::routes())
         .merge(organisations::routes())
         .merge(strategy::routes())
         .merge(rates::routes())
