@@ -67,6 +67,11 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Every (field, message), by field name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(field, message)| (*field, message.as_str()))
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
