@@ -132,6 +132,35 @@ async fn a_stale_version_is_409_with_the_record_as_saved_now() {
 }
 
 #[tokio::test]
+async fn a_token_changes_an_item_through_the_item_form_rules() {
+    let app = TestApp::spawn().await;
+    let (_, _, token) = writer(&app).await;
+    let (_, read) = get_with(&app, &token, "/api/v1/items/guinea-bissau").await;
+    let version = read["version"].as_i64().expect("a version");
+    let body = |title: &str, version: i64| {
+        json!({
+            "title": title, "slug": "guinea-bissau", "kind": "programme",
+            "status": read["status"], "summary": read["summary"],
+            "places": ["Guinea-Bissau"], "published": true, "version": version
+        })
+    };
+    let path = "/api/v1/items/guinea-bissau";
+    let (status, saved) =
+        send_with(&app, &token, reqwest::Method::PUT, path, &body("Guinea-Bissau renamed", version)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["title"], "Guinea-Bissau renamed");
+    assert_eq!(saved["version"], version + 1);
+    let (status, stale) =
+        send_with(&app, &token, reqwest::Method::PUT, path, &body("Lost update", version)).await;
+    assert_eq!(status, 409);
+    assert_eq!(stale["error"]["current"]["title"], "Guinea-Bissau renamed");
+    let (status, refused) =
+        send_with(&app, &token, reqwest::Method::PUT, path, &body(" ", version + 1)).await;
+    assert_eq!(status, 422);
+    assert_eq!(refused["error"]["field"], "title");
+}
+
+#[tokio::test]
 async fn a_refused_field_is_422_naming_it() {
     let app = TestApp::spawn().await;
     let (_, _, token) = writer(&app).await;
@@ -296,4 +325,28 @@ async fn the_openapi_document_lists_every_api_route_of_the_router() {
             "the docs page lists {method} {path}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_funding_summaries_are_the_pages_tables() {
+    let app = TestApp::spawn_public().await;
+    let areas = app.get_json("/api/v1/funding/result-areas").await;
+    assert_eq!(areas["table"], "result-areas");
+    let rows = areas["rows"].as_array().expect("rows");
+    let area = rows
+        .iter()
+        .find(|r| r["label"].as_str().is_some_and(|l| l.starts_with("3.6 ")))
+        .expect("result area 3.6 has items");
+    assert!(area["items"].as_u64().unwrap_or(0) >= 1);
+    assert_eq!(area["url"], "/result-areas/3.6");
+
+    let donors = app.get_json("/api/v1/funding/donors?place=Guinea-Bissau").await;
+    let donors = donors.as_array().expect("donors");
+    let total: rust_decimal::Decimal = donors
+        .iter()
+        .filter_map(|d| d["pledged_usd"].as_str()?.parse::<rust_decimal::Decimal>().ok())
+        .sum();
+    assert_eq!(total, rust_decimal::Decimal::from(7_000_000), "Guinea-Bissau's pledges");
+    assert_eq!(app.get("/api/v1/funding/nothing").await.0, 404);
+    assert_eq!(app.get("/api/v1/funding/themes?theme=99").await.0, 400);
 }

@@ -87,12 +87,15 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/api/v1/places",                         NO_FORM,      API),
     ("GET",  "/api/v1/result-areas",                   NO_FORM,      API),
     ("GET",  "/api/v1/exchange-rates",                 NO_FORM,      API),
+    ("GET",  "/api/v1/funding/donors",                 NO_FORM,      API),
+    ("GET",  "/api/v1/funding/{funding_table}",        NO_FORM,      API),
     ("GET",  "/api/v1/openapi.json",                   NO_FORM,      OPEN),
     ("GET",  "/api/v1",                                NO_FORM,      OPEN),
     // API writes: a form body is no JSON (415) once access is granted; a browser session
     // without the X-CSRF-Token header is refused first (403) — see tests/it/api_v1.rs.
     ("POST", "/api/v1/items/{slug}/contributions",     NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
     ("PUT",  "/api/v1/contributions/{contribution}",   NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
+    ("PUT",  "/api/v1/items/{slug}",                   NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
     ("GET",  "/programmes/{slug}/history",             NO_FORM,      STAFF),
     ("GET",  "/activity",                              NO_FORM,      STAFF),
     ("GET",  "/funding",                               NO_FORM,      READ),
@@ -187,8 +190,9 @@ async fn placeholders(app: &TestApp) -> HashMap<&'static str, String> {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .flatten()
     };
-    let values: [(&'static str, Option<String>); 19] = [
+    let values: [(&'static str, Option<String>); 20] = [
         ("area_code", Some("3.6".to_string())),
+        ("funding_table", Some("result-areas".to_string())),
         // another person's token, or none: no one revokes it from their page
         ("token", Some("999999".to_string())),
         ("org_slug", Some("european-union".to_string())),

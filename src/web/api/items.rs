@@ -30,13 +30,12 @@ use crate::web::api::error::{ApiError, ErrorBody};
 const DEFAULT_PER_PAGE: usize = 100;
 const MAX_PER_PAGE: usize = 500;
 
-/// The query of a list of items: the filters, sort and paging of `/funding`. Each value
-/// is checked where the dashboards check it; an unknown one is a 400 that lists the
-/// values there are.
+/// The filters and sort of `/funding`, as a query. Each value is checked where the
+/// dashboards check it; an unknown one is a 400 that lists the values there are.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
 #[into_params(parameter_in = Query)]
-pub struct Params {
+pub struct FilterParams {
     /// `programme`, `initiative` or `component`.
     kind: String,
     /// An item status, e.g. `ongoing`.
@@ -54,15 +53,22 @@ pub struct Params {
     /// `gap`, `unfunded`, `partly`, `fully` ...
     funding: String,
     /// `report` (default), `gap`, `budget`, `coverage` or `title`.
-    sort: String,
-    /// From 1.
-    page: String,
-    /// 1 to 500; 100 when not given.
-    per_page: String,
+    pub sort: String,
 }
 
-impl Params {
-    fn filters(&self) -> RawFilters {
+/// Which page of a list, as a query.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// From 1.
+    pub page: String,
+    /// 1 to 500; 100 when not given.
+    pub per_page: String,
+}
+
+impl FilterParams {
+    pub fn filters(&self) -> RawFilters {
         RawFilters {
             kind: self.kind.clone(),
             status: self.status.clone(),
@@ -129,7 +135,7 @@ pub struct NotConvertedJson {
 }
 
 impl NotConvertedJson {
-    fn all(unconverted: &Unconverted) -> Vec<NotConvertedJson> {
+    pub fn all(unconverted: &Unconverted) -> Vec<NotConvertedJson> {
         unconverted
             .sums()
             .iter()
@@ -145,7 +151,7 @@ impl NotConvertedJson {
 }
 
 /// A USD figure, or null when the only money behind it has no rate (never "0.00").
-fn usd_or_null(usd: Decimal, left_out: &[(Currency, Decimal)]) -> Option<String> {
+pub fn usd_or_null(usd: Decimal, left_out: &[(Currency, Decimal)]) -> Option<String> {
     (!usd.is_zero() || left_out.is_empty()).then(|| two_places(usd))
 }
 
@@ -179,28 +185,30 @@ fn link_header(pager: &Pager, first: String, last: String) -> Option<HeaderValue
 }
 
 /// Items, programmes first (the first name of `GET /api/v1/items`).
-#[utoipa::path(get, path = "/api/v1/programmes", tag = "items", params(Params),
+#[utoipa::path(get, path = "/api/v1/programmes", tag = "items", params(FilterParams, PageParams),
     responses((status = 200, body = ProgrammeList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn programmes(
     snap: Snap,
     audience: Audience,
-    HtmlQuery(params): HtmlQuery<Params>,
+    HtmlQuery(filters): HtmlQuery<FilterParams>,
+    HtmlQuery(paging): HtmlQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    Ok(list("/api/v1/programmes", &snap, audience, &params)?)
+    Ok(list("/api/v1/programmes", &snap, audience, &filters, &paging)?)
 }
 
 /// Items (programmes, initiatives and components) with their funding figures, filtered,
 /// sorted and paged as on `/funding`. A `Link` header names the neighbouring pages.
-#[utoipa::path(get, path = "/api/v1/items", tag = "items", params(Params),
+#[utoipa::path(get, path = "/api/v1/items", tag = "items", params(FilterParams, PageParams),
     responses((status = 200, body = ProgrammeList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn items(
     snap: Snap,
     audience: Audience,
-    HtmlQuery(params): HtmlQuery<Params>,
+    HtmlQuery(filters): HtmlQuery<FilterParams>,
+    HtmlQuery(paging): HtmlQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    Ok(list("/api/v1/items", &snap, audience, &params)?)
+    Ok(list("/api/v1/items", &snap, audience, &filters, &paging)?)
 }
 
 /// An item as the lists show it: its funding figures for this audience.
@@ -233,12 +241,13 @@ fn list(
     path: &str,
     snap: &Snap,
     audience: Audience,
-    params: &Params,
+    params: &FilterParams,
+    paging: &PageParams,
 ) -> Result<Response, AppError> {
     let filters = parse_filters(&params.filters(), snap.dashboard(audience))?;
     let sort = SortKey::parse(&params.sort, &SortKey::ALL)?;
-    let page = parse_page(Some(&params.page))?;
-    let per_page = parse_per_page(&params.per_page)?;
+    let page = parse_page(Some(&paging.page))?;
+    let per_page = parse_per_page(&paging.per_page)?;
     let d = snap.dashboard(audience);
     let p = &d.portfolio;
     // every kind, components included, in the chosen order

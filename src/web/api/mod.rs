@@ -10,6 +10,7 @@
 
 pub mod docs;
 pub mod error;
+pub mod funding;
 pub mod items;
 pub mod json;
 pub mod openapi;
@@ -35,6 +36,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/places", get(reads::places))
         .route("/api/v1/result-areas", get(reads::result_areas))
         .route("/api/v1/exchange-rates", get(reads::exchange_rates))
+        .route("/api/v1/funding/donors", get(funding::donors))
+        .route("/api/v1/funding/{table}", get(funding::groups))
         .route_layer(from_fn_with_state(state.clone(), snapshot::revalidate))
         .route_layer(from_fn_with_state(state.clone(), auth::require_read))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
@@ -46,6 +49,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             post(writes::create_contribution),
         )
         .route("/api/v1/contributions/{id}", put(writes::update_contribution))
+        .route("/api/v1/items/{slug}", put(writes::update_item))
         .route_layer(from_fn_with_state(
             state.clone(),
             snapshot::refresh_after_write,

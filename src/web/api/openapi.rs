@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::web::api::{error, items, json, reads, writes};
+use crate::web::api::{error, funding, items, json, reads, writes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,8 +26,11 @@ use crate::web::api::{error, items, json, reads, writes};
         reads::places,
         reads::result_areas,
         reads::exchange_rates,
+        funding::donors,
+        funding::groups,
         writes::create_contribution,
         writes::update_contribution,
+        writes::update_item,
     ),
     components(schemas(error::ErrorBody, json::ContributionJson, writes::ContributionInput)),
     modifiers(&Security),
@@ -35,6 +38,7 @@ use crate::web::api::{error, items, json, reads, writes};
     tags(
         (name = "items", description = "Programmes, initiatives and components with their funding figures"),
         (name = "contributions", description = "Pledges, commitments and payments"),
+        (name = "funding", description = "The summaries of /funding: by donor, theme, result area, place, biennium"),
         (name = "reference", description = "Organisations, places, result areas, exchange rates"),
     )
 )]

@@ -15,7 +15,7 @@ use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::store::{money, rates};
 use crate::web::AppState;
 use crate::web::api::error::{ApiError, ErrorBody};
-use crate::web::api::items::{ProgrammeJson, parse_per_page, programme_json};
+use crate::web::api::items::{PageParams, ProgrammeJson, parse_per_page, programme_json};
 use crate::web::api::json::{self, BudgetJson, ContributionJson, Paging};
 use crate::web::forms::{HtmlPath, HtmlQuery};
 use crate::web::pages::item::visible_item;
@@ -50,6 +50,8 @@ pub struct ItemDetail {
     pub organisations: Vec<ItemOrganisationJson>,
     pub budgets: Vec<BudgetJson>,
     pub contributions: Vec<ContributionJson>,
+    /// The version a change (`PUT`) must name.
+    pub version: i32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -84,11 +86,18 @@ pub struct ItemOrganisationJson {
     responses((status = 200, body = ItemDetail), (status = 401, body = ErrorBody),
               (status = 404, description = "No such item, or a draft for a delegate", body = ErrorBody)))]
 pub async fn item(
+    State(state): State<AppState>,
     snap: Snap,
     audience: Audience,
     HtmlPath(slug): HtmlPath<String>,
 ) -> Result<Json<ItemDetail>, ApiError> {
     let (item, d, index) = visible_item(&snap, audience, &slug)?;
+    // The one figure the snapshot does not keep: a primary-key read.
+    let version: i32 = sqlx::query_scalar("SELECT version FROM items WHERE id = $1")
+        .bind(item.id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let records = &snap.records;
     let p = &d.portfolio;
     let components = p
@@ -148,6 +157,7 @@ pub async fn item(
             .contributions_of_item(item.id)
             .map(|c| ContributionJson::listed(c, &item.slug, records))
             .collect(),
+        version,
     }))
 }
 
@@ -160,10 +170,6 @@ pub struct ContributionParams {
     item: String,
     /// Only those of this organisation (its slug).
     organisation: String,
-    /// From 1.
-    page: String,
-    /// 1 to 500; 100 when not given.
-    per_page: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -175,19 +181,20 @@ pub struct ContributionList {
 
 /// Contributions to the items this reader may see, in the items' report order, paged.
 #[utoipa::path(get, path = "/api/v1/contributions", tag = "contributions",
-    params(ContributionParams),
+    params(ContributionParams, PageParams),
     responses((status = 200, body = ContributionList), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn contributions(
     snap: Snap,
     audience: Audience,
     HtmlQuery(params): HtmlQuery<ContributionParams>,
+    HtmlQuery(paging): HtmlQuery<PageParams>,
 ) -> Result<Json<ContributionList>, ApiError> {
     let d = snap.dashboard(audience);
     let records = &snap.records;
     let p = &d.portfolio;
-    let page = parse_page(Some(&params.page))?;
-    let per_page = parse_per_page(&params.per_page)?;
+    let page = parse_page(Some(&paging.page))?;
+    let per_page = parse_per_page(&paging.per_page)?;
     let item_id = match params.item.as_str() {
         "" => None,
         slug => Some(visible_item(&snap, audience, slug)?.0.id),

@@ -16,6 +16,8 @@ use utoipa::ToSchema;
 
 use crate::domain::auth::Audience;
 use crate::domain::records::contribution::ContributionForm;
+use crate::domain::records::item::ItemForm;
+use crate::store::admin_items::{AdminItem, Items};
 use crate::store::editing::{self, Saved};
 use crate::store::money::{self, Contributions};
 use crate::web::AppState;
@@ -242,6 +244,164 @@ pub async fn update_contribution(
     let saved =
         update::<Contributions>(&state, &user, &id, version, &input.form(), current).await?;
     Ok(Json(contribution_json(&snap, &saved, &shown.item)))
+}
+
+/// An item as sent: the admin item form's fields, typed as JSON. A `PUT` replaces every
+/// field; what is left out is empty.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    pub title: String,
+    /// Made from the title when empty or left out.
+    #[serde(default)]
+    pub slug: Option<String>,
+    /// `programme`, `initiative` or `component`.
+    #[schema(example = "programme")]
+    pub kind: String,
+    /// The parent's id: components only.
+    #[serde(default)]
+    pub parent_id: Option<i64>,
+    #[serde(default)]
+    pub report_section: Option<String>,
+    /// An item status, e.g. `ongoing`.
+    #[schema(example = "ongoing")]
+    pub status: String,
+    #[serde(default)]
+    pub status_note: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub period: Option<String>,
+    #[serde(default)]
+    #[schema(example = "2008-01-01")]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    /// Country and region names.
+    #[serde(default)]
+    pub places: Vec<String>,
+    #[serde(default)]
+    pub source_paras: Option<String>,
+    #[serde(default)]
+    pub published: bool,
+    /// With `published`: publish its unpublished components too.
+    #[serde(default)]
+    pub publish_components: bool,
+    #[serde(default)]
+    pub internal_notes: Option<String>,
+    /// The version it was read at (`GET /api/v1/items/{slug}`).
+    pub version: i32,
+}
+
+impl ItemInput {
+    /// The form the admin page would have posted.
+    fn form(&self) -> ItemForm {
+        let text = |t: &Option<String>| t.clone().unwrap_or_default();
+        ItemForm {
+            title: self.title.clone(),
+            slug: text(&self.slug),
+            kind: self.kind.clone(),
+            parent: self.parent_id.map(|p| p.to_string()).unwrap_or_default(),
+            report_section: text(&self.report_section),
+            status: self.status.clone(),
+            status_note: text(&self.status_note),
+            summary: text(&self.summary),
+            description: text(&self.description),
+            period: text(&self.period),
+            start_date: text(&self.start_date),
+            end_date: text(&self.end_date),
+            places: self.places.join(", "),
+            source_paras: text(&self.source_paras),
+            published: tick(self.published),
+            publish_components: tick(self.publish_components),
+            internal_notes: text(&self.internal_notes),
+            version: self.version.to_string(),
+        }
+    }
+}
+
+/// An item as saved, with the version a next change names.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ItemSaved {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub parent: Option<String>,
+    pub report_section: Option<String>,
+    pub status: String,
+    pub status_note: Option<String>,
+    pub summary: String,
+    pub description: String,
+    pub period: Option<String>,
+    #[schema(format = Date)]
+    pub start_date: Option<String>,
+    #[schema(format = Date)]
+    pub end_date: Option<String>,
+    pub places: Vec<String>,
+    pub source_paras: Option<String>,
+    pub published: bool,
+    pub internal_notes: String,
+    pub version: i32,
+}
+
+impl From<&AdminItem> for ItemSaved {
+    fn from(i: &AdminItem) -> Self {
+        ItemSaved {
+            id: i.id,
+            slug: i.slug.clone(),
+            title: i.title.clone(),
+            kind: i.kind.as_str().to_string(),
+            parent: i.parent_slug.clone(),
+            report_section: i.report_section.clone(),
+            status: i.status.as_str().to_string(),
+            status_note: i.status_note.clone(),
+            summary: i.summary.clone(),
+            description: i.description.clone(),
+            period: i.period.clone(),
+            start_date: i.start_date.map(|d| d.to_string()),
+            end_date: i.end_date.map(|d| d.to_string()),
+            places: i
+                .places
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+            source_paras: i.source_paras.clone(),
+            published: i.published,
+            internal_notes: i.internal_notes.clone(),
+            version: i.version,
+        }
+    }
+}
+
+/// Changes an item (admins). `version` must be the one read: a stale one is refused
+/// (409) with the item as saved now in `error.current`.
+#[utoipa::path(put, path = "/api/v1/items/{slug}", tag = "items",
+    params(("slug" = String, Path, description = "The item's slug")),
+    request_body = ItemInput,
+    responses((status = 200, body = ItemSaved), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Changed since `version`", body = ErrorBody),
+              (status = 415, body = ErrorBody),
+              (status = 422, description = "A field was refused: `field` names it", body = ErrorBody),
+              (status = 429, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn update_item(
+    State(state): State<AppState>,
+    snap: Snap,
+    SignedIn(user): SignedIn,
+    HtmlPath(slug): HtmlPath<String>,
+    ApiJson(input): ApiJson<ItemInput>,
+) -> Result<Json<ItemSaved>, ApiError> {
+    let (item, _, _) = visible_item(&snap, Audience::Internal, &slug)?;
+    let current = |now: &AdminItem| serde_json::to_value(ItemSaved::from(now)).unwrap_or_default();
+    let saved =
+        update::<Items>(&state, &user, &item.id, input.version, &input.form(), current).await?;
+    Ok(Json(ItemSaved::from(&saved)))
 }
 
 #[cfg(test)]
