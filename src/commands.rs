@@ -5,8 +5,8 @@ use sqlx::PgPool;
 
 use crate::accounts::{self, AccountError};
 use crate::domain::auth::{Role, email_problem, normalize_email};
-use crate::store::audit::Actor;
 use crate::domain::records::api_token::TokenForm;
+use crate::store::audit::Actor;
 use crate::store::{tokens, users};
 
 /// Changes made from the command line are recorded as made by this actor.

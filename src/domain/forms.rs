@@ -69,7 +69,9 @@ impl FieldErrors {
 
     /// Every (field, message), by field name.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.0.iter().map(|(field, message)| (*field, message.as_str()))
+        self.0
+            .iter()
+            .map(|(field, message)| (*field, message.as_str()))
     }
 
     pub fn len(&self) -> usize {

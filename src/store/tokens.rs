@@ -100,7 +100,11 @@ pub async fn create(
         entity: "api_token",
         entity_id: Some(row.id),
         item_id: None,
-        summary: format!("Created API token “{}” ({})", row.name, access_label(fields.can_write)),
+        summary: format!(
+            "Created API token “{}” ({})",
+            row.name,
+            access_label(fields.can_write)
+        ),
         before: None,
         after: Some(&after),
     };

@@ -338,10 +338,7 @@ pub async fn api_write_access(req: Request, next: Next) -> Response {
         )),
         Some(_) => None,
         None => {
-            let sent = req
-                .headers()
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok());
+            let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             (!matches_session_token(sent, &user.csrf_token)).then(|| {
                 ApiError::forbidden(
                     "csrf_rejected",

@@ -128,7 +128,10 @@ async fn revoked_expired_and_unknown_tokens_are_refused_with_401() {
     let (status, location, _) = viewer
         .post(&format!("/account/tokens/{id}/revoke"), &[])
         .await;
-    assert_eq!((status, location.as_str()), (303, "/account/tokens?done=revoked"));
+    assert_eq!(
+        (status, location.as_str()),
+        (303, "/account/tokens?done=revoked")
+    );
     let (status, body) = get_with(&app, &token, "/api/v1/places").await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "unauthorized");
@@ -155,7 +158,11 @@ async fn a_token_never_outlives_its_persons_access() {
         .await
         .expect("make a draft");
     app.dashboards_rebuilt().await;
-    assert_eq!(get_with(&app, &token, "/api/v1/items/smart").await.0, 200, "staff");
+    assert_eq!(
+        get_with(&app, &token, "/api/v1/items/smart").await.0,
+        200,
+        "staff"
+    );
 
     sqlx::query("UPDATE users SET role = 'viewer' WHERE email = $1")
         .bind(email)

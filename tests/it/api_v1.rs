@@ -87,7 +87,10 @@ async fn a_token_writes_a_contribution_audited_under_its_person() {
     assert_eq!(status, 200);
     assert_eq!(read["note"], "via the API");
     let (_, item) = get_with(&app, &token, "/api/v1/items/guinea-bissau").await;
-    assert_eq!(item["pledged_usd"], "8250000.50", "the dashboards follow at once");
+    assert_eq!(
+        item["pledged_usd"], "8250000.50",
+        "the dashboards follow at once"
+    );
 
     let mut changed = pledge(canada, "2000000");
     changed["version"] = read["version"].clone();
@@ -145,17 +148,35 @@ async fn a_token_changes_an_item_through_the_item_form_rules() {
         })
     };
     let path = "/api/v1/items/guinea-bissau";
-    let (status, saved) =
-        send_with(&app, &token, reqwest::Method::PUT, path, &body("Guinea-Bissau renamed", version)).await;
+    let (status, saved) = send_with(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        path,
+        &body("Guinea-Bissau renamed", version),
+    )
+    .await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["title"], "Guinea-Bissau renamed");
     assert_eq!(saved["version"], version + 1);
-    let (status, stale) =
-        send_with(&app, &token, reqwest::Method::PUT, path, &body("Lost update", version)).await;
+    let (status, stale) = send_with(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        path,
+        &body("Lost update", version),
+    )
+    .await;
     assert_eq!(status, 409);
     assert_eq!(stale["error"]["current"]["title"], "Guinea-Bissau renamed");
-    let (status, refused) =
-        send_with(&app, &token, reqwest::Method::PUT, path, &body(" ", version + 1)).await;
+    let (status, refused) = send_with(
+        &app,
+        &token,
+        reqwest::Method::PUT,
+        path,
+        &body(" ", version + 1),
+    )
+    .await;
     assert_eq!(status, 422);
     assert_eq!(refused["error"]["field"], "title");
 }
@@ -176,7 +197,12 @@ async fn a_refused_field_is_422_naming_it() {
     assert_eq!(status, 422);
     assert_eq!(body["error"]["code"], "invalid");
     assert_eq!(body["error"]["field"], "amount");
-    assert!(body["error"]["message"].as_str().unwrap_or("").starts_with("amount: "));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("amount: ")
+    );
     let (status, body) = send_with(
         &app,
         &token,
@@ -246,7 +272,10 @@ async fn a_viewer_gets_404_for_a_draft_and_never_internal_notes() {
         .await
         .expect("notes");
     app.dashboards_rebuilt().await;
-    for (role, email) in [(Role::Viewer, "v@example.org"), (Role::Staff, "s@example.org")] {
+    for (role, email) in [
+        (Role::Viewer, "v@example.org"),
+        (Role::Staff, "s@example.org"),
+    ] {
         app.create_user(email, role).await;
         let (_, token) = token_for(&app, email, role, false).await;
         let (status, draft) = get_with(&app, &token, "/api/v1/items/smart").await;
@@ -277,11 +306,20 @@ async fn errors_are_json_with_a_stable_body() {
     app.create_user(email, Role::Viewer).await;
     let (_, token) = token_for(&app, email, Role::Viewer, false).await;
     let (status, body) = get_with(&app, &token, "/api/v1/no-such-thing").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let (status, body) = get_with(&app, &token, "/api/v1/items?sort=nonsense").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
     let (status, body) = get_with(&app, &token, "/api/v1/contributions/abc").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     let canada = org_id(&app, "government-of-canada").await;
     let (status, body) = send_with(
         &app,
@@ -291,7 +329,10 @@ async fn errors_are_json_with_a_stable_body() {
         &pledge(canada, "1"),
     )
     .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
 }
 
 #[tokio::test]
@@ -302,10 +343,7 @@ async fn the_openapi_document_lists_every_api_route_of_the_router() {
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("operations").keys() {
-            documented.insert((
-                method.to_uppercase(),
-                crate::matrix::normalized(path),
-            ));
+            documented.insert((method.to_uppercase(), crate::matrix::normalized(path)));
         }
     }
     let served: BTreeSet<(String, String)> = crate::matrix::declared_in_src_web()
@@ -340,13 +378,24 @@ async fn the_funding_summaries_are_the_pages_tables() {
     assert!(area["items"].as_u64().unwrap_or(0) >= 1);
     assert_eq!(area["url"], "/result-areas/3.6");
 
-    let donors = app.get_json("/api/v1/funding/donors?place=Guinea-Bissau").await;
+    let donors = app
+        .get_json("/api/v1/funding/donors?place=Guinea-Bissau")
+        .await;
     let donors = donors.as_array().expect("donors");
     let total: rust_decimal::Decimal = donors
         .iter()
-        .filter_map(|d| d["pledged_usd"].as_str()?.parse::<rust_decimal::Decimal>().ok())
+        .filter_map(|d| {
+            d["pledged_usd"]
+                .as_str()?
+                .parse::<rust_decimal::Decimal>()
+                .ok()
+        })
         .sum();
-    assert_eq!(total, rust_decimal::Decimal::from(7_000_000), "Guinea-Bissau's pledges");
+    assert_eq!(
+        total,
+        rust_decimal::Decimal::from(7_000_000),
+        "Guinea-Bissau's pledges"
+    );
     assert_eq!(app.get("/api/v1/funding/nothing").await.0, 404);
     assert_eq!(app.get("/api/v1/funding/themes?theme=99").await.0, 400);
 }

@@ -345,7 +345,13 @@ async fn send(
             .send()
             .await
             .expect("request"),
-        ("PUT", None) => app.client.put(url).form(form).send().await.expect("request"),
+        ("PUT", None) => app
+            .client
+            .put(url)
+            .form(form)
+            .send()
+            .await
+            .expect("request"),
         _ => panic!("the matrix sends GET, POST and PUT only, not {method}"),
     };
     let status = response.status().as_u16();

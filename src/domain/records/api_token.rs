@@ -97,6 +97,11 @@ mod tests {
             let errors = form("x", "30", true).validate(role).unwrap_err();
             assert!(errors.get("write").is_some(), "{role}");
         }
-        assert!(form("x", "30", true).validate(Role::Admin).unwrap().can_write);
+        assert!(
+            form("x", "30", true)
+                .validate(Role::Admin)
+                .unwrap()
+                .can_write
+        );
     }
 }

@@ -46,20 +46,21 @@ pub struct ErrorDetail {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    detail: ErrorDetail,
+    /// Boxed: an error travels in every handler's `Result`, so it is kept small.
+    detail: Box<ErrorDetail>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            detail: ErrorDetail {
+            detail: Box::new(ErrorDetail {
                 code: code.to_string(),
                 message: message.into(),
                 field: None,
                 fields: None,
                 current: None,
-            },
+            }),
         }
     }
 
@@ -153,7 +154,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            axum::Json(ErrorBody { error: self.detail }),
+            axum::Json(ErrorBody {
+                error: *self.detail,
+            }),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -12,12 +12,12 @@ use std::borrow::Cow;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::Filters;
+use crate::domain::filters::RawFilters;
 use crate::domain::funding::Unconverted;
 use crate::domain::money::{Currency, two_places};
 use crate::web::AppError;
 use crate::web::dashboard::SortKey;
 use crate::web::forms::HtmlQuery;
-use crate::domain::filters::RawFilters;
 use crate::web::pages::funding::{parse_filters, query_string};
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
@@ -194,7 +194,13 @@ pub async fn programmes(
     HtmlQuery(filters): HtmlQuery<FilterParams>,
     HtmlQuery(paging): HtmlQuery<PageParams>,
 ) -> Result<Response, ApiError> {
-    Ok(list("/api/v1/programmes", &snap, audience, &filters, &paging)?)
+    Ok(list(
+        "/api/v1/programmes",
+        &snap,
+        audience,
+        &filters,
+        &paging,
+    )?)
 }
 
 /// Items (programmes, initiatives and components) with their funding figures, filtered,

@@ -48,7 +48,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/api/v1/items/{slug}/contributions",
             post(writes::create_contribution),
         )
-        .route("/api/v1/contributions/{id}", put(writes::update_contribution))
+        .route(
+            "/api/v1/contributions/{id}",
+            put(writes::update_contribution),
+        )
         .route("/api/v1/items/{slug}", put(writes::update_item))
         .route_layer(from_fn_with_state(
             state.clone(),

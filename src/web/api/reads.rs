@@ -152,7 +152,10 @@ pub async fn item(
         components,
         alignments,
         organisations,
-        budgets: records.budgets_of_item(item.id).map(BudgetJson::from).collect(),
+        budgets: records
+            .budgets_of_item(item.id)
+            .map(BudgetJson::from)
+            .collect(),
         contributions: records
             .contributions_of_item(item.id)
             .map(|c| ContributionJson::listed(c, &item.slug, records))
@@ -378,7 +381,10 @@ pub async fn result_areas(snap: Snap) -> Json<Vec<ResultAreaJson>> {
                 code: a.code.clone(),
                 theme: a.theme_code.clone(),
                 title: a.title.clone(),
-                label: a.title.clone().unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
+                label: a
+                    .title
+                    .clone()
+                    .unwrap_or_else(|| TITLE_NOT_GIVEN.to_string()),
             })
             .collect(),
     )
@@ -398,7 +404,9 @@ pub struct RateJson {
 /// The monthly exchange rates to USD, by currency and month.
 #[utoipa::path(get, path = "/api/v1/exchange-rates", tag = "reference",
     responses((status = 200, body = Vec<RateJson>), (status = 401, body = ErrorBody)))]
-pub async fn exchange_rates(State(state): State<AppState>) -> Result<Json<Vec<RateJson>>, ApiError> {
+pub async fn exchange_rates(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<RateJson>>, ApiError> {
     let rates = rates::list(&state.pool, None).await?;
     Ok(Json(
         rates

@@ -146,7 +146,9 @@ async fn update<R: EditPage>(
 ) -> Result<R::Record, ApiError> {
     let before = {
         let mut db = state.pool.acquire().await?;
-        R::load(&mut db, key).await?.ok_or_else(ApiError::not_found)?
+        R::load(&mut db, key)
+            .await?
+            .ok_or_else(ApiError::not_found)?
     };
     let owner = R::owner_of(&state.pool, &before).await?;
     let context = R::context(&state.pool, &owner, Some(&before), form).await?;
@@ -230,12 +232,10 @@ pub async fn update_contribution(
     // Only contributions of items there are (not archived) are changed here.
     let shown = visible_contribution(&state, &snap, Audience::Internal, id).await?;
     let Some(version) = input.version else {
-        return Err(ApiError::invalid(
-            &crate::domain::forms::FieldErrors::one(
-                "version",
-                "send the version the contribution was read at",
-            ),
-        ));
+        return Err(ApiError::invalid(&crate::domain::forms::FieldErrors::one(
+            "version",
+            "send the version the contribution was read at",
+        )));
     };
     let item_slug = shown.item.clone();
     let current = |now: &money::Contribution| {
@@ -399,8 +399,15 @@ pub async fn update_item(
 ) -> Result<Json<ItemSaved>, ApiError> {
     let (item, _, _) = visible_item(&snap, Audience::Internal, &slug)?;
     let current = |now: &AdminItem| serde_json::to_value(ItemSaved::from(now)).unwrap_or_default();
-    let saved =
-        update::<Items>(&state, &user, &item.id, input.version, &input.form(), current).await?;
+    let saved = update::<Items>(
+        &state,
+        &user,
+        &item.id,
+        input.version,
+        &input.form(),
+        current,
+    )
+    .await?;
     Ok(Json(ItemSaved::from(&saved)))
 }
 

@@ -117,7 +117,16 @@ pub async fn list(
     } else {
         ""
     };
-    let page = page(&state, nav, &user, blank(), FieldErrors::default(), None, notice).await?;
+    let page = page(
+        &state,
+        nav,
+        &user,
+        blank(),
+        FieldErrors::default(),
+        None,
+        notice,
+    )
+    .await?;
     Ok(Html(page.render()?))
 }
 
