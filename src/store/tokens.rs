@@ -93,12 +93,14 @@ pub async fn create(
     .bind(i32::try_from(fields.days)?)
     .fetch_one(&mut *tx)
     .await?;
-    let after = json!({ "name": row.name, "prefix": row.prefix, "can_write": row.can_write,
-                        "expires_at": row.expires_at });
+    let after = json!({ "api_token": row.id, "name": row.name, "prefix": row.prefix,
+                        "can_write": row.can_write, "expires_at": row.expires_at });
     let entry = Entry {
         action: "create",
-        entity: "api_token",
-        entity_id: Some(row.id),
+        // An account matter: audited against the account, so it stays out of the
+        // portfolio's activity feed (which leaves out `user` rows) and its indexes.
+        entity: "user",
+        entity_id: Some(user_id),
         item_id: None,
         summary: format!(
             "Created API token “{}” ({})",
@@ -171,12 +173,12 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, user_id: i64, id: i64) -> sqlx
     };
     let entry = Entry {
         action: "delete",
-        entity: "api_token",
-        entity_id: Some(id),
+        entity: "user",
+        entity_id: Some(user_id),
         item_id: None,
         summary: format!("Revoked API token “{name}”"),
-        before: Some(&json!({ "revoked": false })),
-        after: Some(&json!({ "revoked": true })),
+        before: Some(&json!({ "api_token": id, "revoked": false })),
+        after: Some(&json!({ "api_token": id, "revoked": true })),
     };
     audit::record(&mut *tx, actor, entry).await?;
     tx.commit().await?;

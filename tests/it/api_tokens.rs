@@ -69,6 +69,14 @@ async fn a_token_is_shown_once_and_only_its_hash_is_stored() {
         .await
         .expect("dump");
     assert!(!dump.contains(&secret[3..]), "the secret is not stored");
+    let (entity, summary): (String, String) = sqlx::query_as(
+        "SELECT entity, summary FROM audit_log WHERE summary LIKE 'Created API token%'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("the creation is audited");
+    assert_eq!(entity, "user", "an account matter, not a portfolio change");
+    assert!(summary.contains("nightly report") && summary.contains("read-write"));
 
     let (_, listed) = admin.get("/account/tokens").await;
     assert!(!listed.contains(&secret), "shown once only");
