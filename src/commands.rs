@@ -10,9 +10,10 @@ use crate::accounts::{self, AccountError};
 use crate::config::DbSettings;
 use crate::db::{Database, Seeding};
 use crate::domain::auth::{Role, email_problem, normalize_email};
+use crate::domain::records::api_token::TokenForm;
 use crate::portable::{self, Credentials};
 use crate::store::audit::Actor;
-use crate::store::users;
+use crate::store::{tokens, users};
 
 /// Changes made from the command line are recorded as made by this actor.
 fn cli_actor() -> Actor {
@@ -22,6 +23,7 @@ fn cli_actor() -> Actor {
     Actor {
         id: None,
         email: format!("command line ({who})"),
+        token_id: None,
     }
 }
 
@@ -313,4 +315,32 @@ fn import_progress(rows: usize, shown: bool) -> indicatif::ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+/// A personal API token for `email`, checked as the account page checks one (only an
+/// admin may have a read-write token). Prints the token alone, for scripts to capture.
+pub async fn token(
+    pool: &PgPool,
+    email: &str,
+    name: &str,
+    write: bool,
+    days: i64,
+) -> anyhow::Result<String> {
+    let user = existing(pool, email).await?;
+    anyhow::ensure!(
+        user.disabled_at.is_none(),
+        "{} is disabled: enable the account first",
+        user.email
+    );
+    let form = TokenForm {
+        name: name.to_string(),
+        days: days.to_string(),
+        write: write.then(|| "on".to_string()),
+    };
+    let fields = form.validate(user.role).map_err(|errors| {
+        let problems: Vec<String> = errors.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        anyhow::anyhow!("{}", problems.join("; "))
+    })?;
+    let made = tokens::create(pool, &cli_actor(), user.id, &fields).await?;
+    Ok(made.secret)
 }

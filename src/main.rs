@@ -226,6 +226,20 @@ enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Create a personal API token for an account and print it (shown this once).
+    Token {
+        #[arg(long)]
+        email: String,
+        /// What uses it, shown in the person's list of tokens.
+        #[arg(long)]
+        name: String,
+        /// Read-write (admins only): may record and change contributions.
+        #[arg(long)]
+        write: bool,
+        /// How many days it is valid (1 to 366).
+        #[arg(long, default_value_t = 90)]
+        days: i64,
+    },
     /// Set a new password; the person's sessions end.
     ResetPassword {
         #[arg(long)]
@@ -335,6 +349,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 UserCommand::ResetPassword { email, .. } => {
                     commands::reset_password(pool, email, pw).await
                 }
+                UserCommand::Token {
+                    email,
+                    name,
+                    write,
+                    days,
+                } => commands::token(pool, email, name, *write, *days).await,
             };
             database.close().await;
             println!("{}", outcome?.trim_end());

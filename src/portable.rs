@@ -51,6 +51,11 @@ pub const NOT_EXPORTED: &[(&str, &str)] = &[
         "sign-in attempts of the last 15 minutes and their locks: short-lived by design",
     ),
     (
+        "contribution_import_uploads",
+        "spreadsheets uploaded and waiting for their preview to be saved: a staging area \
+         swept after a day; what was saved is in contributions and contribution_imports",
+    ),
+    (
         "_sqlx_migrations",
         "which migrations ran: the import applies the migrations itself before loading",
     ),
@@ -121,8 +126,10 @@ tables! {
     alignments: Alignment,
     exchange_rates: ExchangeRate,
     budgets: Budget,
-    contributions: Contribution,
     users: Account,
+    contribution_imports: ContributionImport,
+    contributions: Contribution,
+    api_tokens: ApiToken,
     audit_log: AuditEntry,
     login_failures_unknown: UnknownSignInFailures,
 }
@@ -302,6 +309,7 @@ pub struct Contribution {
     pub seed_key: Option<String>,
     pub version: i32,
     pub archived_at: Option<DateTime<Utc>>,
+    pub import_id: Option<i64>,
 }
 impl Table for Contribution {
     const ORDER: &'static str = "id";
@@ -326,6 +334,44 @@ impl Table for Account {
     const ORDER: &'static str = "id";
 }
 
+/// A spreadsheet import of contributions: who saved which file when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct ContributionImport {
+    pub id: i64,
+    pub imported_at: DateTime<Utc>,
+    pub actor_id: Option<i64>,
+    pub actor_email: String,
+    pub file_name: String,
+    pub row_count: i32,
+}
+impl Table for ContributionImport {
+    const ORDER: &'static str = "id";
+}
+
+/// A personal API token. `token_hash` (the SHA-256 of the secret, as PostgreSQL's hex
+/// text `\x…`) is in the document only with `--with-credentials`, as password hashes are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_hash: Option<String>,
+    pub prefix: String,
+    pub can_write: bool,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+impl Table for ApiToken {
+    const COLUMNS: &'static str = "id, user_id, name, token_hash::text AS token_hash, prefix, \
+                                   can_write, expires_at, created_at, last_used_at, revoked_at";
+    const ORDER: &'static str = "id";
+}
+
 /// An audit row. `before` and `after` are the stored JSON, character for character
 /// (numbers keep their digits: no round trip through floating point).
 #[derive(Debug, Serialize, Deserialize)]
@@ -342,10 +388,12 @@ pub struct AuditEntry {
     pub summary: String,
     pub before: Option<Box<RawValue>>,
     pub after: Option<Box<RawValue>>,
+    pub api_token_id: Option<i64>,
 }
 impl Table for AuditEntry {
     const COLUMNS: &'static str = "id, at, actor_id, actor_email, action, entity, entity_id, \
-                                   item_id, summary, before::text AS before, after::text AS after";
+                                   item_id, summary, before::text AS before, \
+                                   after::text AS after, api_token_id";
     const ORDER: &'static str = "id";
 }
 
@@ -363,6 +411,7 @@ impl<'r> FromRow<'r, PgRow> for AuditEntry {
             summary: row.try_get("summary")?,
             before: raw_json(row.try_get("before")?)?,
             after: raw_json(row.try_get("after")?)?,
+            api_token_id: row.try_get("api_token_id")?,
         })
     }
 }
@@ -445,6 +494,9 @@ pub async fn export(pool: &PgPool, credentials: Credentials) -> anyhow::Result<D
         for account in &mut document.users {
             account.password_hash = None;
         }
+        for token in &mut document.api_tokens {
+            token.token_hash = None;
+        }
     }
     Ok(document)
 }
@@ -512,6 +564,8 @@ pub struct Imported {
     /// Accounts that came without a password hash: they cannot sign in until an
     /// administrator sets a password.
     pub without_password: Vec<String>,
+    /// API tokens that came without their hash: revoked, since no one holds their secret.
+    pub tokens_revoked: usize,
 }
 
 impl std::fmt::Display for Imported {
@@ -532,6 +586,14 @@ impl std::fmt::Display for Imported {
                 self.without_password[0]
             )?;
         }
+        if self.tokens_revoked > 0 {
+            write!(
+                f,
+                "\n{} API token(s) came without their secret's hash and were revoked: their \
+                 owners create new ones on their account page",
+                self.tokens_revoked
+            )?;
+        }
         Ok(())
     }
 }
@@ -544,6 +606,7 @@ const IMPORT_LOCK: i64 = 0x0070_745f_696d_706f;
 /// transaction: on any error nothing is changed.
 pub async fn import(pool: &PgPool, mut document: Document) -> anyhow::Result<Imported> {
     let without_password = give_unusable_passwords(&mut document.users)?;
+    let tokens_revoked = revoke_tokens_without_hash(&mut document.api_tokens)?;
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(IMPORT_LOCK)
@@ -563,6 +626,7 @@ pub async fn import(pool: &PgPool, mut document: Document) -> anyhow::Result<Imp
     Ok(Imported {
         counts: counts(&document),
         without_password,
+        tokens_revoked,
     })
 }
 
@@ -596,6 +660,23 @@ fn give_unusable_passwords(accounts: &mut [Account]) -> anyhow::Result<Vec<Strin
         without.push(account.email.clone());
     }
     Ok(without)
+}
+
+/// A token exported without its hash cannot be presented again: it gets the hash of a
+/// random secret (the column may not be empty) and is revoked as of the import, so its
+/// owner's page says so rather than listing a token that silently fails. Says how many.
+fn revoke_tokens_without_hash(tokens: &mut [ApiToken]) -> anyhow::Result<usize> {
+    let now = Utc::now();
+    let mut revoked = 0;
+    for token in tokens.iter_mut().filter(|t| t.token_hash.is_none()) {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+        token.token_hash = Some(format!("\\x{hex}"));
+        token.revoked_at.get_or_insert(now);
+        revoked += 1;
+    }
+    Ok(revoked)
 }
 
 /// Each id sequence where the export found it, or past the highest id loaded if that is
@@ -676,8 +757,10 @@ mod tests {
             alignments: vec![],
             exchange_rates: vec![],
             budgets: vec![],
-            contributions: vec![],
             users: vec![],
+            contribution_imports: vec![],
+            contributions: vec![],
+            api_tokens: vec![],
             audit_log: vec![],
             login_failures_unknown: vec![],
             sequences: vec![],
@@ -685,13 +768,13 @@ mod tests {
         let bytes = to_bytes(&empty).expect("encode");
         assert!(from_bytes(&bytes).is_ok());
         let mut value: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
-        value["api_tokens"] = serde_json::json!([]);
+        value["webhooks"] = serde_json::json!([]);
         let said = format!(
             "{:#}",
             from_bytes(&serde_json::to_vec(&value).expect("encode")).expect_err("refused")
         );
         assert!(
-            said.contains("does not fit export format version 1") && said.contains("api_tokens"),
+            said.contains("does not fit export format version 1") && said.contains("webhooks"),
             "{said}"
         );
     }

@@ -37,6 +37,8 @@ const TABLE_DEFAULT: &[&str] = &["SELECT", "INSERT", "UPDATE", "DELETE"];
 const TABLE_RIGHTS: &[(&str, &[&str])] = &[
     // The audit trail: read and append, never rewrite.
     ("audit_log", &["SELECT", "INSERT"]),
+    // Who imported which spreadsheet: a record of what happened, like the audit trail.
+    ("contribution_imports", &["SELECT", "INSERT"]),
     // Which migrations ran: the owner's record.
     ("_sqlx_migrations", &["SELECT"]),
     // One row, counted up by the tables' triggers (which run as the application role).

@@ -11,6 +11,9 @@ use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 pub struct Actor {
     pub id: Option<i64>,
     pub email: String,
+    /// The API token the change was made with (`api_tokens.id`), if any: the row is
+    /// still the person's, and names the token too.
+    pub token_id: Option<i64>,
 }
 
 /// One change to record.
@@ -38,8 +41,8 @@ pub mod erased {
 
 pub async fn record(db: impl PgExecutor<'_>, actor: &Actor, entry: Entry<'_>) -> sqlx::Result<()> {
     sqlx::query!(
-        "INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, item_id, summary, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, item_id, summary, before, after, api_token_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         actor.id,
         actor.email,
         entry.action,
@@ -49,6 +52,7 @@ pub async fn record(db: impl PgExecutor<'_>, actor: &Actor, entry: Entry<'_>) ->
         entry.summary,
         entry.before.map(|b| b.to_json()),
         entry.after.map(|a| a.to_json()),
+        actor.token_id,
     )
     .execute(db)
     .await?;

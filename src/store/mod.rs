@@ -14,4 +14,5 @@ pub mod seed;
 pub mod sessions;
 pub mod strategy;
 pub mod throttle;
+pub mod tokens;
 pub mod users;

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 
 use crate::domain::auth::{Audience, Role};
 use crate::store::sessions::{self, SessionUser};
+use crate::store::tokens::{self, TokenUser};
+use crate::web::api::error::ApiError;
 use crate::web::forms::{query_param, with_query_param};
 use crate::web::{AppError, AppState};
 
@@ -27,6 +29,37 @@ pub struct CurrentUser {
     /// An administrator set the password: only the change of password (and sign-out) may
     /// be reached until it is changed (see [`load_session`]).
     pub must_change_password: bool,
+    /// The API token this request came with (`Authorization: Bearer`), or None for a
+    /// browser session.
+    pub token: Option<TokenGrant>,
+}
+
+/// What a request's API token allows besides its person's role.
+#[derive(Debug, Clone)]
+pub struct TokenGrant {
+    pub id: i64,
+    pub name: String,
+    pub can_write: bool,
+}
+
+impl From<TokenUser> for CurrentUser {
+    fn from(t: TokenUser) -> Self {
+        CurrentUser {
+            id: t.id,
+            role: t.role,
+            email: t.email,
+            display_name: t.display_name,
+            // No cookie is involved, so there is no cross-site request to guard against;
+            // an empty token never matches a form's (see `verify_csrf_token`).
+            csrf_token: String::new(),
+            must_change_password: t.must_change_password,
+            token: Some(TokenGrant {
+                id: t.token_id,
+                name: t.token_name,
+                can_write: t.can_write,
+            }),
+        }
+    }
 }
 
 impl From<SessionUser> for CurrentUser {
@@ -38,6 +71,7 @@ impl From<SessionUser> for CurrentUser {
             display_name: s.display_name,
             csrf_token: s.csrf_token,
             must_change_password: s.must_change_password,
+            token: None,
         }
     }
 }
@@ -55,12 +89,12 @@ fn reachable_before_changing(path: &str) -> bool {
 /// change of password (and come back afterwards), API clients get a 403 saying why.
 fn change_password_first(req: &Request) -> Response {
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    if path.starts_with("/api/") {
-        return (
-            StatusCode::FORBIDDEN,
-            "change your password first: sign in with a browser\n",
+    if is_api(path) {
+        return ApiError::forbidden(
+            "password_change_required",
+            "Change your password first: sign in with a browser.",
         )
-            .into_response();
+        .into_response();
     }
     let next = if req.method() == Method::GET {
         path
@@ -76,6 +110,7 @@ impl CurrentUser {
         crate::store::audit::Actor {
             id: Some(self.id),
             email: self.email.clone(),
+            token_id: self.token.as_ref().map(|t| t.id),
         }
     }
 }
@@ -106,14 +141,58 @@ pub fn removal_cookie(secure: bool) -> Cookie<'static> {
     cookie
 }
 
-/// Looks up the session cookie, if any, and records the user in the request; a route
-/// layer of the groups that need to know who asks (see `web::routes`).
+/// The JSON API's addresses: they answer JSON errors and accept API tokens.
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+/// The token of an `Authorization: Bearer …` header; `Err` for a header that is not one.
+fn bearer(req: &Request) -> Option<Result<&str, ()>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    Some(token.ok_or(()))
+}
+
+/// Who asks: an API token (`Authorization: Bearer`, on `/api/` addresses only, where no
+/// form is ever posted) or else the session cookie; records the user in the request. A
+/// route layer of the groups that need to know who asks (see `web::routes`). A token
+/// that is unknown, expired or revoked is refused (401) rather than read as anonymous,
+/// so a script learns at once that its token stopped working.
 pub async fn load_session(
     State(state): State<AppState>,
     jar: CookieJar,
     mut req: Request,
     next: Next,
 ) -> Response {
+    if is_api(req.uri().path())
+        && let Some(token) = bearer(&req)
+    {
+        let found = match token {
+            Ok(token) => tokens::lookup(&state.pool, token).await,
+            Err(()) => Ok(None),
+        };
+        match found {
+            Ok(Some(user)) => {
+                if user.must_change_password {
+                    return change_password_first(&req);
+                }
+                req.extensions_mut().insert(CurrentUser::from(user));
+                return next.run(req).await;
+            }
+            Ok(None) => {
+                return ApiError::unauthorized(
+                    "The API token is unknown, expired or revoked: create a new one on your account page.",
+                )
+                .into_response();
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    }
     if let Some(cookie) = jar.get(cookie_name(state.settings.cookie_secure)) {
         match sessions::lookup(&state.pool, cookie.value()).await {
             Ok(Some(user)) => {
@@ -157,13 +236,11 @@ fn refusal(access: Access, state: &AppState, req: &Request) -> Option<Response> 
 /// Anonymous: browsers go to the sign-in page and come back; API clients get a 401.
 fn sign_in_first(req: &Request) -> Response {
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    if path.starts_with("/api/") {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Cookie")],
-            "sign in first\n",
+    if is_api(path) {
+        return ApiError::unauthorized(
+            "Sign in first: send `Authorization: Bearer <token>` with a token from your account page, or a session cookie.",
         )
-            .into_response();
+        .into_response();
     }
     let next = if req.method() == Method::GET {
         path
@@ -248,7 +325,7 @@ pub async fn verify_csrf_token(
             .find(|(k, _)| k == "_csrf")
             .map(|(_, v)| v.into_owned()),
     };
-    let valid = sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())));
+    let valid = matches_session_token(sent.as_deref(), &expected);
     if !valid {
         return AppError::CsrfRejected.into_response();
     }
@@ -262,6 +339,46 @@ fn declared_length(headers: &axum::http::HeaderMap) -> Option<usize> {
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
+}
+
+/// Whether `sent` is the session's CSRF token. A request without a session token (an API
+/// token's, which has none) never matches.
+pub fn matches_session_token(sent: Option<&str>, expected: &str) -> bool {
+    !expected.is_empty()
+        && sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
+}
+
+/// The header that carries the session's CSRF token on an API write made with a
+/// browser session (a form's `_csrf` field, for scripts in the page).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The API's writes: a token must be read-write; a browser session must send its CSRF
+/// token in `X-CSRF-Token` (a cookie alone could be another site's forged request).
+/// After `require_admin`, which decides the role.
+pub async fn api_write_access(req: Request, next: Next) -> Response {
+    let Some(user) = req.extensions().get::<CurrentUser>() else {
+        return sign_in_first(&req);
+    };
+    let refusal = match &user.token {
+        Some(token) if !token.can_write => Some(ApiError::forbidden(
+            "read_only_token",
+            "This API token is read-only: create a read-write token to make changes.",
+        )),
+        Some(_) => None,
+        None => {
+            let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            (!matches_session_token(sent, &user.csrf_token)).then(|| {
+                ApiError::forbidden(
+                    "csrf_rejected",
+                    "A write with a browser session needs the session's CSRF token in the X-CSRF-Token header; scripts use an API token instead.",
+                )
+            })
+        }
+    };
+    match refusal {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(req).await,
+    }
 }
 
 /// The query parameter that switches a staff member's view, and the cookie that keeps

@@ -90,7 +90,7 @@ struct ErrorPage {
 impl AppError {
     /// A store function's `anyhow` error that is a lost database is an outage (503),
     /// not a fault of the code (500).
-    fn database_errors_as_unavailable(self) -> AppError {
+    pub(crate) fn database_errors_as_unavailable(self) -> AppError {
         match self {
             AppError::Internal(e) => match e.downcast::<sqlx::Error>() {
                 Ok(db) => AppError::from(db),
@@ -100,7 +100,7 @@ impl AppError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -163,7 +163,39 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        error_page(status, heading, message)
+        let mut response = error_page(status, heading, message.clone());
+        // what the JSON API answers instead of the page (`web::api::error::as_json`)
+        response.extensions_mut().insert(ErrorSummary {
+            code: this.code(),
+            message,
+        });
+        response
+    }
+}
+
+/// An error response's code and message, kept with the page so the API can answer the
+/// same error as JSON (`web::api::error`): one mapping of failures to statuses.
+#[derive(Debug, Clone)]
+pub struct ErrorSummary {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    /// The stable code the API's error bodies carry.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Forbidden => "forbidden",
+            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::CsrfRejected => "csrf_rejected",
+            AppError::TooMany { .. } => "too_many_requests",
+            AppError::TooLarge => "payload_too_large",
+            AppError::TimedOut => "timed_out",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! middleware stack, and the server loop.
 
 pub mod admin;
+pub mod api;
 mod assets;
 pub mod auth;
 pub mod cache;
@@ -85,7 +86,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(pages::overview::show))
         .route("/programmes/{slug}", get(pages::item::show))
         .route("/result-areas", get(pages::result_areas::show))
-        .route("/api/v1/programmes", get(pages::api::programmes))
         .route("/funding", get(pages::funding::show))
         .route("/funding.csv", get(pages::funding::csv))
         .route("/funding.xlsx", get(pages::funding::xlsx))
@@ -128,6 +128,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/account/password",
             get(pages::account::form).post(pages::account::submit),
         )
+        .route(
+            "/account/tokens",
+            get(pages::tokens::list).post(pages::tokens::create),
+        )
+        .route("/account/tokens/{id}/revoke", post(pages::tokens::revoke))
         .route_layer(from_fn_with_state(state.clone(), auth::verify_csrf_token))
         .route_layer(from_fn_with_state(state.clone(), auth::require_signed_in))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
@@ -149,6 +154,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
     Router::new()
         .merge(read)
+        .merge(api::routes(state))
         .merge(staff)
         .merge(admin)
         .merge(signed_in)
@@ -170,6 +176,8 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
             limits::time_limit,
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        // every error of an /api/ address, whoever answered it, as the API's JSON body
+        .layer(from_fn(api::error::as_json))
         // outside the panic and timeout answers, so they carry the headers too
         .layer(from_fn_with_state(state.clone(), security::no_store))
         .layer(security::headers(state.settings.cookie_secure))

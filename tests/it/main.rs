@@ -6,6 +6,8 @@ mod harness;
 
 mod activity;
 mod api;
+mod api_tokens;
+mod api_v1;
 mod auth;
 mod backup;
 mod cli;

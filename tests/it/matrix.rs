@@ -79,6 +79,23 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/programmes/{slug}",                     NO_FORM,      READ),
     ("GET",  "/result-areas",                          NO_FORM,      READ),
     ("GET",  "/api/v1/programmes",                     NO_FORM,      API),
+    ("GET",  "/api/v1/items",                          NO_FORM,      API),
+    ("GET",  "/api/v1/items/{slug}",                   NO_FORM,      API),
+    ("GET",  "/api/v1/contributions",                  NO_FORM,      API),
+    ("GET",  "/api/v1/contributions/{contribution}",   NO_FORM,      API),
+    ("GET",  "/api/v1/organisations",                  NO_FORM,      API),
+    ("GET",  "/api/v1/places",                         NO_FORM,      API),
+    ("GET",  "/api/v1/result-areas",                   NO_FORM,      API),
+    ("GET",  "/api/v1/exchange-rates",                 NO_FORM,      API),
+    ("GET",  "/api/v1/funding/donors",                 NO_FORM,      API),
+    ("GET",  "/api/v1/funding/{funding_table}",        NO_FORM,      API),
+    ("GET",  "/api/v1/openapi.json",                   NO_FORM,      OPEN),
+    ("GET",  "/api/v1",                                NO_FORM,      OPEN),
+    // API writes: a form body is no JSON (415) once access is granted; a browser session
+    // without the X-CSRF-Token header is refused first (403) — see tests/it/api_v1.rs.
+    ("POST", "/api/v1/items/{slug}/contributions",     NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
+    ("PUT",  "/api/v1/contributions/{contribution}",   NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
+    ("PUT",  "/api/v1/items/{slug}",                   NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
     ("GET",  "/programmes/{slug}/history",             NO_FORM,      STAFF),
     ("GET",  "/activity",                              NO_FORM,      STAFF),
     ("GET",  "/funding",                               NO_FORM,      READ),
@@ -153,6 +170,9 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     // Anyone.
     ("GET",  "/account/password",                      NO_FORM,      [Login, Is(200), Is(200), Is(200)]),
     ("POST", "/account/password",                      NO_FORM,      [Login, Is(422), Is(422), Is(422)]),
+    ("GET",  "/account/tokens",                        NO_FORM,      [Login, Is(200), Is(200), Is(200)]),
+    ("POST", "/account/tokens",                        NO_FORM,      [Login, Is(422), Is(422), Is(422)]),
+    ("POST", "/account/tokens/{token}/revoke",         NO_FORM,      [Login, Is(404), Is(404), Is(404)]),
     ("GET",  "/login",                                 NO_FORM,      OPEN),
     ("POST", "/login",                                 NO_FORM,      [Is(422), Is(422), Is(422), Is(422)]),
     ("GET",  "/healthz",                               NO_FORM,      OPEN),
@@ -176,10 +196,13 @@ async fn placeholders(app: &TestApp) -> HashMap<&'static str, String> {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .flatten()
     };
-    let values: [(&'static str, Option<String>); 19] = [
+    let values: [(&'static str, Option<String>); 21] = [
         // an id no record has (imports and uploads: the seeded database has none)
         ("missing", Some("999999999".to_string())),
         ("area_code", Some("3.6".to_string())),
+        ("funding_table", Some("result-areas".to_string())),
+        // another person's token, or none: no one revokes it from their page
+        ("token", Some("999999".to_string())),
         ("org_slug", Some("european-union".to_string())),
         ("place", Some("Guinea-Bissau".to_string())),
         (
@@ -322,7 +345,22 @@ async fn send(
             .send()
             .await
             .expect("request"),
-        _ => panic!("the matrix sends GET and POST only, not {method}"),
+        ("PUT", Some(s)) => s
+            .client
+            .put(url)
+            .header("cookie", &s.cookie)
+            .form(form)
+            .send()
+            .await
+            .expect("request"),
+        ("PUT", None) => app
+            .client
+            .put(url)
+            .form(form)
+            .send()
+            .await
+            .expect("request"),
+        _ => panic!("the matrix sends GET, POST and PUT only, not {method}"),
     };
     let status = response.status().as_u16();
     (status, crate::harness::location(&response))
@@ -619,8 +657,8 @@ fn the_route_scanner_reads_rustfmt_output() {
     assert_eq!(routes, expected);
 }
 
-#[test]
-fn the_matrix_covers_every_route_declared_in_src_web() {
+/// Every (METHOD, normalized pattern) the sources under `src/web` declare.
+pub(crate) fn declared_in_src_web() -> BTreeSet<(String, String)> {
     let web = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("src")
         .join("web");
@@ -644,6 +682,17 @@ fn the_matrix_covers_every_route_declared_in_src_web() {
         declared.extend(declared_routes(&source));
         declared.extend(pipeline_routes(&source));
     }
+    declared
+}
+
+/// A route pattern with its parameters' names dropped (`/a/{id}` → `/a/{}`).
+pub(crate) fn normalized(pattern: &str) -> String {
+    normalize(pattern)
+}
+
+#[test]
+fn the_matrix_covers_every_route_declared_in_src_web() {
+    let declared = declared_in_src_web();
     assert!(
         declared.len() > 20,
         "the scanner found the routes: {declared:?}"

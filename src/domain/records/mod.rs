@@ -4,6 +4,7 @@
 //! import reads its rows with the same forms.
 
 pub mod account;
+pub mod api_token;
 pub mod budget;
 pub mod contribution;
 pub mod item;

@@ -974,7 +974,7 @@ fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters
 }
 
 /// Calls `f` with the sections for the filters (precomputed when there are none).
-fn with_sections<T>(
+pub(crate) fn with_sections<T>(
     snapshot: &Snapshot,
     audience: Audience,
     filters: &Filters,

@@ -102,7 +102,7 @@ pub struct ItemPage {
 
 /// The item behind `slug` if this audience may see it: drafts (and anything under a
 /// draft) do not exist for viewers.
-fn visible_item<'a>(
+pub(crate) fn visible_item<'a>(
     snap: &'a Snap,
     audience: Audience,
     slug: &str,

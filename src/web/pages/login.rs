@@ -125,6 +125,7 @@ pub async fn submit(
     let actor = Actor {
         id: account.as_ref().map(|a| a.id),
         email: email.clone(),
+        token_id: None,
     };
     let Some(account) = account.filter(|_| verified) else {
         if actor.id.is_some() {

@@ -2,7 +2,6 @@
 
 pub mod account;
 pub mod activity;
-pub mod api;
 pub mod funding;
 pub mod iati;
 pub mod item;
@@ -12,6 +11,7 @@ pub mod overview;
 pub mod place;
 pub mod result_areas;
 pub mod search;
+pub mod tokens;
 
 use askama::Template;
 use axum::extract::FromRequestParts;

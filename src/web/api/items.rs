@@ -1,5 +1,8 @@
-//! `GET /api/v1/programmes`: items with their funding figures as JSON, paged, with the
-//! filters and sorts of the dashboards. The full list is the CSV (`/funding.csv?table=items`).
+//! `GET /api/v1/items` (and its first name, `/api/v1/programmes`): items with their
+//! funding figures as JSON, paged, with the filters and sorts of the dashboards, served
+//! from the dashboards' snapshot. `GET /api/v1/items/{slug}`: one item with its
+//! components, alignments, organisations, budgets and contributions. The full list is the
+//! CSV (`/funding.csv?table=items`).
 
 use axum::Json;
 use axum::http::{HeaderValue, header};
@@ -9,30 +12,77 @@ use std::borrow::Cow;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::Filters;
+use crate::domain::filters::RawFilters;
 use crate::domain::funding::Unconverted;
 use crate::domain::money::{Currency, two_places};
 use crate::web::AppError;
 use crate::web::dashboard::SortKey;
 use crate::web::forms::HtmlQuery;
-use crate::web::pages::ListQuery;
 use crate::web::pages::funding::{parse_filters, query_string};
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{Pager, no_rate};
 use rust_decimal::Decimal;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::web::api::error::{ApiError, ErrorBody};
 
 const DEFAULT_PER_PAGE: usize = 100;
 const MAX_PER_PAGE: usize = 500;
 
-#[derive(Debug, Default, Deserialize)]
+/// The filters and sort of `/funding`, as a query. Each value is checked where the
+/// dashboards check it; an unknown one is a 400 that lists the values there are.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
-pub struct Params {
-    #[serde(flatten)]
-    list: ListQuery,
-    per_page: String,
+#[into_params(parameter_in = Query)]
+pub struct FilterParams {
+    /// `programme`, `initiative` or `component`.
+    kind: String,
+    /// An item status, e.g. `ongoing`.
+    status: String,
+    /// A theme code, e.g. `1`.
+    theme: String,
+    /// A result area code, e.g. `3.6`.
+    result_area: String,
+    /// An organisation's slug.
+    organisation: String,
+    /// A place's name.
+    place: String,
+    /// A biennium, e.g. `2008-2009`.
+    biennium: String,
+    /// `gap`, `unfunded`, `partly`, `fully` ...
+    funding: String,
+    /// `report` (default), `gap`, `budget`, `coverage` or `title`.
+    pub sort: String,
 }
 
-#[derive(Serialize)]
+/// Which page of a list, as a query.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// From 1.
+    pub page: String,
+    /// 1 to 500; 100 when not given.
+    pub per_page: String,
+}
+
+impl FilterParams {
+    pub fn filters(&self) -> RawFilters {
+        RawFilters {
+            kind: self.kind.clone(),
+            status: self.status.clone(),
+            theme: self.theme.clone(),
+            result_area: self.result_area.clone(),
+            organisation: self.organisation.clone(),
+            place: self.place.clone(),
+            biennium: self.biennium.clone(),
+            funding: self.funding.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct ProgrammeList {
     pub items: Vec<ProgrammeJson>,
     /// Items matching the filters, over all pages.
@@ -46,7 +96,7 @@ pub struct ProgrammeList {
 }
 
 /// One item. Money is a decimal string with two places, or null when unknown.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ProgrammeJson {
     pub slug: String,
     pub title: String,
@@ -72,7 +122,7 @@ pub struct ProgrammeJson {
 }
 
 /// Money of one figure, currency and month that no rate converts.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct NotConvertedJson {
     /// "budget", "pledged", "committed" or "paid".
     pub figure: &'static str,
@@ -85,7 +135,7 @@ pub struct NotConvertedJson {
 }
 
 impl NotConvertedJson {
-    fn all(unconverted: &Unconverted) -> Vec<NotConvertedJson> {
+    pub fn all(unconverted: &Unconverted) -> Vec<NotConvertedJson> {
         unconverted
             .sums()
             .iter()
@@ -101,11 +151,11 @@ impl NotConvertedJson {
 }
 
 /// A USD figure, or null when the only money behind it has no rate (never "0.00").
-fn usd_or_null(usd: Decimal, left_out: &[(Currency, Decimal)]) -> Option<String> {
+pub fn usd_or_null(usd: Decimal, left_out: &[(Currency, Decimal)]) -> Option<String> {
     (!usd.is_zero() || left_out.is_empty()).then(|| two_places(usd))
 }
 
-fn parse_per_page(raw: &str) -> Result<usize, AppError> {
+pub fn parse_per_page(raw: &str) -> Result<usize, AppError> {
     if raw.is_empty() {
         return Ok(DEFAULT_PER_PAGE);
     }
@@ -134,15 +184,76 @@ fn link_header(pager: &Pager, first: String, last: String) -> Option<HeaderValue
     HeaderValue::from_str(&links.join(", ")).ok()
 }
 
+/// Items, programmes first (the first name of `GET /api/v1/items`).
+#[utoipa::path(get, path = "/api/v1/programmes", tag = "items", params(FilterParams, PageParams),
+    responses((status = 200, body = ProgrammeList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn programmes(
     snap: Snap,
     audience: Audience,
-    HtmlQuery(params): HtmlQuery<Params>,
+    HtmlQuery(filters): HtmlQuery<FilterParams>,
+    HtmlQuery(paging): HtmlQuery<PageParams>,
+) -> Result<Response, ApiError> {
+    Ok(list(
+        "/api/v1/programmes",
+        &snap,
+        audience,
+        &filters,
+        &paging,
+    )?)
+}
+
+/// Items (programmes, initiatives and components) with their funding figures, filtered,
+/// sorted and paged as on `/funding`. A `Link` header names the neighbouring pages.
+#[utoipa::path(get, path = "/api/v1/items", tag = "items", params(FilterParams, PageParams),
+    responses((status = 200, body = ProgrammeList), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn items(
+    snap: Snap,
+    audience: Audience,
+    HtmlQuery(filters): HtmlQuery<FilterParams>,
+    HtmlQuery(paging): HtmlQuery<PageParams>,
+) -> Result<Response, ApiError> {
+    Ok(list("/api/v1/items", &snap, audience, &filters, &paging)?)
+}
+
+/// An item as the lists show it: its funding figures for this audience.
+pub fn programme_json(p: &crate::domain::portfolio::Portfolio, i: usize) -> ProgrammeJson {
+    let item = &p.items[i];
+    let funding = p.funding_ref(i);
+    ProgrammeJson {
+        slug: item.slug.clone(),
+        title: item.title.clone(),
+        kind: item.kind.as_str().to_string(),
+        published: item.published,
+        status: item.status.as_str().to_string(),
+        parent: item
+            .parent_id
+            .and_then(|parent| p.index_of(parent))
+            .map(|parent| p.items[parent].slug.clone()),
+        result_areas: item.facets.result_areas.clone(),
+        budget_usd: funding.budget_usd.map(two_places),
+        pledged_usd: usd_or_null(funding.pledged_usd, &funding.unconverted.pledged()),
+        firm_usd: usd_or_null(funding.firm_usd, &funding.unconverted.firm()),
+        not_converted: NotConvertedJson::all(&funding.unconverted),
+        gap_usd: funding.gap_usd.map(two_places),
+        coverage: funding.coverage.and_then(|c| c.round_dp(4).try_into().ok()),
+        budget_is_lower_bound: funding.budget_is_lower_bound,
+        url: format!("/programmes/{}", item.slug),
+    }
+}
+
+fn list(
+    path: &str,
+    snap: &Snap,
+    audience: Audience,
+    params: &FilterParams,
+    paging: &PageParams,
 ) -> Result<Response, AppError> {
-    let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
-    let sort = SortKey::parse(&params.list.sort, &SortKey::ALL)?;
-    let page = parse_page(Some(&params.list.page))?;
-    let per_page = parse_per_page(&params.per_page)?;
+    let filters = parse_filters(&params.filters(), snap.dashboard(audience))?;
+    let sort = SortKey::parse(&params.sort, &SortKey::ALL)?;
+    let page = parse_page(Some(&paging.page))?;
+    let per_page = parse_per_page(&paging.per_page)?;
     let d = snap.dashboard(audience);
     let p = &d.portfolio;
     // every kind, components included, in the chosen order
@@ -156,7 +267,7 @@ pub async fn programmes(
             .collect()
     };
     let base = format!(
-        "/api/v1/programmes?{}",
+        "{path}?{}",
         query_string(
             &filters,
             &[("sort", sort.as_str()), ("per_page", &per_page.to_string())]
@@ -165,34 +276,11 @@ pub async fn programmes(
     let pager = Pager::new(page, matching.len(), per_page, base)?;
     let items = matching[pager.range()]
         .iter()
-        .map(|&i| {
-            let item = &p.items[i];
-            let funding = p.funding_ref(i);
-            ProgrammeJson {
-                slug: item.slug.clone(),
-                title: item.title.clone(),
-                kind: item.kind.as_str().to_string(),
-                published: item.published,
-                status: item.status.as_str().to_string(),
-                parent: item
-                    .parent_id
-                    .and_then(|parent| p.index_of(parent))
-                    .map(|parent| p.items[parent].slug.clone()),
-                result_areas: item.facets.result_areas.clone(),
-                budget_usd: funding.budget_usd.map(two_places),
-                pledged_usd: usd_or_null(funding.pledged_usd, &funding.unconverted.pledged()),
-                firm_usd: usd_or_null(funding.firm_usd, &funding.unconverted.firm()),
-                not_converted: NotConvertedJson::all(&funding.unconverted),
-                gap_usd: funding.gap_usd.map(two_places),
-                coverage: funding.coverage.and_then(|c| c.round_dp(4).try_into().ok()),
-                budget_is_lower_bound: funding.budget_is_lower_bound,
-                url: format!("/programmes/{}", item.slug),
-            }
-        })
+        .map(|&i| programme_json(p, i))
         .collect();
     let page_href = |n: usize| {
         format!(
-            "/api/v1/programmes?{}",
+            "{path}?{}",
             query_string(
                 &filters,
                 &[
