@@ -11,6 +11,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# A relative PT_BIN is relative to where this script was started from.
+if [[ -n ${PT_BIN:-} && $PT_BIN != /* ]]; then
+    PT_BIN="$PWD/$PT_BIN"
+    export PT_BIN
+fi
 repo=$(cd "$here/../.." && pwd)
 
 die() {
