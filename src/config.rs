@@ -247,6 +247,12 @@ pub struct WebSettings {
     #[arg(long, env = "IMPORT_MAX_BYTES", default_value_t = IMPORT_MAX_BYTES, global = true)]
     pub import_max_bytes: usize,
 
+    /// Pretend today is this date (YYYY-MM-DD) for what is due and overdue and for the
+    /// forms' "not after today" checks: for demonstrations against the report's own date
+    /// and for tests. Unset: the real date (UTC).
+    #[arg(long, env = "PT_TODAY", global = true)]
+    pub today: Option<chrono::NaiveDate>,
+
     #[command(flatten)]
     pub iati: IatiSettings,
 }
@@ -296,6 +302,7 @@ impl Default for WebSettings {
             request_timeout_secs: REQUEST_TIMEOUT_SECS,
             max_body_bytes: MAX_BODY_BYTES,
             import_max_bytes: IMPORT_MAX_BYTES,
+            today: None,
             iati: IatiSettings::default(),
         }
     }

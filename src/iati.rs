@@ -221,10 +221,12 @@ impl<'a> Publisher<'a> {
     fn span(&self, item: &ItemRecord) -> (Option<NaiveDate>, Option<NaiveDate>) {
         let from_period = item.period.as_deref().and_then(period_years);
         let start = item
-            .start_date
+            .start()
+            .map(|d| d.first_day())
             .or_else(|| from_period.and_then(|(a, _)| NaiveDate::from_ymd_opt(a, 1, 1)));
         let end = item
-            .end_date
+            .end()
+            .map(|d| d.last_day())
             .or_else(|| from_period.and_then(|(_, b)| NaiveDate::from_ymd_opt(b, 12, 31)));
         (start, end)
     }

@@ -28,7 +28,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Row};
 pub const FORMAT: &str = "portfolio-tracker";
 /// The version of the document this build writes and reads (see the version policy in
 /// docs/portfolio-format.md).
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Tables of the schema that the document leaves out, and why.
 pub const NOT_EXPORTED: &[(&str, &str)] = &[
@@ -129,6 +129,9 @@ tables! {
     users: Account,
     contribution_imports: ContributionImport,
     contributions: Contribution,
+    milestones: MilestoneRow,
+    targets: TargetRow,
+    target_updates: TargetUpdate,
     api_tokens: ApiToken,
     audit_log: AuditEntry,
     login_failures_unknown: UnknownSignInFailures,
@@ -213,6 +216,8 @@ pub struct Item {
     pub published: bool,
     pub internal_notes: String,
     pub archived_at: Option<DateTime<Utc>>,
+    pub start_precision: String,
+    pub end_precision: String,
 }
 impl Table for Item {
     const ORDER: &'static str = "id";
@@ -286,6 +291,7 @@ pub struct Budget {
     pub seed_key: Option<String>,
     pub version: i32,
     pub archived_at: Option<DateTime<Utc>>,
+    pub lower_bound: bool,
 }
 impl Table for Budget {
     const ORDER: &'static str = "id";
@@ -310,6 +316,7 @@ pub struct Contribution {
     pub version: i32,
     pub archived_at: Option<DateTime<Utc>>,
     pub import_id: Option<i64>,
+    pub lower_bound: bool,
 }
 impl Table for Contribution {
     const ORDER: &'static str = "id";
@@ -331,6 +338,67 @@ pub struct Account {
     pub must_change_password: bool,
 }
 impl Table for Account {
+    const ORDER: &'static str = "id";
+}
+
+/// A milestone of an item; `due_on` / `done_on` are the first days of their periods,
+/// beside the precision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct MilestoneRow {
+    pub id: i64,
+    pub item_id: i64,
+    pub title: String,
+    pub due_on: NaiveDate,
+    pub due_precision: String,
+    pub status: String,
+    pub done_on: Option<NaiveDate>,
+    pub done_precision: Option<String>,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+    pub seed_key: Option<String>,
+    pub version: i32,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+impl Table for MilestoneRow {
+    const ORDER: &'static str = "id";
+}
+
+/// A numeric target of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRow {
+    pub id: i64,
+    pub item_id: i64,
+    pub measure: String,
+    pub target_value: Decimal,
+    pub period_on: Option<NaiveDate>,
+    pub period_precision: Option<String>,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+    pub seed_key: Option<String>,
+    pub version: i32,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+impl Table for TargetRow {
+    const ORDER: &'static str = "id";
+}
+
+/// Progress recorded toward a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct TargetUpdate {
+    pub id: i64,
+    pub target_id: i64,
+    pub value: Decimal,
+    pub recorded_on: NaiveDate,
+    pub note: Option<String>,
+    pub actor_id: Option<i64>,
+    pub actor_email: String,
+    pub recorded_at: DateTime<Utc>,
+    pub seed_key: Option<String>,
+}
+impl Table for TargetUpdate {
     const ORDER: &'static str = "id";
 }
 
@@ -733,9 +801,9 @@ mod tests {
     fn another_format_or_version_is_named_as_such() {
         let said = message(r#"{"format": "something-else", "version": 1}"#);
         assert!(said.contains("not a Portfolio Tracker export"), "{said}");
-        let said = message(r#"{"format": "portfolio-tracker", "version": 2, "themes": 7}"#);
+        let said = message(r#"{"format": "portfolio-tracker", "version": 1, "themes": 7}"#);
         assert!(
-            said.contains("format version 2") && said.contains("reads version 1 only"),
+            said.contains("format version 1") && said.contains("reads version 2 only"),
             "{said}"
         );
         let said = message(r#"{"format": "portfolio-tracker"}"#);
@@ -760,6 +828,9 @@ mod tests {
             users: vec![],
             contribution_imports: vec![],
             contributions: vec![],
+            milestones: vec![],
+            targets: vec![],
+            target_updates: vec![],
             api_tokens: vec![],
             audit_log: vec![],
             login_failures_unknown: vec![],
@@ -774,7 +845,7 @@ mod tests {
             from_bytes(&serde_json::to_vec(&value).expect("encode")).expect_err("refused")
         );
         assert!(
-            said.contains("does not fit export format version 1") && said.contains("webhooks"),
+            said.contains("does not fit export format version 2") && said.contains("webhooks"),
             "{said}"
         );
     }
@@ -794,6 +865,7 @@ mod tests {
             seed_key: None,
             version: 1,
             archived_at: None,
+            lower_bound: false,
         };
         let text = serde_json::to_string(&budget).expect("encode");
         assert!(text.contains(r#""amount":"12.50""#), "{text}");

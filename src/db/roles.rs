@@ -39,6 +39,8 @@ const TABLE_RIGHTS: &[(&str, &[&str])] = &[
     ("audit_log", &["SELECT", "INSERT"]),
     // Who imported which spreadsheet: a record of what happened, like the audit trail.
     ("contribution_imports", &["SELECT", "INSERT"]),
+    // Progress toward a target: a correction is a new update, so the history stays.
+    ("target_updates", &["SELECT", "INSERT"]),
     // Which migrations ran: the owner's record.
     ("_sqlx_migrations", &["SELECT"]),
     // One row, counted up by the tables' triggers (which run as the application role).

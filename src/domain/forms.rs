@@ -161,6 +161,18 @@ impl FieldErrors {
         })
     }
 
+    /// A date with its precision (`2008`, `2008-Q3`, `2008-02-13`, …); empty is None.
+    pub fn partial_date(
+        &mut self,
+        field: &'static str,
+        raw: &str,
+    ) -> Option<crate::domain::dates::PartialDate> {
+        crate::domain::dates::parse_optional(raw).unwrap_or_else(|message| {
+            self.add(field, message);
+            None
+        })
+    }
+
     /// A date that must be given; `missing` says why it is needed.
     pub fn required_date(&mut self, field: &'static str, raw: &str, missing: &str) -> NaiveDate {
         let date = self.date(field, raw);

@@ -2,6 +2,8 @@
 
 pub mod activity;
 pub mod auth;
+pub mod dates;
+pub mod delivery;
 pub mod filters;
 pub mod forms;
 pub mod funding;

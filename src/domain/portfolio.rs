@@ -6,6 +6,8 @@ use crate::domain::funding::{Counted, Funding, Original, OwnFigures, Tally, Unco
 use crate::domain::money::Currency;
 use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind};
 use chrono::NaiveDate;
+
+use crate::domain::dates::PartialDate;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +23,9 @@ pub struct ItemSummary {
     pub status: ItemStatus,
     pub report_section: Option<String>,
     pub published: bool,
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
+    /// When it starts and ends, as precisely as known.
+    pub start: Option<PartialDate>,
+    pub end: Option<PartialDate>,
     pub own: OwnFigures,
     /// Shared: an audience's view copies the item, not its facets.
     pub facets: Arc<Facets>,
@@ -259,11 +262,18 @@ impl Portfolio {
         )
     }
 
-    /// The item's period, or its nearest ancestor's when it states none.
+    /// The item's period (the first day of its start, the last day of its end), or its
+    /// nearest ancestor's when it states none.
     pub fn effective_dates(&self, index: usize) -> (Option<NaiveDate>, Option<NaiveDate>) {
         std::iter::once(index)
             .chain(self.ancestors(index))
-            .map(|i| (self.items[i].start_date, self.items[i].end_date))
+            .map(|i| {
+                let item = &self.items[i];
+                (
+                    item.start.map(|d| d.first_day()),
+                    item.end.map(|d| d.last_day()),
+                )
+            })
             .find(|(s, e)| s.is_some() || e.is_some())
             .unwrap_or((None, None))
     }
@@ -385,8 +395,8 @@ mod tests {
             status: ItemStatus::Ongoing,
             report_section: None,
             published: id != 11,
-            start_date: None,
-            end_date: None,
+            start: None,
+            end: None,
             facets: Arc::default(),
             own: OwnFigures {
                 budget_usd: budget,

@@ -162,6 +162,17 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Where a milestone stands. Overdue is not a status: it is a planned milestone whose
+    /// due period is over (domain::delivery).
+    MilestoneStatus {
+        Planned => ("planned", "Planned"),
+        Done => ("done", "Done"),
+        Slipped => ("slipped", "Slipped"),
+        Cancelled => ("cancelled", "Cancelled"),
+    }
+}
+
+vocabulary! {
     /// What kind of body an organisation is.
     OrgKind {
         Government => ("government", "Government"),
@@ -207,7 +218,9 @@ pub fn label_of_field(field: &str, raw: &str) -> Option<&'static str> {
         "kind" => of::<ItemKind>(raw)
             .or_else(|| of::<OrgKind>(raw))
             .or_else(|| of::<PlaceKind>(raw)),
-        "status" => of::<ItemStatus>(raw).or_else(|| of::<ContributionStatus>(raw)),
+        "status" => of::<ItemStatus>(raw)
+            .or_else(|| of::<ContributionStatus>(raw))
+            .or_else(|| of::<MilestoneStatus>(raw)),
         "role" => of::<OrgRole>(raw).or_else(|| of::<crate::domain::auth::Role>(raw)),
         _ => None,
     }

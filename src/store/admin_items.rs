@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
+use crate::domain::dates::{PartialDate, from_columns, to_columns};
 use crate::domain::forms::FieldErrors;
 pub use crate::domain::records::item::ItemFields;
 use crate::domain::records::item::{END_BEFORE_START, PARENT_CYCLE, PARENT_GONE, PARENT_NEEDED};
@@ -119,8 +120,11 @@ pub struct AdminItem {
     pub summary: String,
     pub description: String,
     pub period: Option<String>,
+    /// The first day of the start's period; [`AdminItem::start`] with its precision.
     pub start_date: Option<NaiveDate>,
+    pub start_precision: String,
     pub end_date: Option<NaiveDate>,
+    pub end_precision: String,
     /// Its countries and regions, comma-separated.
     pub places: String,
     pub source_paras: Option<String>,
@@ -130,12 +134,23 @@ pub struct AdminItem {
     pub version: i32,
 }
 
+impl AdminItem {
+    pub fn start(&self) -> Option<PartialDate> {
+        from_columns(self.start_date, Some(&self.start_precision))
+    }
+
+    pub fn end(&self) -> Option<PartialDate> {
+        from_columns(self.end_date, Some(&self.end_precision))
+    }
+}
+
 pub async fn by_id(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<AdminItem>> {
     sqlx::query_as!(
         AdminItem,
         r#"SELECT i.id, i.slug, i.title, i.kind AS "kind: ItemKind", i.parent_id,
                   p.slug AS "parent_slug?", i.report_section, i.status AS "status: ItemStatus",
-                  i.status_note, i.summary, i.description, i.period, i.start_date, i.end_date,
+                  i.status_note, i.summary, i.description, i.period, i.start_date, i.start_precision,
+                  i.end_date, i.end_precision,
                   coalesce((SELECT string_agg(pl.name, ', ' ORDER BY pl.kind DESC, pl.name)
                               FROM item_places ip JOIN places pl ON pl.id = ip.place_id
                              WHERE ip.item_id = i.id), '') AS "places!",
@@ -184,8 +199,8 @@ impl From<&AdminItem> for ItemSnapshot {
             summary: i.summary.clone(),
             description: i.description.clone(),
             period: i.period.clone(),
-            start_date: i.start_date.map(|d| d.to_string()),
-            end_date: i.end_date.map(|d| d.to_string()),
+            start_date: i.start().map(|d| d.code()),
+            end_date: i.end().map(|d| d.code()),
             countries_and_regions: i.places.clone(),
             source_paras: i.source_paras.clone(),
             published: i.published,
@@ -195,11 +210,12 @@ impl From<&AdminItem> for ItemSnapshot {
 }
 
 pub async fn insert(db: &mut PgConnection, f: &ItemFields) -> sqlx::Result<i64> {
+    let (start, end) = (to_columns(f.start_date), to_columns(f.end_date));
     let id = sqlx::query_scalar!(
         "INSERT INTO items (title, slug, kind, parent_id, report_section, status, status_note,
                             summary, description, period, start_date, end_date, source_paras,
-                            published, internal_notes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                            published, internal_notes, start_precision, end_precision)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          RETURNING id",
         f.title,
         f.slug,
@@ -211,11 +227,13 @@ pub async fn insert(db: &mut PgConnection, f: &ItemFields) -> sqlx::Result<i64> 
         f.summary,
         f.description,
         f.period,
-        f.start_date,
-        f.end_date,
+        start.0,
+        end.0,
         f.source_paras,
         f.published,
-        f.internal_notes
+        f.internal_notes,
+        start.1,
+        end.1
     )
     .fetch_one(&mut *db)
     .await?;
@@ -230,11 +248,13 @@ pub async fn update(
     version: i32,
     f: &ItemFields,
 ) -> sqlx::Result<bool> {
+    let (start, end) = (to_columns(f.start_date), to_columns(f.end_date));
     let done = sqlx::query!(
         "UPDATE items SET title = $3, slug = $4, kind = $5, parent_id = $6, report_section = $7,
                 status = $8, status_note = $9, summary = $10, description = $11, period = $12,
                 start_date = $13, end_date = $14, source_paras = $15, published = $16,
-                internal_notes = $17, version = version + 1, updated_at = now()
+                internal_notes = $17, start_precision = $18, end_precision = $19,
+                version = version + 1, updated_at = now()
           WHERE id = $1 AND version = $2",
         id,
         version,
@@ -248,11 +268,13 @@ pub async fn update(
         f.summary,
         f.description,
         f.period,
-        f.start_date,
-        f.end_date,
+        start.0,
+        end.0,
         f.source_paras,
         f.published,
-        f.internal_notes
+        f.internal_notes,
+        start.1,
+        end.1
     )
     .execute(&mut *db)
     .await?;

@@ -3,6 +3,7 @@
 pub mod admin_items;
 pub mod admin_strategy;
 pub mod audit;
+pub mod delivery;
 pub mod editing;
 pub mod generate;
 pub mod imports;

@@ -3,6 +3,7 @@
 //! organisation and place pages. One `REPEATABLE READ READ ONLY` transaction reads the
 //! revision too, so a loaded copy is exactly the portfolio at that revision.
 
+use crate::domain::dates::{PartialDate, from_columns};
 use crate::domain::funding::{Counted, Original, OwnFigures};
 use crate::domain::money::{Currency, to_usd};
 use crate::domain::portfolio::{Donor, Gift, ItemSummary};
@@ -29,11 +30,24 @@ pub struct ItemRecord {
     pub summary: String,
     pub description: String,
     pub period: Option<String>,
+    /// The first day of the start's period; [`ItemRecord::start`] with its precision.
     pub start_date: Option<NaiveDate>,
+    pub start_precision: String,
     pub end_date: Option<NaiveDate>,
+    pub end_precision: String,
     pub source_paras: Option<String>,
     pub published: bool,
     pub internal_notes: String,
+}
+
+impl ItemRecord {
+    pub fn start(&self) -> Option<PartialDate> {
+        from_columns(self.start_date, Some(&self.start_precision))
+    }
+
+    pub fn end(&self) -> Option<PartialDate> {
+        from_columns(self.end_date, Some(&self.end_precision))
+    }
 }
 
 /// A stated budget beside its USD conversion (`amount_usd` is None without a rate).
@@ -44,6 +58,8 @@ pub struct BudgetRecord {
     pub amount: Decimal,
     pub currency: String,
     pub approximate: bool,
+    /// The source gives the amount as a minimum ("over 18 million euros").
+    pub lower_bound: bool,
     pub period: Option<String>,
     pub as_of: NaiveDate,
     pub source_para: Option<String>,
@@ -66,6 +82,8 @@ pub struct ContributionRecord {
     pub pledged_on: Option<NaiveDate>,
     pub as_of: NaiveDate,
     pub approximate: bool,
+    /// The source gives the amount as a minimum ("over 18 million euros").
+    pub lower_bound: bool,
     pub self_financing: bool,
     pub source_para: Option<String>,
     pub note: Option<String>,
@@ -180,6 +198,8 @@ pub struct PortfolioData {
     pub roles: Vec<RoleRecord>,
     /// The latest changes (sign-ins and accounts left out), newest first.
     pub recent_changes: Vec<audit::Activity>,
+    /// Milestones and targets, with each item's looked up once.
+    pub delivery: crate::domain::delivery::Delivery,
     /// Which rate converts which month's amounts.
     rates: MonthlyRates,
 }
@@ -274,7 +294,7 @@ async fn read_contributions(
     let mut contributions: Vec<ContributionRecord> = sqlx::query!(
         r#"SELECT id, item_id, org_id, amount, currency::text AS "currency!",
                   status AS "status: ContributionStatus", pledged_on, as_of, approximate,
-                  self_financing, source_para, note
+                  self_financing, source_para, note, lower_bound
              FROM contributions WHERE archived_at IS NULL"#
     )
     .map(|c| ContributionRecord {
@@ -287,6 +307,7 @@ async fn read_contributions(
         pledged_on: c.pledged_on,
         as_of: c.as_of,
         approximate: c.approximate,
+        lower_bound: c.lower_bound,
         self_financing: c.self_financing,
         source_para: c.source_para,
         note: c.note,
@@ -311,8 +332,8 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
         ItemRecord,
         r#"SELECT id, parent_id, slug, title, kind AS "kind: ItemKind",
                   status AS "status: ItemStatus", status_note, report_section, summary,
-                  description, period, start_date, end_date, source_paras, published,
-                  internal_notes
+                  description, period, start_date, start_precision, end_date, end_precision,
+                  source_paras, published, internal_notes
              FROM items WHERE archived_at IS NULL ORDER BY report_section NULLS LAST, id"#
     )
     .fetch_all(&mut *tx)
@@ -329,7 +350,7 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
     );
     let mut budgets: Vec<BudgetRecord> = sqlx::query!(
         r#"SELECT id, item_id, amount, currency::text AS "currency!", approximate, period,
-                  as_of, source_para, note
+                  as_of, source_para, note, lower_bound
              FROM budgets WHERE archived_at IS NULL"#
     )
     .map(|b| BudgetRecord {
@@ -338,6 +359,7 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
         amount: b.amount,
         currency: b.currency,
         approximate: b.approximate,
+        lower_bound: b.lower_bound,
         period: b.period,
         as_of: b.as_of,
         source_para: b.source_para,
@@ -400,6 +422,7 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
         0,
     )
     .await?;
+    let delivery = crate::store::delivery::read_all(&mut *tx).await?;
     Ok(PortfolioData {
         revision,
         items,
@@ -414,6 +437,7 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
         alignments,
         roles,
         recent_changes,
+        delivery,
     })
 }
 
@@ -599,8 +623,8 @@ impl From<&ItemRecord> for ItemSummary {
             status: r.status,
             report_section: r.report_section.clone(),
             published: r.published,
-            start_date: r.start_date,
-            end_date: r.end_date,
+            start: r.start(),
+            end: r.end(),
             facets: Arc::default(),
             own: OwnFigures::default(),
         }

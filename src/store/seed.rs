@@ -11,7 +11,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use crate::domain::vocab::{ContributionStatus, ItemKind, ItemStatus, OrgKind, OrgRole, PlaceKind};
+use crate::domain::dates::{PartialDate, to_columns};
+use crate::domain::vocab::{
+    ContributionStatus, ItemKind, ItemStatus, MilestoneStatus, OrgKind, OrgRole, PlaceKind,
+};
 
 include!(concat!(env!("OUT_DIR"), "/seed_files.rs"));
 
@@ -94,6 +97,44 @@ struct ItemSeed {
     budgets: Vec<BudgetSeed>,
     #[serde(default)]
     contributions: Vec<ContributionSeed>,
+    #[serde(default)]
+    milestones: Vec<MilestoneSeed>,
+    #[serde(default)]
+    targets: Vec<TargetSeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MilestoneSeed {
+    key: String,
+    title: String,
+    /// With its precision: `2008`, `2008-Q3`, `2007-11`, `2008-02-13`, `2008-2009`.
+    due: String,
+    status: String,
+    done_on: Option<String>,
+    source_para: Option<String>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetSeed {
+    key: String,
+    measure: String,
+    target: toml::Value,
+    period: Option<String>,
+    source_para: Option<String>,
+    note: Option<String>,
+    #[serde(default)]
+    updates: Vec<UpdateSeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateSeed {
+    value: toml::Value,
+    on: String,
+    note: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +169,7 @@ struct BudgetSeed {
     currency: String,
     #[serde(default)]
     approximate: bool,
+    qualifier: Option<String>,
     period: Option<String>,
     as_of: String,
     source_para: Option<String>,
@@ -146,6 +188,7 @@ struct ContributionSeed {
     as_of: String,
     #[serde(default)]
     approximate: bool,
+    qualifier: Option<String>,
     #[serde(default)]
     self_financing: bool,
     source_para: Option<String>,
@@ -162,6 +205,8 @@ pub struct SeedReport {
     pub items: u64,
     pub budgets: u64,
     pub contributions: u64,
+    pub milestones: u64,
+    pub targets: u64,
 }
 
 impl SeedReport {
@@ -177,11 +222,13 @@ impl std::fmt::Display for SeedReport {
         }
         write!(
             f,
-            "seed data loaded: {} items, {} budgets, {} contributions, {} organisations, \
-             {} result areas, {} themes, {} exchange rates added",
+            "seed data loaded: {} items, {} budgets, {} contributions, {} milestones, \
+             {} targets, {} organisations, {} result areas, {} themes, {} exchange rates added",
             self.items,
             self.budgets,
             self.contributions,
+            self.milestones,
+            self.targets,
             self.organisations,
             self.result_areas,
             self.themes,
@@ -432,14 +479,14 @@ async fn load_item(
     let kind = ItemKind::parse(&item.kind).ok_or_else(|| anyhow!("unknown kind {}", item.kind))?;
     let status =
         ItemStatus::parse(&item.status).ok_or_else(|| anyhow!("unknown status {}", item.status))?;
-    let start = item.start_date.as_deref().map(parse_date).transpose()?;
-    let end = item.end_date.as_deref().map(parse_date).transpose()?;
+    let start = to_columns(item.start_date.as_deref().map(parse_partial).transpose()?);
+    let end = to_columns(item.end_date.as_deref().map(parse_partial).transpose()?);
     let inserted = sqlx::query_scalar!(
         "INSERT INTO items (slug, title, kind, parent_id, report_section, status, status_note,
                             summary, description, period, start_date, end_date, source_paras,
-                            published)
+                            published, start_precision, end_precision)
          VALUES ($1, $2, $3, (SELECT id FROM items WHERE slug = $4), $5, $6, $7, $8, $9, $10,
-                 $11, $12, $13, true)
+                 $11, $12, $13, true, $14, $15)
          ON CONFLICT (slug) DO NOTHING
          RETURNING id",
         item.slug,
@@ -452,16 +499,19 @@ async fn load_item(
         item.summary.trim(),
         item.description.trim(),
         item.period,
-        start,
-        end,
+        start.0,
+        end.0,
         item.source_paras,
+        start.1,
+        end.1,
     )
     .fetch_optional(&mut **tx)
     .await?;
     // An item that exists already keeps its links as they are now (an admin may have
     // changed them); only a new item gets the source's links.
     let Some(item_id) = inserted else {
-        return seed_money(tx, item, report).await;
+        seed_money(tx, item, report).await?;
+        return seed_delivery(tx, item, report).await;
     };
     report.items += 1;
     for place in &item.places {
@@ -510,7 +560,8 @@ async fn load_item(
         .execute(&mut **tx)
         .await?;
     }
-    seed_money(tx, item, report).await
+    seed_money(tx, item, report).await?;
+    seed_delivery(tx, item, report).await
 }
 
 /// Budgets and contributions, keyed by their seed key: added only if still absent, and
@@ -523,8 +574,8 @@ async fn seed_money(
     for budget in &item.budgets {
         report.budgets += sqlx::query!(
             "INSERT INTO budgets (item_id, amount, currency, approximate, period, as_of,
-                                  source_para, note, seed_key)
-             SELECT id, $2, $3, $4, $5, $6, $7, $8, $9 FROM items WHERE slug = $1
+                                  source_para, note, seed_key, lower_bound)
+             SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM items WHERE slug = $1
              ON CONFLICT (seed_key) DO NOTHING",
             item.slug,
             parse_decimal(&budget.amount)?,
@@ -535,6 +586,7 @@ async fn seed_money(
             budget.source_para,
             budget.note,
             budget.key,
+            lower_bound(&budget.qualifier)?,
         )
         .execute(&mut **tx)
         .await
@@ -546,8 +598,9 @@ async fn seed_money(
             .ok_or_else(|| anyhow!("contribution {}: unknown status {}", c.key, c.status))?;
         report.contributions += sqlx::query!(
             "INSERT INTO contributions (item_id, org_id, amount, currency, status, pledged_on,
-                                        as_of, approximate, self_financing, source_para, note, seed_key)
-             SELECT i.id, o.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                                        as_of, approximate, self_financing, source_para, note, seed_key,
+                                        lower_bound)
+             SELECT i.id, o.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
                FROM items i, organisations o WHERE i.slug = $1 AND o.slug = $2
              ON CONFLICT (seed_key) DO NOTHING",
             item.slug,
@@ -562,6 +615,7 @@ async fn seed_money(
             c.source_para,
             c.note,
             c.key,
+            lower_bound(&c.qualifier)?,
         )
         .execute(&mut **tx)
         .await
@@ -569,6 +623,104 @@ async fn seed_money(
         .rows_affected();
     }
     Ok(())
+}
+
+/// Milestones and targets (with their recorded progress), keyed by their seed key:
+/// added only if still absent, and only while their item exists.
+async fn seed_delivery(
+    tx: &mut Transaction<'_, Postgres>,
+    item: &ItemSeed,
+    report: &mut SeedReport,
+) -> anyhow::Result<()> {
+    for m in &item.milestones {
+        let status = MilestoneStatus::parse(&m.status)
+            .ok_or_else(|| anyhow!("milestone {}: unknown status {}", m.key, m.status))?;
+        let due = to_columns(Some(parse_partial(&m.due)?));
+        let done = to_columns(m.done_on.as_deref().map(parse_partial).transpose()?);
+        report.milestones += sqlx::query!(
+            "INSERT INTO milestones (item_id, title, due_on, due_precision, status, done_on,
+                                     done_precision, source_para, note, seed_key)
+             SELECT id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM items WHERE slug = $1
+             ON CONFLICT (seed_key) DO NOTHING",
+            item.slug,
+            m.title,
+            due.0,
+            due.1,
+            status as MilestoneStatus,
+            done.0,
+            done.0.map(|_| done.1),
+            m.source_para,
+            m.note,
+            m.key,
+        )
+        .execute(&mut **tx)
+        .await
+        .with_context(|| format!("milestone {}", m.key))?
+        .rows_affected();
+    }
+    for t in &item.targets {
+        let period = to_columns(t.period.as_deref().map(parse_partial).transpose()?);
+        let inserted = sqlx::query_scalar!(
+            "INSERT INTO targets (item_id, measure, target_value, period_on, period_precision,
+                                  source_para, note, seed_key)
+             SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM items WHERE slug = $1
+             ON CONFLICT (seed_key) DO NOTHING
+             RETURNING id",
+            item.slug,
+            t.measure,
+            seed_number(&t.target).with_context(|| format!("target {}", t.key))?,
+            period.0,
+            period.0.map(|_| period.1),
+            t.source_para,
+            t.note,
+            t.key,
+        )
+        .fetch_optional(&mut **tx)
+        .await
+        .with_context(|| format!("target {}", t.key))?;
+        // A target that exists already keeps the progress people recorded since.
+        let Some(target_id) = inserted else { continue };
+        report.targets += 1;
+        for (n, u) in t.updates.iter().enumerate() {
+            sqlx::query!(
+                "INSERT INTO target_updates (target_id, value, recorded_on, note, actor_email,
+                                             seed_key)
+                 VALUES ($1, $2, $3, $4, 'seed', $5)",
+                target_id,
+                seed_number(&u.value).with_context(|| format!("target {} update", t.key))?,
+                parse_date(&u.on)?,
+                u.note,
+                format!("{}#{}", t.key, n + 1),
+            )
+            .execute(&mut **tx)
+            .await
+            .with_context(|| format!("target {} update {}", t.key, n + 1))?;
+        }
+    }
+    Ok(())
+}
+
+/// `qualifier = "over"`: the amount is a lower bound.
+fn lower_bound(qualifier: &Option<String>) -> anyhow::Result<bool> {
+    match qualifier.as_deref() {
+        None => Ok(false),
+        Some("over") => Ok(true),
+        Some(other) => bail!("unknown qualifier {other:?} (the one known is \"over\")"),
+    }
+}
+
+/// A count written as a TOML integer or float, or a decimal string.
+fn seed_number(value: &toml::Value) -> anyhow::Result<Decimal> {
+    match value {
+        toml::Value::Integer(n) => Ok(Decimal::from(*n)),
+        toml::Value::String(text) => parse_decimal(text),
+        toml::Value::Float(f) => parse_decimal(&f.to_string()),
+        other => bail!("{other} is not a number"),
+    }
+}
+
+fn parse_partial(text: &str) -> anyhow::Result<PartialDate> {
+    PartialDate::parse(text).map_err(|e| anyhow!("{text:?}: {e}"))
 }
 
 fn parse_date(text: &str) -> anyhow::Result<NaiveDate> {

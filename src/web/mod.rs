@@ -60,6 +60,13 @@ impl AppState {
         }
     }
 
+    /// Today's date for the delivery rules: the `today` setting, else the clock (UTC).
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.settings
+            .today
+            .unwrap_or_else(|| chrono::Utc::now().date_naive())
+    }
+
     /// Passwords checked with Argon2 since this app started (see `limits::Limits`).
     pub fn password_checks(&self) -> u64 {
         self.limits.password_checks()
@@ -87,6 +94,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/programmes/{slug}", get(pages::item::show))
         .route("/result-areas", get(pages::result_areas::show))
         .route("/funding", get(pages::funding::show))
+        .route("/timeline", get(pages::timeline::show))
         .route("/funding.csv", get(pages::funding::csv))
         .route("/funding.xlsx", get(pages::funding::xlsx))
         .route("/iati/activities.xml", get(pages::iati::activities))
@@ -103,6 +111,24 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let staff = Router::new()
         .route("/programmes/{slug}/history", get(pages::item::history))
         .route("/activity", get(pages::activity::show))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_staff))
+        .route_layer(from_fn_with_state(state.clone(), auth::load_session));
+
+    // Staff and admins record delivery: a milestone done, progress on a target.
+    let staff_writes = Router::new()
+        .route(
+            "/milestones/{id}/done",
+            get(pages::delivery::mark_done_form).post(pages::delivery::mark_done),
+        )
+        .route(
+            "/targets/{id}/progress",
+            get(pages::delivery::progress_form).post(pages::delivery::record_progress),
+        )
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            snapshot::refresh_after_write,
+        ))
+        .route_layer(from_fn_with_state(state.clone(), auth::verify_csrf_token))
         .route_layer(from_fn_with_state(state.clone(), auth::require_staff))
         .route_layer(from_fn_with_state(state.clone(), auth::load_session));
 
@@ -156,6 +182,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(read)
         .merge(api::routes(state))
         .merge(staff)
+        .merge(staff_writes)
         .merge(admin)
         .merge(signed_in)
         .merge(sign_in)

@@ -397,8 +397,14 @@ pub fn rate_used(
     }
 }
 
-pub fn amount(amount: Decimal, currency: &str, approximate: bool) -> String {
-    let prefix = if approximate { "approx. " } else { "" };
+/// An amount as the source gives it: "approx. USD 19,000,000", "more than EUR
+/// 18,000,000" (a lower bound), "USD 1,200,000".
+pub fn amount(amount: Decimal, currency: &str, approximate: bool, lower_bound: bool) -> String {
+    let prefix = match (approximate, lower_bound) {
+        (_, true) => "more than ",
+        (true, false) => "approx. ",
+        (false, false) => "",
+    };
     format!("{prefix}{currency} {}", group_thousands(amount))
 }
 

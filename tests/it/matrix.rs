@@ -36,6 +36,8 @@ const STAFF: Expectations = [Login, Is(403), Is(200), Is(200)];
 const ADMIN_GET: Expectations = [Login, Is(403), Is(403), Is(200)];
 const ADMIN_POST: Expectations = [Login, Is(403), Is(403), Handled];
 const SIGNED_IN_POST: Expectations = [Login, Is(303), Is(303), Is(303)];
+/// Staff and admins record delivery (a milestone done, progress); delegates may not.
+const STAFF_POST: Expectations = [Login, Is(403), Handled, Handled];
 
 /// An admin POST whose answer for the admin is known exactly.
 const fn admin_post(status: u16) -> Expectations {
@@ -99,6 +101,11 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/programmes/{slug}/history",             NO_FORM,      STAFF),
     ("GET",  "/activity",                              NO_FORM,      STAFF),
     ("GET",  "/funding",                               NO_FORM,      READ),
+    ("GET",  "/timeline",                              NO_FORM,      READ),
+    ("GET",  "/milestones/{milestone}/done",           NO_FORM,      STAFF),
+    ("POST", "/milestones/{milestone}/done",           NO_FORM,      STAFF_POST),
+    ("GET",  "/targets/{target}/progress",             NO_FORM,      STAFF),
+    ("POST", "/targets/{target}/progress",             NO_FORM,      STAFF_POST),
     ("GET",  "/funding.csv",                           NO_FORM,      READ),
     ("GET",  "/funding.xlsx",                          NO_FORM,      READ),
     ("GET",  "/iati/activities.xml",                   NO_FORM,      READ),
@@ -142,6 +149,18 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("POST", "/admin/contributions/{contribution}",    NO_FORM,      ADMIN_POST),
     ("POST", "/admin/contributions/{contribution}/archive", NO_FORM, ADMIN_POST),
     ("POST", "/admin/contributions/{contribution}/restore", NO_FORM, ADMIN_POST),
+    ("GET",  "/admin/items/{item}/milestones/new",     NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/items/{item}/milestones",         NO_FORM,      admin_post(422)),
+    ("GET",  "/admin/milestones/{milestone}/edit",     NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/milestones/{milestone}",          NO_FORM,      ADMIN_POST),
+    ("POST", "/admin/milestones/{milestone}/archive",  NO_FORM,      admin_post(303)),
+    ("POST", "/admin/milestones/{milestone}/restore",  NO_FORM,      admin_post(303)),
+    ("GET",  "/admin/items/{item}/targets/new",        NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/items/{item}/targets",            NO_FORM,      admin_post(422)),
+    ("GET",  "/admin/targets/{target}/edit",           NO_FORM,      ADMIN_GET),
+    ("POST", "/admin/targets/{target}",                NO_FORM,      ADMIN_POST),
+    ("POST", "/admin/targets/{target}/archive",        NO_FORM,      admin_post(303)),
+    ("POST", "/admin/targets/{target}/restore",        NO_FORM,      admin_post(303)),
     ("GET",  "/admin/result-areas",                    NO_FORM,      ADMIN_GET),
     ("GET",  "/admin/result-areas/new",                NO_FORM,      ADMIN_GET),
     ("GET",  "/admin/result-areas/{result_area}/edit", NO_FORM,      ADMIN_GET),
@@ -196,7 +215,17 @@ async fn placeholders(app: &TestApp) -> HashMap<&'static str, String> {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .flatten()
     };
-    let values: [(&'static str, Option<String>); 21] = [
+    let values: [(&'static str, Option<String>); 23] = [
+        (
+            "milestone",
+            one("SELECT id::text FROM milestones WHERE seed_key = 'guinea-bissau/presented-lisbon-donors'")
+                .await,
+        ),
+        (
+            "target",
+            one("SELECT id::text FROM targets WHERE seed_key = 'star-pilot-country-assistance/countries-assisted'")
+                .await,
+        ),
         // an id no record has (imports and uploads: the seeded database has none)
         ("missing", Some("999999999".to_string())),
         ("area_code", Some("3.6".to_string())),

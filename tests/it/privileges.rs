@@ -164,14 +164,16 @@ async fn every_migration_run_grants_new_tables_and_takes_back_extra_rights() {
     let db = fresh_db().await;
     // What a later migration would do: a new table, made by the owner.
     sqlx::raw_sql(
-        "CREATE TABLE milestones (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, t TEXT);
+        "CREATE TABLE later_migration_table (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, t TEXT);
          GRANT TRUNCATE, UPDATE ON audit_log TO portfolio_app;",
     )
     .execute(&db.owner)
     .await
     .expect("the owner changes the schema (and grants too much by hand)");
     assert_eq!(
-        refusal(&db.pool, "SELECT count(*) FROM milestones").await.0,
+        refusal(&db.pool, "SELECT count(*) FROM later_migration_table")
+            .await
+            .0,
         "42501",
         "not yet granted"
     );
@@ -181,10 +183,10 @@ async fn every_migration_run_grants_new_tables_and_takes_back_extra_rights() {
         .await
         .expect("prepare");
     for sql in [
-        "INSERT INTO milestones (t) VALUES ('one')",
-        "UPDATE milestones SET t = 'two'",
-        "SELECT count(*) FROM milestones",
-        "DELETE FROM milestones",
+        "INSERT INTO later_migration_table (t) VALUES ('one')",
+        "UPDATE later_migration_table SET t = 'two'",
+        "SELECT count(*) FROM later_migration_table",
+        "DELETE FROM later_migration_table",
     ] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
             .execute(&db.pool)

@@ -1,7 +1,8 @@
 //! An item of the portfolio: a programme, an initiative, or a component of one.
 
-use chrono::NaiveDate;
 use serde::Deserialize;
+
+use crate::domain::dates::PartialDate;
 
 use crate::domain::forms::{FieldErrors, ticked};
 use crate::domain::records::yes_no;
@@ -58,8 +59,8 @@ pub struct ItemFields {
     pub summary: String,
     pub description: String,
     pub period: Option<String>,
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
+    pub start_date: Option<PartialDate>,
+    pub end_date: Option<PartialDate>,
     pub places: Vec<String>,
     pub source_paras: Option<String>,
     pub published: bool,
@@ -101,8 +102,8 @@ impl ItemForm {
             summary: errors.text("summary", &self.summary, MAX_TEXT),
             description: errors.text("description", &self.description, MAX_TEXT),
             period: errors.optional("period", &self.period, MAX_TEXT),
-            start_date: errors.date("start_date", &self.start_date),
-            end_date: errors.date("end_date", &self.end_date),
+            start_date: errors.partial_date("start_date", &self.start_date),
+            end_date: errors.partial_date("end_date", &self.end_date),
             places: place_names(&mut errors, &self.places),
             source_paras: errors.optional("source_paras", &self.source_paras, MAX_TEXT),
             published: ticked(&self.published),
@@ -110,7 +111,7 @@ impl ItemForm {
             internal_notes: errors.text("internal_notes", &self.internal_notes, MAX_TEXT),
         };
         if let (Some(start), Some(end)) = (fields.start_date, fields.end_date)
-            && end < start
+            && end.last_day() < start.first_day()
         {
             errors.add("end_date", END_BEFORE_START);
         }

@@ -350,7 +350,6 @@ impl EditPage for Items {
 
     fn form_of(i: &AdminItem) -> ItemForm {
         let text = |t: &Option<String>| t.clone().unwrap_or_default();
-        let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
         ItemForm {
             title: i.title.clone(),
             slug: i.slug.clone(),
@@ -362,8 +361,8 @@ impl EditPage for Items {
             summary: i.summary.clone(),
             description: i.description.clone(),
             period: text(&i.period),
-            start_date: date(i.start_date),
-            end_date: date(i.end_date),
+            start_date: i.start().map(|d| d.code()).unwrap_or_default(),
+            end_date: i.end().map(|d| d.code()).unwrap_or_default(),
             places: i.places.clone(),
             source_paras: text(&i.source_paras),
             published: i.published.then(|| "on".to_string()),

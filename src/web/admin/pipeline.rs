@@ -123,6 +123,8 @@ pub struct Check<'a, R: EditPage> {
     pub before: Option<&'a R::Record>,
     /// Who saves (an admin cannot demote themself).
     pub editor: &'a CurrentUser,
+    /// Today's date (`AppState::today`), for rules such as "not after today".
+    pub today: chrono::NaiveDate,
 }
 
 /// A request for a record's list page.
@@ -176,6 +178,8 @@ versioned_forms!(
     records::account::AccountForm,
     records::budget::BudgetForm,
     records::contribution::ContributionForm,
+    records::delivery::MilestoneForm,
+    records::delivery::TargetForm,
     records::item::ItemForm,
     records::organisation::OrganisationForm,
     records::rate::RateForm,
@@ -444,6 +448,7 @@ async fn create<R: CreatePage>(
         context: &context,
         before: None,
         editor: &user,
+        today: state.today(),
     };
     let errors = match R::validate(&form, check) {
         Ok(fields) => {
@@ -515,6 +520,7 @@ async fn update<R: EditPage>(
         context: &context,
         before: Some(&before),
         editor: &user,
+        today: state.today(),
     };
     let saved = match R::validate(&form, check) {
         Ok(fields) => {

@@ -10,6 +10,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::domain::dates::PartialDate;
+
 use crate::domain::auth::Audience;
 use crate::domain::vocab::TITLE_NOT_GIVEN;
 use crate::store::{money, rates};
@@ -24,6 +26,35 @@ use crate::web::snapshot::Snap;
 use crate::web::view::Pager;
 
 /// An item in full.
+/// A date with its precision: both ends of its period, the precision, and the form it is
+/// written in (`2008-Q3`, which the item write accepts back).
+#[derive(Serialize, ToSchema)]
+pub struct DateSpanJson {
+    #[schema(example = "2008-Q3")]
+    pub code: String,
+    /// As the pages print it: "Q3 2008".
+    #[schema(example = "Q3 2008")]
+    pub text: String,
+    #[schema(example = "quarter")]
+    pub precision: &'static str,
+    #[schema(format = Date, example = "2008-07-01")]
+    pub first_day: String,
+    #[schema(format = Date, example = "2008-09-30")]
+    pub last_day: String,
+}
+
+impl From<PartialDate> for DateSpanJson {
+    fn from(d: PartialDate) -> Self {
+        DateSpanJson {
+            code: d.code(),
+            text: d.to_string(),
+            precision: d.precision().as_str(),
+            first_day: d.first_day().to_string(),
+            last_day: d.last_day().to_string(),
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ItemDetail {
     /// Its funding figures, as the lists give them.
@@ -34,10 +65,10 @@ pub struct ItemDetail {
     pub description: String,
     /// The period as the source states it.
     pub period: Option<String>,
-    #[schema(format = Date)]
-    pub start_date: Option<String>,
-    #[schema(format = Date)]
-    pub end_date: Option<String>,
+    /// When it starts, as precisely as the source gives it.
+    pub start_date: Option<DateSpanJson>,
+    /// When it ends (the period in which it ends).
+    pub end_date: Option<DateSpanJson>,
     pub report_section: Option<String>,
     pub source_paras: Option<String>,
     /// Staff and admins only; absent for delegates.
@@ -140,8 +171,8 @@ pub async fn item(
         summary: item.summary.clone(),
         description: item.description.clone(),
         period: item.period.clone(),
-        start_date: item.start_date.map(|d| d.to_string()),
-        end_date: item.end_date.map(|d| d.to_string()),
+        start_date: item.start().map(DateSpanJson::from),
+        end_date: item.end().map(DateSpanJson::from),
         report_section: item.report_section.clone(),
         source_paras: item.source_paras.clone(),
         internal_notes: (audience == Audience::Internal).then(|| item.internal_notes.clone()),

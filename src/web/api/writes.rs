@@ -126,6 +126,7 @@ async fn create<R: CreatePage>(
         context: &context,
         before: None,
         editor: user,
+        today: state.today(),
     };
     let fields = R::validate(form, check)?;
     match editing::create::<R>(&state.pool, &user.actor(), owner, &fields).await? {
@@ -156,6 +157,7 @@ async fn update<R: EditPage>(
         context: &context,
         before: Some(&before),
         editor: user,
+        today: state.today(),
     };
     let fields = R::validate(form, check)?;
     match editing::update::<R>(&state.pool, &user.actor(), key, version, &fields).await? {
@@ -274,10 +276,14 @@ pub struct ItemInput {
     pub description: Option<String>,
     #[serde(default)]
     pub period: Option<String>,
+    /// As precisely as known: `2008-02-13`, `2008-11`, `2008-Q3`, `2008-H1`, `2008` or
+    /// `2008-2009`.
     #[serde(default)]
-    #[schema(example = "2008-01-01")]
+    #[schema(example = "2008")]
     pub start_date: Option<String>,
+    /// The period in which it ends, in the same forms.
     #[serde(default)]
+    #[schema(example = "2010-Q2")]
     pub end_date: Option<String>,
     /// Country and region names.
     #[serde(default)]
@@ -336,9 +342,8 @@ pub struct ItemSaved {
     pub summary: String,
     pub description: String,
     pub period: Option<String>,
-    #[schema(format = Date)]
+    /// As precisely as known (`2008`, `2008-Q3`, `2008-02-13`, …).
     pub start_date: Option<String>,
-    #[schema(format = Date)]
     pub end_date: Option<String>,
     pub places: Vec<String>,
     pub source_paras: Option<String>,
@@ -361,8 +366,8 @@ impl From<&AdminItem> for ItemSaved {
             summary: i.summary.clone(),
             description: i.description.clone(),
             period: i.period.clone(),
-            start_date: i.start_date.map(|d| d.to_string()),
-            end_date: i.end_date.map(|d| d.to_string()),
+            start_date: i.start().map(|d| d.code()),
+            end_date: i.end().map(|d| d.code()),
             places: i
                 .places
                 .split(',')

@@ -179,7 +179,10 @@ fn vocabulary_control<'a, V: Vocabulary>(
     control(name, label, any, current.map(V::as_str), options)
 }
 
-fn controls<'a>(filters: &'a Filters, known: &'a FilterValues) -> Vec<FilterControl<'a>> {
+pub(crate) fn controls<'a>(
+    filters: &'a Filters,
+    known: &'a FilterValues,
+) -> Vec<FilterControl<'a>> {
     let mut controls = vec![
         vocabulary_control("kind", "Kind", "Any kind", filters.kind),
         vocabulary_control("status", "Status", "Any status", filters.status),
@@ -196,7 +199,7 @@ fn controls<'a>(filters: &'a Filters, known: &'a FilterValues) -> Vec<FilterCont
 }
 
 /// One line per active filter, for the page (and the printout) to say what is shown.
-fn describe(controls: &[FilterControl]) -> Vec<String> {
+pub(crate) fn describe(controls: &[FilterControl]) -> Vec<String> {
     controls
         .iter()
         .filter_map(|c| {

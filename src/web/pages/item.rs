@@ -16,7 +16,10 @@ use crate::web::snapshot::Snap;
 use crate::web::view::{self, FundingView};
 use crate::web::{AppError, AppState};
 
+use super::delivery::ItemDelivery;
 use super::{ContributionCells, render};
+use crate::web::forms::query_param;
+use axum::extract::RawQuery;
 
 pub struct Crumb {
     pub slug: String,
@@ -98,6 +101,21 @@ pub struct ItemPage {
     pub organisations: Vec<OrgRow>,
     pub budgets: Vec<BudgetRow>,
     pub contributions: Vec<ContributionRow>,
+    pub delivery: ItemDelivery,
+    /// After a staff member's save returned here.
+    pub notice: &'static str,
+}
+
+/// The notice after a save on the Delivery section returned to the item's page.
+fn delivery_notice(query: Option<&str>) -> &'static str {
+    match query_param(query, "done").as_deref() {
+        Some("milestone") => "The milestone is marked done.",
+        Some("progress") => "Progress recorded.",
+        Some("created") => "Added.",
+        Some("saved") => "Saved.",
+        Some("archived") => "Removed from this page; the audit trail keeps it.",
+        _ => "",
+    }
 }
 
 /// The item behind `slug` if this audience may see it: drafts (and anything under a
@@ -120,10 +138,12 @@ pub(crate) fn visible_item<'a>(
 }
 
 pub async fn show(
+    State(state): State<AppState>,
     snap: Snap,
     audience: Audience,
     nav: Nav,
     HtmlPath(slug): HtmlPath<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Html<String>, AppError> {
     let (item, d, index) = visible_item(&snap, audience, &slug)?;
     let records = &snap.records;
@@ -160,12 +180,7 @@ pub async fn show(
         status: d.status_labels[index].clone(),
         status_note: text(&item.status_note),
         period: text(&item.period),
-        dates: match (item.start_date, item.end_date) {
-            (Some(s), Some(e)) => format!("{s} to {e}"),
-            (Some(s), None) => format!("from {s}"),
-            (None, Some(e)) => format!("until {e}"),
-            (None, None) => String::new(),
-        },
+        dates: crate::domain::dates::period_text(item.start(), item.end()),
         places: records
             .places_of_item(item.id)
             .map(|p| PlaceLink {
@@ -207,7 +222,7 @@ pub async fn show(
         budgets: records
             .budgets_of_item(item.id)
             .map(|b| BudgetRow {
-                original: view::amount(b.amount, &b.currency, b.approximate),
+                original: view::amount(b.amount, &b.currency, b.approximate, b.lower_bound),
                 usd: view::usd_or_original(b.amount_usd, b.amount, &b.currency),
                 rate: view::rate_used(&b.currency, b.as_of, b.rate_month, b.usd_per_unit),
                 add_rate: view::missing_rate(b.amount_usd, &b.currency, b.as_of),
@@ -228,6 +243,8 @@ pub async fn show(
                 }
             })
             .collect(),
+        delivery: ItemDelivery::of(&records.data.delivery, item.id, state.today()),
+        notice: delivery_notice(query.as_deref()),
         slug: item.slug.clone(),
         title: item.title.clone(),
         summary: item.summary.clone(),

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod delivery;
 pub mod funding;
 pub mod iati;
 pub mod item;
@@ -11,6 +12,7 @@ pub mod overview;
 pub mod place;
 pub mod result_areas;
 pub mod search;
+pub mod timeline;
 pub mod tokens;
 
 use askama::Template;
@@ -72,7 +74,7 @@ impl From<&ContributionRecord> for ContributionCells {
     fn from(c: &ContributionRecord) -> Self {
         ContributionCells {
             status: c.status.label().to_string(),
-            original: view::amount(c.amount, &c.currency, c.approximate),
+            original: view::amount(c.amount, &c.currency, c.approximate, c.lower_bound),
             usd: view::usd_or_original(c.amount_usd, c.amount, &c.currency),
             rate: view::rate_used(&c.currency, c.as_of, c.rate_month, c.usd_per_unit),
             add_rate: view::missing_rate(c.amount_usd, &c.currency, c.as_of),

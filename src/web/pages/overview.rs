@@ -5,14 +5,16 @@ use axum::response::Html;
 use serde::Deserialize;
 
 use crate::domain::auth::Audience;
-use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::StackedBar;
 use crate::web::dashboard::{Dashboard, GapRow, ItemLine, SortKey};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::activity::ActivityEntry;
+use crate::web::pages::delivery::DeliveryWatch;
 use crate::web::snapshot::Snap;
 use crate::web::view::{FundingView, Pager, SortLink};
+use crate::web::{AppError, AppState};
+use axum::extract::State;
 
 use super::render;
 
@@ -92,9 +94,13 @@ pub struct OverviewPage<'a> {
     pub rows: Vec<&'a str>,
     pub sorts: Vec<SortLink>,
     pub pager: Pager,
+    /// Staff only: what is due, overdue or slipped.
+    pub watch: Option<DeliveryWatch>,
+    pub today: String,
 }
 
 pub async fn show(
+    State(state): State<AppState>,
     snap: Snap,
     audience: Audience,
     nav: Nav,
@@ -119,7 +125,13 @@ pub async fn show(
         .flat_map(|r| std::iter::once(r).chain(p.descendants(r).into_iter().map(|(i, _)| i)))
         .map(|i| html[i].as_str())
         .collect();
+    let today = state.today();
+    let watch = nav
+        .is_staff
+        .then(|| DeliveryWatch::of(&snap.records.data.delivery, p, today));
     render(&OverviewPage {
+        watch,
+        today: today.format("%-d %B %Y").to_string(),
         nav,
         largest_gaps: &d.largest_gaps,
         budgeted_parts: d.budgeted_parts,
