@@ -170,7 +170,7 @@ impl Column {
     fn of(header: &str) -> Column {
         match header {
             "Amount" => Column::Money,
-            "Items" | "Contributions" => Column::Count,
+            "Items" | "Contributions" | "Target" | "Current value" => Column::Count,
             h if h.ends_with("(USD)") => Column::Money,
             h if h.ends_with("(%)") => Column::Percent,
             _ => Column::Text,

@@ -439,7 +439,10 @@ async function crawl(page, role, base, starts) {
     if (response && response.status() === 404 && entry && entry.structure) {
       entry.structure.push('broken link: a link on the site leads to a 404 page');
     }
-    const links = await page.evaluate(() => Array.from(document.querySelectorAll('a[href]'), (a) => a.href));
+    // getAttribute, not .href: an SVG <a> (the timeline's labels) has no string href.
+    const links = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('a[href]'), (a) => new URL(a.getAttribute('href'), document.baseURI).href),
+    );
     for (const href of links) {
       const link = new URL(href);
       if (link.origin === origin && isDownload(link) && !isSkipped(link)) downloads.add(link.href);

@@ -129,6 +129,26 @@ async fn the_reports_milestones_and_targets_are_seeded_with_their_paragraphs() {
     let page = Page::parse(&body);
     let row = page.text_of("#delivery-heading ~ div table tbody tr");
     assert!(row.contains("Q3 2008") && row.contains("para. 54"), "{row}");
+    // the API gives each milestone's period, precision and paragraph, and targets with
+    // their progress (none recorded is null, not zero)
+    let (_, body) = app
+        .get("/api/v1/items/paris-pact-east-africa-consultation")
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let due = &json["milestones"][0]["due"];
+    assert_eq!(
+        (due["code"].as_str(), due["precision"].as_str()),
+        (Some("2008-Q3"), Some("quarter")),
+        "{json}"
+    );
+    assert_eq!(due["last_day"], "2008-09-30");
+    assert_eq!(json["milestones"][0]["source_para"], "para. 54");
+    let (_, body) = app
+        .get("/api/v1/items/paris-pact-expert-consultations-2008")
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(json["targets"][0]["target"], "3", "{json}");
+    assert!(json["targets"][0]["current"].is_null(), "{json}");
     // nothing the report reports as done is planned, and the reverse
     assert_eq!(
         scalar(
@@ -463,4 +483,93 @@ async fn the_timeline_draws_marks_as_wide_as_their_precision_with_a_table_beside
     assert_eq!(status, 200);
     let (status, _) = app.get("/timeline?status=bogus").await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn a_database_seeded_with_the_old_invented_days_is_corrected_and_edits_are_kept() {
+    let app = TestApp::spawn_public().await;
+    // What the seed files before 0013 stored: days the report does not give.
+    sqlx::raw_sql(
+        "UPDATE items SET start_date = '2008-01-01', start_precision = 'day' WHERE slug = 'smart';
+         UPDATE items SET start_date = '2005-01-01', start_precision = 'day' WHERE slug = 'gulf-states';
+         UPDATE items SET start_date = '2008-01-01', start_precision = 'day',
+                          end_date = '2010-12-31', end_precision = 'day' WHERE slug = 'guinea-bissau';
+         -- an admin's own edit since: left alone
+         UPDATE items SET start_date = '2008-03-15', start_precision = 'day' WHERE slug = 'un-gift';",
+    )
+    .execute(&app.db.owner)
+    .await
+    .expect("the old seeded values");
+    sqlx::raw_sql(include_str!(
+        "../../migrations/0014_seeded_dates_precision.sql"
+    ))
+    .execute(&app.db.owner)
+    .await
+    .expect("the migration runs");
+    let dates = |slug: &'static str| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<NaiveDate>, String, Option<NaiveDate>, String)>(
+                "SELECT start_date, start_precision, end_date, end_precision FROM items WHERE slug = $1",
+            )
+            .bind(slug)
+            .fetch_one(&pool)
+            .await
+            .expect("a seeded item")
+        }
+    };
+    assert_eq!(dates("smart").await.1, "year");
+    assert_eq!(
+        dates("gulf-states").await.0,
+        None,
+        "the spurious start is gone"
+    );
+    let gb = dates("guinea-bissau").await;
+    assert_eq!(
+        (gb.1.as_str(), gb.2, gb.3.as_str()),
+        ("year", Some(day("2010-01-01")), "year")
+    );
+    assert_eq!(
+        dates("un-gift").await,
+        (Some(day("2008-03-15")), "day".into(), None, "day".into())
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE actor_email = 'migration 0014'"
+        )
+        .await,
+        3,
+        "each correction audited"
+    );
+}
+
+#[tokio::test]
+async fn milestones_and_targets_download_as_csv_with_both_ends_of_each_date() {
+    let app = TestApp::spawn_public().await;
+    let (status, csv) = app.get("/funding.csv?table=milestones&place=Kenya").await;
+    assert_eq!(status, 200);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Item,Milestone,Due,Due from,Due by,Precision,Status,Done on,Source,Note")
+    );
+    let kenya: Vec<&str> = lines.collect();
+    assert!(
+        kenya
+            .iter()
+            .any(|l| l.contains(",Q3 2008,2008-07-01,2008-09-30,quarter,Planned,,para. 54,")),
+        "{kenya:?}"
+    );
+    let (_, csv) = app.get("/funding.csv?table=targets").await;
+    let consultations = csv
+        .lines()
+        .find(|l| l.contains("expert consultations held"))
+        .expect("the 2008 consultations target");
+    assert!(
+        consultations.contains(",3,2008,,,para. 54,"),
+        "no progress recorded: the current value is empty, not 0: {consultations}"
+    );
+    let (status, _) = app.get("/funding.xlsx?table=targets").await;
+    assert_eq!(status, 200);
 }

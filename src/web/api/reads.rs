@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::dates::PartialDate;
+use crate::domain::delivery::{Milestone, Target};
 
 use crate::domain::auth::Audience;
 use crate::domain::vocab::TITLE_NOT_GIVEN;
@@ -25,7 +26,6 @@ use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::Pager;
 
-/// An item in full.
 /// A date with its precision: both ends of its period, the precision, and the form it is
 /// written in (`2008-Q3`, which the item write accepts back).
 #[derive(Serialize, ToSchema)]
@@ -55,6 +55,7 @@ impl From<PartialDate> for DateSpanJson {
     }
 }
 
+/// An item in full.
 #[derive(Serialize, ToSchema)]
 pub struct ItemDetail {
     /// Its funding figures, as the lists give them.
@@ -81,6 +82,10 @@ pub struct ItemDetail {
     pub organisations: Vec<ItemOrganisationJson>,
     pub budgets: Vec<BudgetJson>,
     pub contributions: Vec<ContributionJson>,
+    /// Its dated commitments, by due date.
+    pub milestones: Vec<MilestoneJson>,
+    /// What it counts toward, with the progress recorded (oldest first).
+    pub targets: Vec<TargetJson>,
     /// The version a change (`PUT`) must name.
     pub version: i32,
 }
@@ -191,8 +196,99 @@ pub async fn item(
             .contributions_of_item(item.id)
             .map(|c| ContributionJson::listed(c, &item.slug, records))
             .collect(),
+        milestones: records
+            .data
+            .delivery
+            .milestones_of(item.id)
+            .map(MilestoneJson::from)
+            .collect(),
+        targets: records
+            .data
+            .delivery
+            .targets_of(item.id)
+            .map(TargetJson::from)
+            .collect(),
         version,
     }))
+}
+
+/// A milestone of an item.
+#[derive(Serialize, ToSchema)]
+pub struct MilestoneJson {
+    pub id: i64,
+    pub title: String,
+    pub due: DateSpanJson,
+    /// `planned`, `done`, `slipped` or `cancelled`.
+    #[schema(example = "planned")]
+    pub status: &'static str,
+    pub done_on: Option<DateSpanJson>,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+}
+
+impl From<&Milestone> for MilestoneJson {
+    fn from(m: &Milestone) -> Self {
+        MilestoneJson {
+            id: m.id,
+            title: m.title.clone(),
+            due: m.due.into(),
+            status: m.status.as_str(),
+            done_on: m.done_on.map(DateSpanJson::from),
+            source_para: m.source_para.clone(),
+            note: m.note.clone(),
+        }
+    }
+}
+
+/// A target of an item and the progress recorded toward it.
+#[derive(Serialize, ToSchema)]
+pub struct TargetJson {
+    pub id: i64,
+    /// What is counted, e.g. "expert consultations held".
+    pub measure: String,
+    /// The number to reach, as a decimal string.
+    #[schema(example = "3")]
+    pub target: String,
+    pub period: Option<DateSpanJson>,
+    /// The latest value recorded, or null when none is (unknown, not zero).
+    pub current: Option<String>,
+    pub source_para: Option<String>,
+    pub note: Option<String>,
+    pub updates: Vec<ProgressJson>,
+}
+
+/// Progress recorded toward a target.
+#[derive(Serialize, ToSchema)]
+pub struct ProgressJson {
+    pub value: String,
+    #[schema(format = Date)]
+    pub recorded_on: String,
+    pub note: Option<String>,
+    pub recorded_by: String,
+}
+
+impl From<&Target> for TargetJson {
+    fn from(t: &Target) -> Self {
+        TargetJson {
+            id: t.id,
+            measure: t.measure.clone(),
+            target: t.target_value.normalize().to_string(),
+            period: t.period.map(DateSpanJson::from),
+            current: t.current().map(|v| v.normalize().to_string()),
+            source_para: t.source_para.clone(),
+            note: t.note.clone(),
+            updates: t
+                .updates
+                .iter()
+                .map(|u| ProgressJson {
+                    value: u.value.normalize().to_string(),
+                    recorded_on: u.recorded_on.to_string(),
+                    note: u.note.clone(),
+                    recorded_by: u.recorded_by.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The query of the contributions list.

@@ -649,7 +649,7 @@ pub fn query_string(filters: &Filters, extra: &[(&str, &str)]) -> String {
 
 /// The tables `/funding.csv?table=` and `/funding.xlsx?table=` offer, with the name of
 /// each one's sheet in a workbook.
-const TABLES: [(&str, &str); 8] = [
+const TABLES: [(&str, &str); 10] = [
     ("programmes", "Programmes and initiatives"),
     ("items", "All items"),
     ("contributions", "Contributions"),
@@ -658,6 +658,8 @@ const TABLES: [(&str, &str); 8] = [
     ("result-areas", "Result areas"),
     ("places", "Countries and regions"),
     ("bienniums", "Bienniums"),
+    ("milestones", "Milestones"),
+    ("targets", "Targets"),
 ];
 
 /// The sheets of the funding status workbook: the page's own tables, in its order.
@@ -753,6 +755,8 @@ fn table(
         "items" => item_table(audience, d.matching(filters)),
         "contributions" => contribution_table(snapshot, audience, filters),
         "donors" => donor_table(snapshot, audience, filters, sort),
+        "milestones" => milestone_table(snapshot, audience, filters),
+        "targets" => target_table(snapshot, audience, filters),
         _ => group_table(snapshot, audience, filters, sort, name),
     }
 }
@@ -893,10 +897,7 @@ fn item_table(audience: Audience, rows: Vec<usize>) -> Table {
 fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters) -> Table {
     let d = snapshot.dashboard(audience);
     let records = &snapshot.records;
-    let in_view: std::collections::HashSet<i64> = with_descendants(d, &d.matching(filters))
-        .into_iter()
-        .map(|i| d.portfolio.items[i].id)
-        .collect();
+    let in_view = items_in_view(d, filters);
     let only_org = filters
         .organisation
         .as_deref()
@@ -972,6 +973,103 @@ fn contribution_table(snapshot: &Snapshot, audience: Audience, filters: &Filters
             } else {
                 String::new()
             },
+        ]
+    })
+}
+
+/// The ids of the items in view (and their components).
+fn items_in_view(d: &Dashboard, filters: &Filters) -> std::collections::HashSet<i64> {
+    with_descendants(d, &d.matching(filters))
+        .into_iter()
+        .map(|i| d.portfolio.items[i].id)
+        .collect()
+}
+
+/// The title of the item with this id, in this audience's portfolio.
+fn item_title(d: &Dashboard, item_id: i64) -> String {
+    d.portfolio
+        .index_of(item_id)
+        .map(|i| d.portfolio.items[i].title.clone())
+        .unwrap_or_default()
+}
+
+/// One line per milestone of the items in view, by due date: the date as written, the
+/// first and last day of its period and its precision.
+fn milestone_table(snapshot: &Snapshot, audience: Audience, filters: &Filters) -> Table {
+    let d = snapshot.dashboard(audience);
+    let in_view = items_in_view(d, filters);
+    let delivery = &snapshot.records.data.delivery;
+    let rows: Vec<usize> = (0..delivery.milestones.len())
+        .filter(|&i| in_view.contains(&delivery.milestones[i].item_id))
+        .collect();
+    let header = [
+        "Item",
+        "Milestone",
+        "Due",
+        "Due from",
+        "Due by",
+        "Precision",
+        "Status",
+        "Done on",
+        "Source",
+        "Note",
+    ]
+    .map(String::from)
+    .to_vec();
+    Table::new(header, rows, move |snapshot, i| {
+        let m = &snapshot.records.data.delivery.milestones[i];
+        vec![
+            item_title(snapshot.dashboard(audience), m.item_id),
+            m.title.clone(),
+            m.due.to_string(),
+            m.due.first_day().to_string(),
+            m.due.last_day().to_string(),
+            m.due.precision().as_str().to_string(),
+            m.status.label().to_string(),
+            m.done_on.map(|d| d.to_string()).unwrap_or_default(),
+            m.source_para.clone().unwrap_or_default(),
+            m.note.clone().unwrap_or_default(),
+        ]
+    })
+}
+
+/// One line per target of the items in view, with its latest recorded value (empty when
+/// none is recorded: unknown, not zero).
+fn target_table(snapshot: &Snapshot, audience: Audience, filters: &Filters) -> Table {
+    let d = snapshot.dashboard(audience);
+    let in_view = items_in_view(d, filters);
+    let delivery = &snapshot.records.data.delivery;
+    let rows: Vec<usize> = (0..delivery.targets.len())
+        .filter(|&i| in_view.contains(&delivery.targets[i].item_id))
+        .collect();
+    let header = [
+        "Item",
+        "What is counted",
+        "Target",
+        "By",
+        "Current value",
+        "Recorded on",
+        "Source",
+        "Note",
+    ]
+    .map(String::from)
+    .to_vec();
+    Table::new(header, rows, move |snapshot, i| {
+        let t = &snapshot.records.data.delivery.targets[i];
+        let latest = t.updates.last();
+        vec![
+            item_title(snapshot.dashboard(audience), t.item_id),
+            t.measure.clone(),
+            t.target_value.normalize().to_string(),
+            t.period.map(|p| p.to_string()).unwrap_or_default(),
+            latest
+                .map(|u| u.value.normalize().to_string())
+                .unwrap_or_default(),
+            latest
+                .map(|u| u.recorded_on.to_string())
+                .unwrap_or_default(),
+            t.source_para.clone().unwrap_or_default(),
+            t.note.clone().unwrap_or_default(),
         ]
     })
 }

@@ -90,6 +90,8 @@ pub struct TimelinePage<'a> {
     pub today_note: String,
     pub overdue: usize,
     pub slipped: usize,
+    /// The filters as `a=b&` (empty without filters), for the download links.
+    pub query_prefix: String,
 }
 
 /// The span of years the drawing covers.
@@ -277,7 +279,12 @@ pub async fn show(
             axis.first_year + axis.years - 1
         ),
     };
+    let query_prefix = match query.is_empty() {
+        true => String::new(),
+        false => format!("{query}&"),
+    };
     render(&TimelinePage {
+        query_prefix,
         nav,
         controls,
         active,

@@ -88,7 +88,10 @@ pub async fn spec(app: &TestApp) -> RecordSpec {
                 &[("title", ""), ("start_date", "31/01/2009")],
                 &[
                     ("title", "enter the title"),
-                    ("start_date", "use a date such as 2008-02-13, 2008-11 (a month), 2008-Q3"),
+                    (
+                        "start_date",
+                        "use a date such as 2008-02-13, 2008-11 (a month), 2008-Q3",
+                    ),
                 ],
             ),
             Invalid::new(
