@@ -266,6 +266,7 @@ impl<'a> Publisher<'a> {
         self.budgets(w, item);
         self.transactions(w, item);
         self.related_activities(w, item);
+        self.results(w, item);
         close(w, "iati-activity");
     }
 
@@ -463,6 +464,36 @@ impl<'a> Publisher<'a> {
     }
 
     /// A budget's periods of at most one year, within the activity where it has dates.
+    /// Each target as an output result with one indicator (a count, ascending): a period
+    /// over the target's own dates (or the activity's), the target value and the latest
+    /// recorded value as the actual. Milestones have no place of their own in IATI 2.03.
+    fn results(&self, w: &mut W, item: &ItemRecord) {
+        for target in self.data.delivery.targets_of(item.id) {
+            open(w, "result", &[("type", "1"), ("aggregation-status", "0")]);
+            narrated(w, "title", &[], &target.measure);
+            open(w, "indicator", &[("measure", "1"), ("ascending", "1")]);
+            narrated(w, "title", &[], &target.measure);
+            let (start, end) = self.span(item);
+            let period = match target.period {
+                Some(p) => Some((p.first_day(), p.last_day())),
+                None => start.zip(end),
+            };
+            if let Some((from, until)) = period {
+                open(w, "period", &[]);
+                empty(w, "period-start", &[("iso-date", &ymd(from))]);
+                empty(w, "period-end", &[("iso-date", &ymd(until))]);
+                let value = target.target_value.normalize().to_string();
+                empty(w, "target", &[("value", &value)]);
+                if let Some(current) = target.current() {
+                    empty(w, "actual", &[("value", &current.normalize().to_string())]);
+                }
+                close(w, "period");
+            }
+            close(w, "indicator");
+            close(w, "result");
+        }
+    }
+
     fn budget_periods(
         &self,
         item: &ItemRecord,

@@ -92,8 +92,16 @@ fn check_rules(xml: &str) {
                 assert!(*d <= today.as_str(), "actual date {d} in the future");
             }
         }
-        let starts = attrs(activity, "period-start", "iso-date");
-        let ends = attrs(activity, "period-end", "iso-date");
+        // budget periods only: a result's period (a target's) may span its biennium
+        let budgets_part = activity.split("<result ").next().unwrap_or(activity);
+        let starts = attrs(budgets_part, "period-start", "iso-date");
+        let ends = attrs(budgets_part, "period-end", "iso-date");
+        for (ps, pe) in attrs(activity, "period-start", "iso-date")
+            .iter()
+            .zip(&attrs(activity, "period-end", "iso-date"))
+        {
+            assert!(ps <= pe, "period {ps}..{pe} ends before it starts");
+        }
         assert_eq!(starts.len(), ends.len());
         for (ps, pe) in starts.iter().zip(&ends) {
             let a: chrono::NaiveDate = ps.parse().unwrap();
@@ -145,6 +153,15 @@ async fn iati_seed_validates_and_leaves_drafts_out() {
         "<recipient-region code=\"central-asia\" vocabulary=\"99\"><narrative>Central Asia</narrative>"
     ));
     assert_eq!(xml.matches("<recipient-country ").count(), 41);
+    // targets as results: StAR's "at least five developing countries in the current
+    // biennium" (para. 60), and the Rainbow Strategy's 4 of 7 action plans completed
+    assert!(compact.contains(
+        "<period><period-start iso-date=\"2008-01-01\"/><period-end iso-date=\"2009-12-31\"/><target value=\"5\"/></period>"
+    ), "the StAR target as a result period");
+    assert!(
+        compact.contains("<target value=\"7\"/><actual value=\"4\"/>"),
+        "progress as the actual"
+    );
     validate(&xml, "iati-seed");
     check_rules(&xml);
 }
