@@ -92,7 +92,9 @@ CREATE INDEX targets_item_idx ON targets (item_id);
 -- edited (a correction is a new update), so the history stays as people recorded it.
 CREATE TABLE target_updates (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    target_id   BIGINT NOT NULL REFERENCES targets (id),
+    -- a target is archived, never deleted, by the application; the generator's removal
+    -- of its synthetic portfolio deletes targets, and their progress goes with them
+    target_id   BIGINT NOT NULL REFERENCES targets (id) ON DELETE CASCADE,
     value       NUMERIC(18, 2) NOT NULL CHECK (value >= 0),
     recorded_on DATE NOT NULL,
     note        TEXT CHECK (length(note) <= 2000),

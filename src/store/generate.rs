@@ -834,6 +834,7 @@ pub struct Summary {
     pub rates_added: u64,
     pub removed_items: u64,
     pub seconds: f64,
+    pub milestones: usize,
 }
 
 impl std::fmt::Display for Summary {
@@ -849,8 +850,8 @@ impl std::fmt::Display for Summary {
             f,
             "generated in {:.1} s: {} items ({} programmes and initiatives, {} components, \
              {} sub-components; {} drafts; {} without a budget), {} budgets, {} contributions, \
-             {} organisations, {} places, {} places/organisations/result-area links, \
-             {} exchange rates added",
+             {} milestones, {} organisations, {} places, \
+             {} places/organisations/result-area links, {} exchange rates added",
             self.seconds,
             self.items,
             self.top_level,
@@ -860,12 +861,75 @@ impl std::fmt::Display for Summary {
             self.without_budget,
             self.budgets,
             self.contributions,
+            self.milestones,
             self.organisations,
             self.places,
             self.links,
             self.rates_added
         )
     }
+}
+
+/// Milestones and targets for the generated items, derived from each item's id and dates
+/// so that the same portfolio gets the same ones: a start milestone for every dated
+/// item (known to the year, done when it started before the report's date), a quarter's
+/// milestone for every third one, and a target for every fourth with progress on half of
+/// those. Returns how many milestones.
+async fn insert_delivery(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<usize> {
+    let tx = &mut **tx;
+    let context = "inserting milestones and targets";
+    let starts = sqlx::query(
+        "INSERT INTO milestones (item_id, title, due_on, due_precision, status, done_on,
+                                 done_precision, source_para)
+         SELECT id, 'Work starts', date_trunc('year', start_date)::date, 'year',
+                CASE WHEN start_date < '2008-02-07' THEN 'done' ELSE 'planned' END,
+                CASE WHEN start_date < '2008-02-07' THEN date_trunc('year', start_date)::date END,
+                CASE WHEN start_date < '2008-02-07' THEN 'year' END,
+                'para. ' || (id % 60 + 1)
+           FROM items WHERE slug ~ $1 AND start_date IS NOT NULL",
+    )
+    .bind(GEN_ITEM)
+    .execute(&mut *tx)
+    .await
+    .context(context)?
+    .rows_affected();
+    let quarters = sqlx::query(
+        "INSERT INTO milestones (item_id, title, due_on, due_precision, status, source_para)
+         SELECT id, 'Mid-term review',
+                date_trunc('quarter', start_date + (id % 8) * interval '3 months')::date,
+                'quarter', (ARRAY['planned', 'planned', 'slipped', 'cancelled'])[id % 4 + 1],
+                'para. ' || (id % 60 + 1)
+           FROM items WHERE slug ~ $1 AND start_date IS NOT NULL AND id % 3 = 0",
+    )
+    .bind(GEN_ITEM)
+    .execute(&mut *tx)
+    .await
+    .context(context)?
+    .rows_affected();
+    sqlx::query(
+        "INSERT INTO targets (item_id, measure, target_value, period_on, period_precision,
+                              source_para)
+         SELECT id, 'professionals trained', 10 * (id % 9 + 1),
+                date_trunc('year', coalesce(end_date, start_date))::date,
+                CASE WHEN coalesce(end_date, start_date) IS NOT NULL THEN 'year' END,
+                'para. ' || (id % 60 + 1)
+           FROM items WHERE slug ~ $1 AND id % 4 = 0",
+    )
+    .bind(GEN_ITEM)
+    .execute(&mut *tx)
+    .await
+    .context(context)?;
+    sqlx::query(
+        "INSERT INTO target_updates (target_id, value, recorded_on, actor_email)
+         SELECT t.id, t.target_value / 2, '2008-02-07', 'generate'
+           FROM targets t JOIN items i ON i.id = t.item_id
+          WHERE i.slug ~ $1 AND t.id % 2 = 0",
+    )
+    .bind(GEN_ITEM)
+    .execute(&mut *tx)
+    .await
+    .context(context)?;
+    Ok((starts + quarters) as usize)
 }
 
 /// The item slugs the generator uses, as a regular expression.
@@ -1097,6 +1161,9 @@ pub async fn generate(
         bar.inc(chunk.len() as u64);
     }
 
+    bar.set_message("milestones and targets");
+    summary.milestones = insert_delivery(&mut tx).await?;
+
     bar.set_message("committing");
     tx.commit().await?;
     bar.set_message("ANALYZE");
@@ -1173,6 +1240,19 @@ async fn remove_generated(tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<
     .execute(&mut *tx)
     .await
     .context(context)?;
+    // Milestones and targets of generated items (the generator's own, or added since);
+    // a target's progress goes with it (ON DELETE CASCADE: the application may not delete
+    // progress rows itself).
+    for statement in [
+        "DELETE FROM targets WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)",
+        "DELETE FROM milestones WHERE item_id IN (SELECT id FROM items WHERE slug ~ $1)",
+    ] {
+        sqlx::query(statement)
+            .bind(GEN_ITEM)
+            .execute(&mut *tx)
+            .await
+            .context(context)?;
+    }
     let removed = sqlx::query!("DELETE FROM items WHERE slug ~ $1", GEN_ITEM)
         .execute(&mut *tx)
         .await
