@@ -252,6 +252,15 @@ pub fn to_columns(date: Option<PartialDate>) -> (Option<NaiveDate>, &'static str
     }
 }
 
+/// An optional date as two nullable columns (milestones' done date, targets' period):
+/// both NULL when there is no date.
+pub fn to_nullable_columns(date: Option<PartialDate>) -> (Option<NaiveDate>, Option<&'static str>) {
+    match date {
+        Some(d) => (Some(d.first_day()), Some(d.precision().as_str())),
+        None => (None, None),
+    }
+}
+
 /// An optional date from its two columns. The database's check keeps them together; a
 /// pair that does not fit (none should) reads as the day stored.
 pub fn from_columns(first: Option<NaiveDate>, precision: Option<&str>) -> Option<PartialDate> {

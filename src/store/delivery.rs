@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::domain::dates::{PartialDate, from_columns, to_columns};
+use crate::domain::dates::{PartialDate, from_columns, to_columns, to_nullable_columns};
 use crate::domain::delivery::{Delivery, Milestone, ProgressUpdate, Target};
 use crate::domain::records::delivery::{MilestoneFields, ProgressFields, TargetFields, count_text};
 use crate::domain::vocab::MilestoneStatus;
@@ -65,7 +65,7 @@ async fn insert_milestone(
     item_id: i64,
     f: &MilestoneFields,
 ) -> sqlx::Result<i64> {
-    let (due, done) = (to_columns(Some(f.due)), to_columns(f.done_on));
+    let (due, done) = (to_columns(Some(f.due)), to_nullable_columns(f.done_on));
     sqlx::query_scalar!(
         "INSERT INTO milestones (item_id, title, due_on, due_precision, status, done_on,
                                  done_precision, source_para, note)
@@ -76,7 +76,7 @@ async fn insert_milestone(
         due.1,
         f.status as MilestoneStatus,
         done.0,
-        done.0.map(|_| done.1),
+        done.1,
         f.source_para,
         f.note,
     )
@@ -90,7 +90,7 @@ async fn update_milestone(
     version: i32,
     f: &MilestoneFields,
 ) -> sqlx::Result<bool> {
-    let (due, done) = (to_columns(Some(f.due)), to_columns(f.done_on));
+    let (due, done) = (to_columns(Some(f.due)), to_nullable_columns(f.done_on));
     let saved = sqlx::query!(
         "UPDATE milestones SET title = $3, due_on = $4, due_precision = $5, status = $6,
                 done_on = $7, done_precision = $8, source_para = $9, note = $10,
@@ -103,7 +103,7 @@ async fn update_milestone(
         due.1,
         f.status as MilestoneStatus,
         done.0,
-        done.0.map(|_| done.1),
+        done.1,
         f.source_para,
         f.note,
     )
@@ -226,7 +226,7 @@ pub async fn target(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Tar
 }
 
 async fn insert_target(db: &mut PgConnection, item_id: i64, f: &TargetFields) -> sqlx::Result<i64> {
-    let period = to_columns(f.period);
+    let period = to_nullable_columns(f.period);
     sqlx::query_scalar!(
         "INSERT INTO targets (item_id, measure, target_value, period_on, period_precision,
                               source_para, note)
@@ -235,7 +235,7 @@ async fn insert_target(db: &mut PgConnection, item_id: i64, f: &TargetFields) ->
         f.measure,
         f.target_value,
         period.0,
-        period.0.map(|_| period.1),
+        period.1,
         f.source_para,
         f.note,
     )
@@ -249,7 +249,7 @@ async fn update_target(
     version: i32,
     f: &TargetFields,
 ) -> sqlx::Result<bool> {
-    let period = to_columns(f.period);
+    let period = to_nullable_columns(f.period);
     let saved = sqlx::query!(
         "UPDATE targets SET measure = $3, target_value = $4, period_on = $5,
                 period_precision = $6, source_para = $7, note = $8, version = version + 1
@@ -259,7 +259,7 @@ async fn update_target(
         f.measure,
         f.target_value,
         period.0,
-        period.0.map(|_| period.1),
+        period.1,
         f.source_para,
         f.note,
     )

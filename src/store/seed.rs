@@ -11,7 +11,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use std::collections::HashSet;
 use std::str::FromStr;
 
-use crate::domain::dates::{PartialDate, to_columns};
+use crate::domain::dates::{PartialDate, to_columns, to_nullable_columns};
 use crate::domain::vocab::{
     ContributionStatus, ItemKind, ItemStatus, MilestoneStatus, OrgKind, OrgRole, PlaceKind,
 };
@@ -636,7 +636,7 @@ async fn seed_delivery(
         let status = MilestoneStatus::parse(&m.status)
             .ok_or_else(|| anyhow!("milestone {}: unknown status {}", m.key, m.status))?;
         let due = to_columns(Some(parse_partial(&m.due)?));
-        let done = to_columns(m.done_on.as_deref().map(parse_partial).transpose()?);
+        let done = to_nullable_columns(m.done_on.as_deref().map(parse_partial).transpose()?);
         report.milestones += sqlx::query!(
             "INSERT INTO milestones (item_id, title, due_on, due_precision, status, done_on,
                                      done_precision, source_para, note, seed_key)
@@ -648,7 +648,7 @@ async fn seed_delivery(
             due.1,
             status as MilestoneStatus,
             done.0,
-            done.0.map(|_| done.1),
+            done.1,
             m.source_para,
             m.note,
             m.key,
@@ -659,7 +659,7 @@ async fn seed_delivery(
         .rows_affected();
     }
     for t in &item.targets {
-        let period = to_columns(t.period.as_deref().map(parse_partial).transpose()?);
+        let period = to_nullable_columns(t.period.as_deref().map(parse_partial).transpose()?);
         let inserted = sqlx::query_scalar!(
             "INSERT INTO targets (item_id, measure, target_value, period_on, period_precision,
                                   source_para, note, seed_key)
@@ -670,7 +670,7 @@ async fn seed_delivery(
             t.measure,
             seed_number(&t.target).with_context(|| format!("target {}", t.key))?,
             period.0,
-            period.0.map(|_| period.1),
+            period.1,
             t.source_para,
             t.note,
             t.key,
