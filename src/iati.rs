@@ -31,11 +31,14 @@ fn status_code(s: ItemStatus) -> &'static str {
     }
 }
 
-fn transaction_type(s: ContributionStatus) -> &'static str {
+/// A contribution's transaction type at its status; none for a cancelled one, which
+/// carries no money (what was paid before a cancellation leaves it `paid`).
+fn transaction_type(s: ContributionStatus) -> Option<&'static str> {
     match s {
-        ContributionStatus::Pledged => "13",
-        ContributionStatus::Committed => "11",
-        ContributionStatus::Paid => "1",
+        ContributionStatus::Pledged => Some("13"),
+        ContributionStatus::Committed => Some("11"),
+        ContributionStatus::Paid => Some("1"),
+        ContributionStatus::Cancelled => None,
     }
 }
 
@@ -422,6 +425,9 @@ impl<'a> Publisher<'a> {
     fn transactions(&self, w: &mut W, item: &ItemRecord) {
         let (d, x) = (self.data, self.index);
         for c in of(&x.contributions, item.id, &d.contributions) {
+            let Some(code) = transaction_type(c.status) else {
+                continue;
+            };
             let date = c
                 .pledged_on
                 .filter(|_| c.status == ContributionStatus::Pledged)
@@ -429,11 +435,7 @@ impl<'a> Publisher<'a> {
                 .min(self.today);
             let date = ymd(date);
             open(w, "transaction", &[]);
-            empty(
-                w,
-                "transaction-type",
-                &[("code", transaction_type(c.status))],
-            );
+            empty(w, "transaction-type", &[("code", code)]);
             empty(w, "transaction-date", &[("iso-date", &date)]);
             text(
                 w,

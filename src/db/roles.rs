@@ -41,6 +41,8 @@ const TABLE_RIGHTS: &[(&str, &[&str])] = &[
     ("contribution_imports", &["SELECT", "INSERT"]),
     // Progress toward a target: a correction is a new update, so the history stays.
     ("target_updates", &["SELECT", "INSERT"]),
+    // A contribution's events: a correction is a new event (a reduction, say).
+    ("contribution_events", &["SELECT", "INSERT"]),
     // Which migrations ran: the owner's record.
     ("_sqlx_migrations", &["SELECT"]),
     // One row, counted up by the tables' triggers (which run as the application role).

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod contribution_events;
 pub mod dates;
 pub mod delivery;
 pub mod filters;

@@ -158,6 +158,18 @@ vocabulary! {
         Pledged => ("pledged", "Pledged"),
         Committed => ("committed", "Committed"),
         Paid => ("paid", "Paid"),
+        Cancelled => ("cancelled", "Cancelled"),
+    }
+}
+
+vocabulary! {
+    /// What happened to a contribution on a date (domain::contribution_events).
+    EventKind {
+        Pledged => ("pledged", "Pledged"),
+        Committed => ("committed", "Committed"),
+        Paid => ("paid", "Paid"),
+        Reduced => ("reduced", "Reduced"),
+        Cancelled => ("cancelled", "Cancelled"),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod admin_items;
 pub mod admin_strategy;
 pub mod audit;
+pub mod contribution_events;
 pub mod delivery;
 pub mod editing;
 pub mod generate;

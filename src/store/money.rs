@@ -12,6 +12,7 @@ pub use crate::domain::records::budget::BudgetFields;
 use crate::domain::records::budget::{amount_text, change};
 pub use crate::domain::records::contribution::ContributionFields;
 use crate::domain::vocab::ContributionStatus;
+use crate::store::contribution_events;
 use crate::store::editing::{Archivable, Change, Creatable, Editable, keyed_by_id};
 
 /// The item the money belongs to, archived or not: an admin still manages its money.
@@ -285,6 +286,33 @@ pub async fn update_contribution(
     Ok(done.rows_affected() == 1)
 }
 
+/// A form's or the API's save of a contribution: its amount and status become events
+/// dated on its as_of date (domain::contribution_events), and the row takes what all
+/// its events add up to. `check` has refused what events cannot reach.
+async fn update_contribution_by_events(
+    db: &mut PgConnection,
+    id: i64,
+    version: i32,
+    f: &ContributionFields,
+) -> sqlx::Result<bool> {
+    let added = contribution_events::to_reach(db, id, f.amount, f.status, f.as_of)
+        .await?
+        .unwrap_or_default();
+    if !update_contribution(&mut *db, id, version, f).await? {
+        return Ok(false);
+    }
+    contribution_events::record(
+        db,
+        id,
+        &added,
+        f.source_para.as_deref(),
+        "recorded by saving the contribution's amount and status",
+    )
+    .await?;
+    contribution_events::settle(db, id).await?;
+    Ok(true)
+}
+
 /// Which table an archive / restore applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Money {
@@ -442,7 +470,31 @@ impl Editable for Contributions {
     type Owner = ItemRef;
     type Fields = ContributionFields;
 
-    money_of_an_item!(contribution, update_contribution);
+    money_of_an_item!(contribution, update_contribution_by_events);
+
+    /// A new contribution opens with one event (migration 0015's trigger), so it cannot
+    /// start cancelled; a changed amount or status must be reachable by events.
+    async fn check(
+        db: &mut PgConnection,
+        before: Option<&Contribution>,
+        f: &ContributionFields,
+    ) -> sqlx::Result<FieldErrors> {
+        let Some(before) = before else {
+            return Ok(match f.status {
+                ContributionStatus::Cancelled => FieldErrors::one(
+                    "status",
+                    "a new contribution cannot start cancelled: record it, then its cancellation",
+                ),
+                _ => FieldErrors::default(),
+            });
+        };
+        Ok(
+            contribution_events::to_reach(db, before.id, f.amount, f.status, f.as_of)
+                .await?
+                .err()
+                .unwrap_or_default(),
+        )
+    }
 
     fn audit(before: Option<&Contribution>, after: &Contribution) -> Change {
         let summary = match before {

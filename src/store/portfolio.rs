@@ -3,6 +3,7 @@
 //! organisation and place pages. One `REPEATABLE READ READ ONLY` transaction reads the
 //! revision too, so a loaded copy is exactly the portfolio at that revision.
 
+use crate::domain::contribution_events::{Event, EventKind, Standing};
 use crate::domain::dates::{PartialDate, from_columns};
 use crate::domain::funding::{Counted, Original, OwnFigures};
 use crate::domain::money::{Currency, to_usd};
@@ -87,13 +88,61 @@ pub struct ContributionRecord {
     pub self_financing: bool,
     pub source_para: Option<String>,
     pub note: Option<String>,
+    /// What happened to it, in the order it happened (by the day each is known by).
+    pub events: Vec<Event>,
+    /// The events' changes to the figures, each in USD at its own month's rate: what
+    /// the funding figures add up. Filled in after loading.
+    pub parts: Vec<Part>,
     /// Filled in by [`MonthlyRates::convert`] after loading.
     pub rate_month: Option<NaiveDate>,
     pub usd_per_unit: Option<Decimal>,
+    /// The pledge in USD (the sum of its events' changes), None when one of them has
+    /// no rate.
     pub amount_usd: Option<Decimal>,
 }
 
+/// One event's change to one figure: known by that day, in the contribution's currency
+/// and (None without a rate) in USD at the rate of that day's month.
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    pub known_by: NaiveDate,
+    pub counted: Counted,
+    pub amount: Decimal,
+    pub usd: Option<Decimal>,
+}
+
 impl ContributionRecord {
+    /// Adds its money, event by event, to `figures`.
+    pub fn add_to(&self, figures: &mut OwnFigures) {
+        for p in &self.parts {
+            figures.add_contribution(p.usd, p.counted, self.original_of(p));
+        }
+    }
+
+    /// A part as stated, kept when no rate converts it.
+    pub fn original_of(&self, p: &Part) -> Original {
+        original(&self.currency, p.known_by, p.amount)
+    }
+
+    /// Its parts from its events, converted with `rates`; its pledge in USD with them.
+    fn convert(&mut self, rates: &MonthlyRates) {
+        let mut standing = Standing::default();
+        let mut parts = Vec::with_capacity(self.events.len() * 2);
+        for e in &self.events {
+            let known_by = e.known_by();
+            for (counted, amount) in standing.apply(e).parts() {
+                if amount.is_zero() {
+                    continue;
+                }
+                let (_, _, usd) = rates.convert(amount, &self.currency, known_by);
+                parts.push(Part { known_by, counted, amount, usd });
+            }
+        }
+        self.amount_usd = parts.iter().map(|p| p.usd).sum();
+        (self.rate_month, self.usd_per_unit, _) = rates.convert(self.amount, &self.currency, self.as_of);
+        self.parts = parts;
+    }
+
     /// Committed or paid: the one place the rule is applied to loaded money.
     pub fn is_firm(&self) -> bool {
         self.status.is_firm()
@@ -103,15 +152,6 @@ impl ContributionRecord {
         self.status == ContributionStatus::Paid
     }
 
-    /// Which figures it counts in.
-    pub fn counted(&self) -> Counted {
-        Counted::contribution(self.is_firm(), self.is_paid())
-    }
-
-    /// The amount as stated, kept when no rate converts it.
-    pub fn original(&self) -> Original {
-        original(&self.currency, self.as_of, self.amount)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,7 +217,7 @@ pub struct RoleRecord {
 }
 
 /// Everything one revision of the dashboards is computed from.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PortfolioData {
     pub revision: i64,
     /// Not archived, in report order: by section, then as seeded or created.
@@ -238,8 +278,7 @@ pub async fn load(pool: &PgPool) -> sqlx::Result<PortfolioData> {
     // Which rate applies stays the `monthly_rates` view's rule.
     data.contributions = contributions;
     for c in &mut data.contributions {
-        (c.rate_month, c.usd_per_unit, c.amount_usd) =
-            data.rates.convert(c.amount, &c.currency, c.as_of);
+        c.convert(&data.rates);
     }
     for b in &mut data.budgets {
         (b.rate_month, b.usd_per_unit, b.amount_usd) =
@@ -311,6 +350,8 @@ async fn read_contributions(
         self_financing: c.self_financing,
         source_para: c.source_para,
         note: c.note,
+        events: Vec::new(),
+        parts: Vec::new(),
         rate_month: None,
         usd_per_unit: None,
         amount_usd: None,
@@ -319,7 +360,43 @@ async fn read_contributions(
     .await?;
     // Sorted here rather than in SQL: ordering wide rows costs PostgreSQL more than Rust.
     contributions.sort_unstable_by_key(|c| (c.as_of, c.id));
+    attach_events(&mut contributions, read_events(tx).await?);
     Ok(contributions)
+}
+
+/// Every contribution's events as (contribution id, event), in the order they happened.
+async fn read_events(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<Vec<(i64, Event)>> {
+    let rows = sqlx::query!(
+        r#"SELECT id, contribution_id, kind AS "kind: EventKind", amount, on_date, on_precision
+             FROM contribution_events"#
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut events: Vec<(i64, NaiveDate, i64, Event)> = rows
+        .into_iter()
+        .filter_map(|r| {
+            // the database checks the pair; a row it let through always reads
+            let on = PartialDate::from_stored(r.on_date, &r.on_precision)?;
+            let event = Event { kind: r.kind, amount: r.amount, on };
+            Some((r.contribution_id, event.known_by(), r.id, event))
+        })
+        .collect();
+    events.sort_unstable_by_key(|&(contribution, known_by, id, _)| (contribution, known_by, id));
+    Ok(events.into_iter().map(|(c, _, _, e)| (c, e)).collect())
+}
+
+/// Gives each contribution its events (those of archived contributions are left).
+fn attach_events(contributions: &mut [ContributionRecord], events: Vec<(i64, Event)>) {
+    let at: HashMap<i64, usize> = contributions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, i))
+        .collect();
+    for (contribution, event) in events {
+        if let Some(&i) = at.get(&contribution) {
+            contributions[i].events.push(event);
+        }
+    }
 }
 
 /// Everything but the contributions.
@@ -443,7 +520,7 @@ async fn read_the_rest(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<
 
 /// The `monthly_rates` view as a lookup: for each currency and month, the month whose
 /// rate converts it and that rate.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct MonthlyRates(HashMap<String, HashMap<NaiveDate, (NaiveDate, Decimal)>>);
 
 impl MonthlyRates {
@@ -480,6 +557,49 @@ impl MonthlyRates {
 }
 
 impl PortfolioData {
+    /// The portfolio as it stood at the end of `day`: each contribution at what its
+    /// events known by then add up to, those with none left out. Items, budgets,
+    /// milestones and targets are as recorded now (their history is the audit trail's).
+    pub fn as_at(&self, day: NaiveDate) -> PortfolioData {
+        let contributions = self
+            .contributions
+            .iter()
+            .filter_map(|c| {
+                let standing = Standing::as_at(&c.events, day)?;
+                let mut then = c.clone();
+                then.events.retain(|e| e.known_by() <= day);
+                then.parts.retain(|p| p.known_by <= day);
+                then.amount = standing.pledged;
+                then.status = standing.status();
+                then.amount_usd = then.parts.iter().map(|p| p.usd).sum();
+                Some(then)
+            })
+            .collect();
+        PortfolioData {
+            contributions,
+            ..self.clone_without_contributions()
+        }
+    }
+
+    fn clone_without_contributions(&self) -> PortfolioData {
+        PortfolioData {
+            revision: self.revision,
+            items: self.items.clone(),
+            budgets: self.budgets.clone(),
+            contributions: Vec::new(),
+            organisations: self.organisations.clone(),
+            places: self.places.clone(),
+            item_places: self.item_places.clone(),
+            themes: self.themes.clone(),
+            result_areas: self.result_areas.clone(),
+            alignments: self.alignments.clone(),
+            roles: self.roles.clone(),
+            recent_changes: self.recent_changes.clone(),
+            delivery: self.delivery.clone(),
+            rates: self.rates.clone(),
+        }
+    }
+
     /// Every item with its own figures and facets, in report order. Contributions are
     /// read once: the same pass sums each item's money and each donor's gift to it.
     pub fn summaries(&self) -> Vec<ItemSummary> {
@@ -522,8 +642,7 @@ impl PortfolioData {
         for c in &self.contributions {
             let Some(i) = at(c.item_id) else { continue };
             let item = &mut summaries[i];
-            let (counted, original) = (c.counted(), c.original());
-            item.own.add_contribution(c.amount_usd, counted, original);
+            c.add_to(&mut item.own);
             let Some(donor) = donors.get(&c.org_id) else {
                 continue;
             };
@@ -535,7 +654,9 @@ impl PortfolioData {
                     gifts.len() - 1
                 }
             };
-            gifts[at].add(c.amount_usd, counted, original);
+            for p in &c.parts {
+                gifts[at].add(p.usd, p.counted, c.original_of(p));
+            }
         }
     }
 

@@ -7,6 +7,7 @@ pub mod account;
 pub mod api_token;
 pub mod budget;
 pub mod contribution;
+pub mod contribution_event;
 pub mod delivery;
 pub mod item;
 pub mod organisation;

@@ -2,6 +2,7 @@
 //! them sit behind the admin guard and the CSRF token check declared in `web::routes`.
 
 pub mod audit;
+pub mod contribution_events;
 pub mod delivery;
 pub mod imports;
 pub mod items;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(home))
         .merge(items::routes())
         .merge(money::routes())
+        .merge(contribution_events::routes())
         .merge(delivery::routes())
         .merge(imports::routes())
         .merge(organisations::routes())

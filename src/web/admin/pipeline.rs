@@ -178,6 +178,7 @@ versioned_forms!(
     records::account::AccountForm,
     records::budget::BudgetForm,
     records::contribution::ContributionForm,
+    records::contribution_event::EventForm,
     records::delivery::MilestoneForm,
     records::delivery::TargetForm,
     records::item::ItemForm,

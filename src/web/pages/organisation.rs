@@ -91,7 +91,7 @@ pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, Organ
                     (!of_status.is_empty()).then(|| {
                         let mut sum = OwnFigures::default();
                         for c in &of_status {
-                            sum.add_contribution(c.amount_usd, c.counted(), c.original());
+                            c.add_to(&mut sum);
                         }
                         StatusTotal {
                             status: status.label().to_string(),
