@@ -253,6 +253,13 @@ pub struct WebSettings {
     #[arg(long, env = "PT_TODAY", global = true)]
     pub today: Option<chrono::NaiveDate>,
 
+    /// The last day of the Commission's last session (YYYY-MM-DD): `/changes` offers
+    /// "since the last session" from the day after. The default is the end of the 51st
+    /// session of the Commission on Narcotic Drugs (10-14 March 2008), for which the
+    /// seeded report was written.
+    #[arg(long, env = "LAST_SESSION", default_value = LAST_SESSION, global = true)]
+    pub last_session: chrono::NaiveDate,
+
     #[command(flatten)]
     pub iati: IatiSettings,
 }
@@ -274,6 +281,9 @@ pub struct IatiSettings {
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = PUBLIC_BASE_URL, global = true)]
     pub public_base_url: String,
 }
+
+/// The last day of the 51st session of the Commission on Narcotic Drugs.
+pub const LAST_SESSION: &str = "2008-03-14";
 
 /// UNODC's identifier in the IATI registry (DAC code 41123 under the XM-DAC prefix).
 pub const IATI_ORGANISATION_REF: &str = "XM-DAC-41123";
@@ -303,6 +313,7 @@ impl Default for WebSettings {
             max_body_bytes: MAX_BODY_BYTES,
             import_max_bytes: IMPORT_MAX_BYTES,
             today: None,
+            last_session: chrono::NaiveDate::from_ymd_opt(2008, 3, 14).unwrap_or_default(),
             iati: IatiSettings::default(),
         }
     }

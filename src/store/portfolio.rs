@@ -135,7 +135,12 @@ impl ContributionRecord {
                     continue;
                 }
                 let (_, _, usd) = rates.convert(amount, &self.currency, known_by);
-                parts.push(Part { known_by, counted, amount, usd });
+                parts.push(Part {
+                    known_by,
+                    counted,
+                    amount,
+                    usd,
+                });
             }
         }
         self.amount_usd = parts.iter().map(|p| p.usd).sum();
@@ -557,6 +562,11 @@ impl MonthlyRates {
 }
 
 impl PortfolioData {
+    /// `amount` of `currency` in USD at the rate of the month of `on`; None without one.
+    pub fn usd(&self, amount: Decimal, currency: &str, on: NaiveDate) -> Option<Decimal> {
+        self.rates.convert(amount, currency, on).2
+    }
+
     /// The portfolio as it stood at the end of `day`: each contribution at what its
     /// events known by then add up to, those with none left out. Items, budgets,
     /// milestones and targets are as recorded now (their history is the audit trail's).

@@ -479,6 +479,10 @@ pub struct Nav {
     pub as_delegates: bool,
     /// This page in the other view (staff only).
     pub switch_view: String,
+    /// The page shows the portfolio as at the end of this day (`?as_of=`): "31 January
+    /// 2008"; and the same page today.
+    pub as_of: Option<String>,
+    pub see_today: String,
 }
 
 impl Nav {
@@ -504,6 +508,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Nav {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let user = parts.extensions.get::<CurrentUser>();
         let mut nav = Nav::for_user(user);
+        // path and query only: never the scheme or host of an absolute-form request
+        let here = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        if let Some(day) = parts
+            .extensions
+            .get::<crate::web::snapshot::Snap>()
+            .and_then(|s| s.as_at)
+        {
+            nav.as_of = Some(day.format("%-d %B %Y").to_string());
+            nav.see_today = crate::web::forms::without_query_param(here, crate::web::snapshot::AS_OF);
+        }
         if nav.is_staff {
             nav.as_delegates =
                 audience_for(user, &parts.uri, &parts.headers) == Audience::Published;
@@ -512,8 +526,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Nav {
             } else {
                 AS_DELEGATES
             };
-            // path and query only: never the scheme or host of an absolute-form request
-            let here = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
             nav.switch_view = with_query_param(here, VIEW_PARAM, to);
         }
         Ok(nav)

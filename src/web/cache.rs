@@ -8,7 +8,9 @@
 //! change on the next page; other instances pick it up after their own rebuild.
 
 use arc_swap::ArcSwapOption;
+use chrono::NaiveDate;
 use sqlx::PgPool;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -24,7 +26,16 @@ pub struct PortfolioCache {
     building: Mutex<()>,
     /// A background rebuild is scheduled or running.
     scheduled: AtomicBool,
+    /// The portfolio as at past dates (`?as_of=`), newest use last; each built once per
+    /// revision and date, by the first request that asks (the others wait for it).
+    as_at: std::sync::Mutex<VecDeque<AsAt>>,
 }
+
+/// One past date's dashboards at one revision.
+type AsAt = (i64, NaiveDate, Arc<tokio::sync::OnceCell<Arc<Snapshot>>>);
+
+/// How many past dates' dashboards are kept (each about the size of today's).
+const AS_AT_KEPT: usize = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
@@ -72,6 +83,38 @@ impl PortfolioCache {
         );
         self.install(&snapshot);
         Ok(snapshot)
+    }
+
+    /// The dashboards of `current`'s revision as the portfolio stood at the end of `day`.
+    pub async fn as_at(&self, current: &Arc<Snapshot>, day: NaiveDate) -> Result<Arc<Snapshot>, CacheError> {
+        let cell = self.as_at_cell(current.revision, day);
+        let snapshot = cell
+            .get_or_try_init(|| async {
+                let now = Arc::clone(current);
+                let then = tokio::task::spawn_blocking(move || {
+                    Snapshot::build_as_at(now.records.data.as_at(day), day)
+                })
+                .await?;
+                Ok::<_, CacheError>(Arc::new(then))
+            })
+            .await?;
+        Ok(Arc::clone(snapshot))
+    }
+
+    /// The slot of (revision, day), made (and the least recently used dropped) if new.
+    fn as_at_cell(&self, revision: i64, day: NaiveDate) -> Arc<tokio::sync::OnceCell<Arc<Snapshot>>> {
+        let mut kept = self.as_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        kept.retain(|(r, _, _)| *r >= revision);
+        let cell = match kept.iter().position(|(r, d, _)| *r == revision && *d == day) {
+            Some(at) => kept.remove(at).map(|(_, _, cell)| cell),
+            None => None,
+        }
+        .unwrap_or_default();
+        kept.push_back((revision, day, Arc::clone(&cell)));
+        while kept.len() > AS_AT_KEPT {
+            kept.pop_front();
+        }
+        cell
     }
 
     /// Replaces the current snapshot unless it is already newer.

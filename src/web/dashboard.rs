@@ -30,6 +30,8 @@ use rust_decimal::Decimal;
 /// One revision of the dashboards.
 pub struct Snapshot {
     pub revision: i64,
+    /// The portfolio as it stood at the end of this day (`?as_of=`); None for now.
+    pub as_at: Option<chrono::NaiveDate>,
     pub built_at: DateTime<Utc>,
     pub records: Records,
     pub internal: Dashboard,
@@ -39,6 +41,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The dashboards of `data` (`PortfolioData::as_at`) as at the end of `day`.
+    pub fn build_as_at(data: PortfolioData, day: chrono::NaiveDate) -> Snapshot {
+        Snapshot {
+            as_at: Some(day),
+            ..Snapshot::build(data)
+        }
+    }
+
     pub fn build(data: PortfolioData) -> Snapshot {
         let started = std::time::Instant::now();
         let summaries = data.summaries();
@@ -73,6 +83,7 @@ impl Snapshot {
         );
         Snapshot {
             revision: records.data.revision,
+            as_at: None,
             built_at: Utc::now(),
             records,
             internal,

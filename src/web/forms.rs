@@ -158,6 +158,21 @@ pub fn with_query_param(url: &str, key: &str, value: &str) -> String {
     format!("{path}?{}", pairs.finish())
 }
 
+/// A local address without `key`, the other parameters kept in their order.
+pub fn without_query_param(url: &str, key: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k != key)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        return path.to_string();
+    }
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    pairs.extend_pairs(kept);
+    format!("{path}?{}", pairs.finish())
+}
+
 /// Whether a request's body is a multipart form (a file upload).
 pub fn is_multipart(headers: &axum::http::HeaderMap) -> bool {
     content_type(headers)

@@ -78,6 +78,15 @@ impl AppState {
         self.dashboards.for_request(&self.pool).await
     }
 
+    /// `snapshot`'s dashboards as the portfolio stood at the end of `day` (`?as_of=`).
+    pub async fn snapshot_as_at(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        day: chrono::NaiveDate,
+    ) -> Result<Arc<Snapshot>, CacheError> {
+        self.dashboards.as_at(snapshot, day).await
+    }
+
     /// Brings the dashboards up to the database's revision and waits for it: at start,
     /// after a write, and in tests that change the database directly.
     pub async fn refresh_dashboards(&self) -> Result<Arc<Snapshot>, CacheError> {
@@ -95,6 +104,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/result-areas", get(pages::result_areas::show))
         .route("/funding", get(pages::funding::show))
         .route("/timeline", get(pages::timeline::show))
+        .route("/changes", get(pages::changes::show))
+        .route("/changes.csv", get(pages::changes::csv))
+        .route("/changes.xlsx", get(pages::changes::xlsx))
         .route("/funding.csv", get(pages::funding::csv))
         .route("/funding.xlsx", get(pages::funding::xlsx))
         .route("/iati/activities.xml", get(pages::iati::activities))

@@ -93,9 +93,9 @@ fn cache_control(signed_in: bool, response: &Response) -> Option<HeaderValue> {
 }
 
 pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let snapshot = match state.snapshot().await {
+    let snapshot = match snapshot_asked_for(&state, req.uri()).await {
         Ok(s) => s,
-        Err(e) => return AppError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let user = req.extensions().get::<CurrentUser>().cloned();
     let audience = crate::web::auth::audience_for(user.as_ref(), req.uri(), req.headers());
@@ -131,6 +131,36 @@ pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: N
         headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
     }
     response
+}
+
+/// The query parameter that asks for the portfolio as it stood at the end of a day.
+pub const AS_OF: &str = "as_of";
+
+/// The day `?as_of=` names, if any; a clear 400 when it is not a day.
+pub fn as_of_param(uri: &axum::http::Uri) -> Result<Option<chrono::NaiveDate>, AppError> {
+    let Some(raw) = crate::web::forms::query_param(uri.query(), AS_OF) else {
+        return Ok(None);
+    };
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            AppError::BadRequest(format!(
+                "as_of must be a day written as YYYY-MM-DD, such as 2008-01-31 (it was {raw:?})."
+            ))
+        })
+}
+
+/// Today's dashboards, or those as at the day `?as_of=` names.
+async fn snapshot_asked_for(state: &AppState, uri: &axum::http::Uri) -> Result<Arc<Snapshot>, AppError> {
+    let day = as_of_param(uri)?;
+    let snapshot = state.snapshot().await?;
+    Ok(match day {
+        Some(day) => state.snapshot_as_at(&snapshot, day).await?,
+        None => snapshot,
+    })
 }
 
 /// After a request that may have changed the portfolio, waits until this instance's

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod changes;
 pub mod delivery;
 pub mod funding;
 pub mod iati;
