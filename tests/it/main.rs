@@ -14,6 +14,7 @@ mod cli;
 mod concurrency;
 mod conformance;
 mod dashboards;
+mod events;
 mod delivery;
 mod faults;
 mod funding;
