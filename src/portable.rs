@@ -28,7 +28,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Row};
 pub const FORMAT: &str = "portfolio-tracker";
 /// The version of the document this build writes and reads (see the version policy in
 /// docs/portfolio-format.md).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Tables of the schema that the document leaves out, and why.
 pub const NOT_EXPORTED: &[(&str, &str)] = &[
@@ -129,6 +129,7 @@ tables! {
     users: Account,
     contribution_imports: ContributionImport,
     contributions: Contribution,
+    contribution_events: ContributionEventRow,
     milestones: MilestoneRow,
     targets: TargetRow,
     target_updates: TargetUpdate,
@@ -381,6 +382,24 @@ pub struct TargetRow {
     pub archived_at: Option<DateTime<Utc>>,
 }
 impl Table for TargetRow {
+    const ORDER: &'static str = "id";
+}
+
+/// What happened to a contribution, dated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
+#[serde(deny_unknown_fields)]
+pub struct ContributionEventRow {
+    pub id: i64,
+    pub contribution_id: i64,
+    pub kind: String,
+    pub amount: Option<Decimal>,
+    pub on_date: NaiveDate,
+    pub on_precision: String,
+    pub source: Option<String>,
+    pub note: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+impl Table for ContributionEventRow {
     const ORDER: &'static str = "id";
 }
 
@@ -688,6 +707,11 @@ pub async fn import(pool: &PgPool, mut document: Document) -> anyhow::Result<Imp
             holding.join(", ")
         );
     }
+    // The contributions' events come from the file: the trigger that opens a new
+    // contribution with one event (migration 0015) stands aside for this transaction.
+    sqlx::query("SET LOCAL portfolio.restoring = 'on'")
+        .execute(&mut *tx)
+        .await?;
     write_tables(&mut tx, &document).await?;
     set_sequences(&mut tx, &document.sequences).await?;
     tx.commit().await.context("committing the import")?;
@@ -803,7 +827,7 @@ mod tests {
         assert!(said.contains("not a Portfolio Tracker export"), "{said}");
         let said = message(r#"{"format": "portfolio-tracker", "version": 1, "themes": 7}"#);
         assert!(
-            said.contains("format version 1") && said.contains("reads version 2 only"),
+            said.contains("format version 1") && said.contains("reads version 3 only"),
             "{said}"
         );
         let said = message(r#"{"format": "portfolio-tracker"}"#);
@@ -845,7 +869,7 @@ mod tests {
             from_bytes(&serde_json::to_vec(&value).expect("encode")).expect_err("refused")
         );
         assert!(
-            said.contains("does not fit export format version 2") && said.contains("webhooks"),
+            said.contains("does not fit export format version 3") && said.contains("webhooks"),
             "{said}"
         );
     }

@@ -1,6 +1,8 @@
 //! Inline SVG charts, drawn on the server: no JavaScript, no external files. Every chart
 //! carries a text alternative, and the pages print the same numbers in a table beside it.
 
+pub mod over_time;
+
 use crate::domain::funding::Funding;
 use crate::domain::money::group_thousands;
 use rust_decimal::Decimal;

@@ -20,6 +20,7 @@ use crate::store::portfolio::{
     AlignmentRecord, BudgetRecord, ContributionRecord, ItemRecord, OrganisationRecord, PlaceRecord,
     PortfolioData, ResultAreaRecord, RoleRecord,
 };
+use crate::web::charts::over_time::{FundingOverTime, cumulative};
 use crate::web::charts::{StackedBar, pipeline_bar};
 use crate::web::pages::activity::ActivityEntry;
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
@@ -527,11 +528,26 @@ pub struct Dashboard {
     pub recent_changes: Vec<ActivityEntry>,
     /// The whole portfolio's paid, committed and pledged money.
     pub pipeline: StackedBar,
+    /// The same added up month by month, against the total budget.
+    pub over_time: Option<FundingOverTime>,
     /// HTML rendered on first use and kept with the revision.
     overview_rows: OnceLock<Vec<String>>,
     csv_item_lines: OnceLock<Vec<Bytes>>,
     /// Views of `/funding` already rendered at this revision, by filters, sort and page.
     funding_views: Mutex<(usize, HashMap<String, Arc<RenderedView>>)>,
+}
+
+/// The money of every item of `p`, added up month by month against its total budget.
+fn over_time(p: &Portfolio, records: &Records) -> Option<FundingOverTime> {
+    let parts = records
+        .data
+        .contributions
+        .iter()
+        .filter(|c| p.index_of(c.item_id).is_some())
+        .flat_map(|c| c.parts.iter().map(|part| (part.known_by, part.counted, part.usd)));
+    let (months, unconverted) = cumulative(parts);
+    let until = months.last()?.month;
+    FundingOverTime::new(&months, unconverted, p.total().budget_usd, until)
 }
 
 /// The organisations (slugs) and places (names) that some item of a portfolio names.
@@ -634,6 +650,7 @@ impl Dashboard {
                 let t = p.total();
                 pipeline_bar(t.paid_usd, t.firm_usd, t.pledged_usd, t.pledged_usd)
             },
+            over_time: over_time(p, records),
             overview_rows: OnceLock::new(),
             csv_item_lines: OnceLock::new(),
             funding_views: Mutex::default(),

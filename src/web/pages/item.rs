@@ -18,6 +18,7 @@ use crate::web::{AppError, AppState};
 
 use super::delivery::ItemDelivery;
 use super::{ContributionCells, render};
+use crate::web::charts::over_time::{FundingOverTime, cumulative};
 use crate::web::forms::query_param;
 use axum::extract::RawQuery;
 
@@ -66,6 +67,14 @@ pub struct BudgetRow {
     pub note: String,
 }
 
+/// One event of one of the item's own contributions.
+pub struct EventRow {
+    pub on: String,
+    pub who: String,
+    pub kind: &'static str,
+    pub amount: String,
+}
+
 pub struct ContributionRow {
     pub who: String,
     pub who_slug: String,
@@ -101,6 +110,10 @@ pub struct ItemPage {
     pub organisations: Vec<OrgRow>,
     pub budgets: Vec<BudgetRow>,
     pub contributions: Vec<ContributionRow>,
+    /// What happened to the item's own contributions, in order.
+    pub events: Vec<EventRow>,
+    /// The item's money (its components' included) added up month by month.
+    pub over_time: Option<FundingOverTime>,
     pub delivery: ItemDelivery,
     /// After a staff member's save returned here.
     pub notice: &'static str,
@@ -171,7 +184,10 @@ pub async fn show(
         .collect::<Vec<_>>();
 
     let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    let over_time = over_time(&snap, d, index);
     render(&ItemPage {
+        events: events_of(&snap, item.id),
+        over_time,
         nav,
         published: item.published,
         internal_notes: (audience == Audience::Internal).then(|| item.internal_notes.clone()),
@@ -250,6 +266,49 @@ pub async fn show(
         summary: item.summary.clone(),
         description: item.description.clone(),
     })
+}
+
+/// The events of the item's own contributions, in the order they happened.
+fn events_of(snap: &Snap, item_id: i64) -> Vec<EventRow> {
+    let records = &snap.records;
+    let mut events: Vec<(chrono::NaiveDate, EventRow)> = records
+        .contributions_of_item(item_id)
+        .flat_map(|c| {
+            let who = records
+                .organisation_by_id(c.org_id)
+                .map(|o| o.name.clone())
+                .unwrap_or_default();
+            c.events.iter().map(move |e| {
+                let row = EventRow {
+                    on: e.on.to_string(),
+                    who: who.clone(),
+                    kind: e.kind.label(),
+                    amount: e
+                        .amount
+                        .map(|a| view::amount(a, &c.currency, c.approximate, c.lower_bound))
+                        .unwrap_or_else(|| "what was not paid".into()),
+                };
+                (e.known_by(), row)
+            })
+        })
+        .collect();
+    events.sort_by_key(|(day, _)| *day);
+    events.into_iter().map(|(_, row)| row).collect()
+}
+
+/// The chart of the item's money, its components' included, against its budget.
+fn over_time(snap: &Snap, d: &Dashboard, index: usize) -> Option<FundingOverTime> {
+    let items = std::iter::once(index)
+        .chain(d.portfolio.descendants(index).into_iter().map(|(i, _)| i))
+        .map(|i| d.portfolio.items[i].id);
+    let records = &snap.records;
+    let parts = items
+        .flat_map(|id| records.contributions_of_item(id))
+        .flat_map(|c| c.parts.iter().map(|p| (p.known_by, p.counted, p.usd)));
+    let (months, unconverted) = cumulative(parts);
+    let until = months.last().map(|m| m.month)?;
+    let budget = d.portfolio.funding_ref(index).budget_usd;
+    FundingOverTime::new(&months, unconverted, budget, until)
 }
 
 /// Empty text reads as a stated default.

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::domain::auth::Audience;
 use crate::web::auth::Nav;
 use crate::web::charts::StackedBar;
+use crate::web::charts::over_time::FundingOverTime;
 use crate::web::dashboard::{Dashboard, GapRow, ItemLine, SortKey};
 use crate::web::forms::HtmlQuery;
 use crate::web::pages::activity::ActivityEntry;
@@ -85,6 +86,7 @@ pub struct OverviewPage<'a> {
     pub parts: usize,
     pub drafts_note: &'a str,
     pub pipeline: StackedBar,
+    pub over_time: &'a Option<FundingOverTime>,
     pub recent: &'a [ActivityEntry],
     pub total: &'a FundingView,
     pub programme_count: usize,
@@ -138,6 +140,7 @@ pub async fn show(
         drafts_note: &d.drafts_note,
         parts: d.parts,
         pipeline: d.pipeline.clone(),
+        over_time: &d.over_time,
         recent: &d.recent_changes,
         total: &d.total,
         programme_count: d.programme_count,
