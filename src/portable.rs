@@ -852,6 +852,7 @@ mod tests {
             users: vec![],
             contribution_imports: vec![],
             contributions: vec![],
+            contribution_events: vec![],
             milestones: vec![],
             targets: vec![],
             target_updates: vec![],

@@ -22,8 +22,8 @@ use rust_decimal::Decimal;
 
 use crate::domain::dates::PartialDate;
 use crate::domain::funding::Counted;
-pub use crate::domain::vocab::EventKind;
 use crate::domain::vocab::ContributionStatus;
+pub use crate::domain::vocab::EventKind;
 
 /// One thing that happened to a contribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +94,14 @@ impl Standing {
 
     /// What the events known by `day` add up to; None when none is (the contribution did
     /// not exist yet as far as anyone knew).
-    pub fn as_at<'a>(events: impl IntoIterator<Item = &'a Event>, day: NaiveDate) -> Option<Standing> {
-        let mut counted = events.into_iter().filter(|e| e.known_by() <= day).peekable();
+    pub fn as_at<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+        day: NaiveDate,
+    ) -> Option<Standing> {
+        let mut counted = events
+            .into_iter()
+            .filter(|e| e.known_by() <= day)
+            .peekable();
         counted.peek()?;
         Some(Standing::of(counted))
     }
@@ -159,11 +165,7 @@ impl Standing {
         status: ContributionStatus,
         on: PartialDate,
     ) -> Result<Vec<Event>, &'static str> {
-        let event = |kind, amount| Event {
-            kind,
-            amount,
-            on,
-        };
+        let event = |kind, amount| Event { kind, amount, on };
         let current = self.status();
         if status == ContributionStatus::Cancelled {
             return Ok(match current {
@@ -229,8 +231,7 @@ pub const BELOW_PAID: &str =
 pub const REDUCED_TOO_FAR: &str =
     "a reduction can take off at most what is pledged and not yet paid";
 pub const ALREADY_CANCELLED: &str = "the contribution is already cancelled";
-pub const NOTHING_TO_CANCEL: &str =
-    "everything pledged is paid: there is nothing left to cancel";
+pub const NOTHING_TO_CANCEL: &str = "everything pledged is paid: there is nothing left to cancel";
 
 #[cfg(test)]
 mod tests {
@@ -276,7 +277,12 @@ mod tests {
         let s = Standing::of(&events[..3]);
         assert_eq!(
             (s.pledged, s.firm, s.paid, s.status()),
-            (dec!(300), dec!(300), dec!(100), ContributionStatus::Committed)
+            (
+                dec!(300),
+                dec!(300),
+                dec!(100),
+                ContributionStatus::Committed
+            )
         );
         assert_eq!(Standing::of(&events).status(), ContributionStatus::Paid);
     }
@@ -310,7 +316,10 @@ mod tests {
         );
         let change = s.apply(&e(EventKind::Cancelled, None, "2008-03-01"));
         assert_eq!(change.pledged, dec!(-200));
-        assert_eq!((s.pledged, s.status()), (dec!(100), ContributionStatus::Paid));
+        assert_eq!(
+            (s.pledged, s.status()),
+            (dec!(100), ContributionStatus::Paid)
+        );
         let mut nothing_paid = Standing::of(&[e(EventKind::Pledged, Some(dec!(50)), "2008")]);
         nothing_paid.apply(&e(EventKind::Cancelled, None, "2009"));
         assert_eq!(nothing_paid.status(), ContributionStatus::Cancelled);
@@ -334,7 +343,10 @@ mod tests {
             let [(_, p), (_, c), (_, d)] = s.apply(ev).parts();
             (pledged_only, committed, paid) = (pledged_only + p, committed + c, paid + d);
         }
-        assert_eq!((s.pledged, s.firm, s.paid), (dec!(180), dec!(180), dec!(50)));
+        assert_eq!(
+            (s.pledged, s.firm, s.paid),
+            (dec!(180), dec!(180), dec!(50))
+        );
         assert_eq!(pledged_only + committed + paid, s.pledged);
         assert_eq!(committed + paid, s.firm);
         assert_eq!(paid, s.paid);
@@ -351,18 +363,26 @@ mod tests {
             (dec!(120), ContributionStatus::Paid),
             (dec!(0), ContributionStatus::Pledged),
         ] {
-            let events = start.events_to_reach(amount, status, when).expect("reachable");
+            let events = start
+                .events_to_reach(amount, status, when)
+                .expect("reachable");
             let mut after = start;
             for ev in &events {
                 assert_eq!(ev.on, when);
                 after.apply(ev);
             }
-            assert_eq!((after.pledged, after.status()), (amount, status), "{events:?}");
+            assert_eq!(
+                (after.pledged, after.status()),
+                (amount, status),
+                "{events:?}"
+            );
         }
-        assert!(start
-            .events_to_reach(dec!(100), ContributionStatus::Pledged, when)
-            .expect("nothing to do")
-            .is_empty());
+        assert!(
+            start
+                .events_to_reach(dec!(100), ContributionStatus::Pledged, when)
+                .expect("nothing to do")
+                .is_empty()
+        );
         let paid = Standing::of(&[e(EventKind::Paid, Some(dec!(100)), "2008-02-07")]);
         assert_eq!(
             paid.events_to_reach(dec!(100), ContributionStatus::Pledged, when),
@@ -376,6 +396,9 @@ mod tests {
             .events_to_reach(dec!(100), ContributionStatus::Cancelled, when)
             .expect("cancellable");
         assert_eq!(cancel.len(), 1);
-        assert_eq!(Standing::of(&cancel).status(), ContributionStatus::Cancelled);
+        assert_eq!(
+            Standing::of(&cancel).status(),
+            ContributionStatus::Cancelled
+        );
     }
 }

@@ -28,10 +28,7 @@ pub struct ContributionRef {
     pub status: String,
 }
 
-pub async fn contribution(
-    db: &mut PgConnection,
-    id: i64,
-) -> sqlx::Result<Option<ContributionRef>> {
+pub async fn contribution(db: &mut PgConnection, id: i64) -> sqlx::Result<Option<ContributionRef>> {
     let Some(c) = crate::store::money::contribution(&mut *db, id).await? else {
         return Ok(None);
     };
@@ -113,7 +110,9 @@ pub async fn of(db: &mut PgConnection, contribution_id: i64) -> sqlx::Result<Vec
 /// Where a contribution stands by its recorded events.
 pub async fn standing(db: &mut PgConnection, contribution_id: i64) -> sqlx::Result<Standing> {
     let rows = of(db, contribution_id).await?;
-    Ok(Standing::of(rows.iter().map(EventRow::event).collect::<Vec<_>>().iter()))
+    Ok(Standing::of(
+        rows.iter().map(EventRow::event).collect::<Vec<_>>().iter(),
+    ))
 }
 
 async fn insert(db: &mut PgConnection, contribution_id: i64, f: &EventFields) -> sqlx::Result<i64> {
@@ -216,9 +215,12 @@ impl Editable for ContributionEvents {
         _: Option<&EventRow>,
         f: &EventFields,
     ) -> sqlx::Result<FieldErrors> {
-        sqlx::query!("SELECT id FROM contributions WHERE id = $1 FOR UPDATE", f.contribution_id)
-            .fetch_optional(&mut *db)
-            .await?;
+        sqlx::query!(
+            "SELECT id FROM contributions WHERE id = $1 FOR UPDATE",
+            f.contribution_id
+        )
+        .fetch_optional(&mut *db)
+        .await?;
         let now = standing(db, f.contribution_id).await?;
         Ok(match now.accepts(&f.event()) {
             Ok(()) => FieldErrors::default(),
@@ -228,7 +230,11 @@ impl Editable for ContributionEvents {
 }
 
 impl Creatable for ContributionEvents {
-    async fn insert(db: &mut PgConnection, owner: &ContributionRef, f: &EventFields) -> sqlx::Result<i64> {
+    async fn insert(
+        db: &mut PgConnection,
+        owner: &ContributionRef,
+        f: &EventFields,
+    ) -> sqlx::Result<i64> {
         let id = insert(db, owner.id, f).await?;
         settle(db, owner.id).await?;
         Ok(id)

@@ -144,7 +144,8 @@ impl ContributionRecord {
             }
         }
         self.amount_usd = parts.iter().map(|p| p.usd).sum();
-        (self.rate_month, self.usd_per_unit, _) = rates.convert(self.amount, &self.currency, self.as_of);
+        (self.rate_month, self.usd_per_unit, _) =
+            rates.convert(self.amount, &self.currency, self.as_of);
         self.parts = parts;
     }
 
@@ -156,7 +157,6 @@ impl ContributionRecord {
     pub fn is_paid(&self) -> bool {
         self.status == ContributionStatus::Paid
     }
-
 }
 
 #[derive(Debug, Clone)]
@@ -382,7 +382,11 @@ async fn read_events(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<Ve
         .filter_map(|r| {
             // the database checks the pair; a row it let through always reads
             let on = PartialDate::from_stored(r.on_date, &r.on_precision)?;
-            let event = Event { kind: r.kind, amount: r.amount, on };
+            let event = Event {
+                kind: r.kind,
+                amount: r.amount,
+                on,
+            };
             Some((r.contribution_id, event.known_by(), r.id, event))
         })
         .collect();

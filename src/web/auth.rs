@@ -516,7 +516,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Nav {
             .and_then(|s| s.as_at)
         {
             nav.as_of = Some(day.format("%-d %B %Y").to_string());
-            nav.see_today = crate::web::forms::without_query_param(here, crate::web::snapshot::AS_OF);
+            nav.see_today =
+                crate::web::forms::without_query_param(here, crate::web::snapshot::AS_OF);
         }
         if nav.is_staff {
             nav.as_delegates =

@@ -86,7 +86,11 @@ impl PortfolioCache {
     }
 
     /// The dashboards of `current`'s revision as the portfolio stood at the end of `day`.
-    pub async fn as_at(&self, current: &Arc<Snapshot>, day: NaiveDate) -> Result<Arc<Snapshot>, CacheError> {
+    pub async fn as_at(
+        &self,
+        current: &Arc<Snapshot>,
+        day: NaiveDate,
+    ) -> Result<Arc<Snapshot>, CacheError> {
         let cell = self.as_at_cell(current.revision, day);
         let snapshot = cell
             .get_or_try_init(|| async {
@@ -102,10 +106,20 @@ impl PortfolioCache {
     }
 
     /// The slot of (revision, day), made (and the least recently used dropped) if new.
-    fn as_at_cell(&self, revision: i64, day: NaiveDate) -> Arc<tokio::sync::OnceCell<Arc<Snapshot>>> {
-        let mut kept = self.as_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn as_at_cell(
+        &self,
+        revision: i64,
+        day: NaiveDate,
+    ) -> Arc<tokio::sync::OnceCell<Arc<Snapshot>>> {
+        let mut kept = self
+            .as_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         kept.retain(|(r, _, _)| *r >= revision);
-        let cell = match kept.iter().position(|(r, d, _)| *r == revision && *d == day) {
+        let cell = match kept
+            .iter()
+            .position(|(r, d, _)| *r == revision && *d == day)
+        {
             Some(at) => kept.remove(at).map(|(_, _, cell)| cell),
             None => None,
         }

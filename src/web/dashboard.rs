@@ -544,7 +544,11 @@ fn over_time(p: &Portfolio, records: &Records) -> Option<FundingOverTime> {
         .contributions
         .iter()
         .filter(|c| p.index_of(c.item_id).is_some())
-        .flat_map(|c| c.parts.iter().map(|part| (part.known_by, part.counted, part.usd)));
+        .flat_map(|c| {
+            c.parts
+                .iter()
+                .map(|part| (part.known_by, part.counted, part.usd))
+        });
     let (months, unconverted) = cumulative(parts);
     let until = months.last()?.month;
     FundingOverTime::new(&months, unconverted, p.total().budget_usd, until)

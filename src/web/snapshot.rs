@@ -154,7 +154,10 @@ pub fn as_of_param(uri: &axum::http::Uri) -> Result<Option<chrono::NaiveDate>, A
 }
 
 /// Today's dashboards, or those as at the day `?as_of=` names.
-async fn snapshot_asked_for(state: &AppState, uri: &axum::http::Uri) -> Result<Arc<Snapshot>, AppError> {
+async fn snapshot_asked_for(
+    state: &AppState,
+    uri: &axum::http::Uri,
+) -> Result<Arc<Snapshot>, AppError> {
     let day = as_of_param(uri)?;
     let snapshot = state.snapshot().await?;
     Ok(match day {

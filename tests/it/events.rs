@@ -30,7 +30,10 @@ async fn guinea_bissau_pledge(app: &TestApp) -> i64 {
 
 async fn record(admin: &Session, contribution: i64, fields: &[(&str, &str)]) -> (u16, String) {
     let (status, _, body) = admin
-        .post(&format!("/admin/contributions/{contribution}/events"), fields)
+        .post(
+            &format!("/admin/contributions/{contribution}/events"),
+            fields,
+        )
         .await;
     (status, body)
 }
@@ -45,7 +48,11 @@ async fn csv_rows(app: &TestApp, path: &str) -> Vec<std::collections::HashMap<St
         .records()
         .map(|r| {
             let r = r.expect("a row");
-            header.iter().map(String::from).zip(r.iter().map(String::from)).collect()
+            header
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
         })
         .collect()
 }
@@ -66,8 +73,18 @@ async fn events_spanning_2008(app: &TestApp) -> Session {
     let admin = app.signed_in(Role::Admin).await;
     let pledge = guinea_bissau_pledge(app).await;
     for fields in [
-        [("kind", "pledged"), ("amount", "1,000,000"), ("on", "2008-01-15"), ("source", "letter of 15 January")],
-        [("kind", "paid"), ("amount", "2,000,000"), ("on", "2008-05-10"), ("source", "receipt 42")],
+        [
+            ("kind", "pledged"),
+            ("amount", "1,000,000"),
+            ("on", "2008-01-15"),
+            ("source", "letter of 15 January"),
+        ],
+        [
+            ("kind", "paid"),
+            ("amount", "2,000,000"),
+            ("on", "2008-05-10"),
+            ("source", "receipt 42"),
+        ],
     ] {
         let (status, body) = record(&admin, pledge, &fields).await;
         assert_eq!(status, 303, "{body}");
@@ -99,7 +116,10 @@ async fn every_dashboard_reads_the_portfolio_as_at_a_day() {
     // the page says which day it shows, and links back to today
     let (status, body) = app.get("/programmes/guinea-bissau?as_of=2008-01-31").await;
     assert_eq!(status, 200);
-    assert!(body.contains("as it stood at the end of 31 January 2008"), "{body}");
+    assert!(
+        body.contains("as it stood at the end of 31 January 2008"),
+        "{body}"
+    );
     assert!(body.contains("href=\"/programmes/guinea-bissau\""));
     let (_, today) = app.get("/programmes/guinea-bissau").await;
     assert!(!today.contains("as it stood at the end of"));
@@ -117,8 +137,14 @@ async fn changes_lists_exactly_the_events_between_its_days() {
         let mut found: Vec<(String, String, String)> = rows
             .into_iter()
             .filter(|r| {
-                ["New pledge", "Commitment", "Payment", "Reduction", "Cancellation"]
-                    .contains(&r["Change"].as_str())
+                [
+                    "New pledge",
+                    "Commitment",
+                    "Payment",
+                    "Reduction",
+                    "Cancellation",
+                ]
+                .contains(&r["Change"].as_str())
             })
             .map(|r| (r["Date"].clone(), r["Change"].clone(), r["Amount"].clone()))
             .collect();
@@ -130,10 +156,26 @@ async fn changes_lists_exactly_the_events_between_its_days() {
     assert_eq!(
         middle,
         vec![
-            ("2008-02-07".into(), "Commitment".into(), "1200000.00".into()),
-            ("2008-02-07".into(), "Commitment".into(), "18000000.00".into()),
-            ("2008-02-07".into(), "New pledge".into(), "14000000.00".into()),
-            ("2008-02-07".into(), "New pledge".into(), "7000000.00".into()),
+            (
+                "2008-02-07".into(),
+                "Commitment".into(),
+                "1200000.00".into()
+            ),
+            (
+                "2008-02-07".into(),
+                "Commitment".into(),
+                "18000000.00".into()
+            ),
+            (
+                "2008-02-07".into(),
+                "New pledge".into(),
+                "14000000.00".into()
+            ),
+            (
+                "2008-02-07".into(),
+                "New pledge".into(),
+                "7000000.00".into()
+            ),
         ]
     );
     // both days are included: the payment of 10 May alone
@@ -146,7 +188,10 @@ async fn changes_lists_exactly_the_events_between_its_days() {
     // still a gap; the page lists the January pledge with its USD total
     let (status, page) = app.get("/changes?from=2008-01-01&to=2008-01-31").await;
     assert_eq!(status, 200);
-    assert!(page.contains("New pledge") && page.contains("USD 1,000,000"), "{page}");
+    assert!(
+        page.contains("New pledge") && page.contains("USD 1,000,000"),
+        "{page}"
+    );
     let (status, body) = app.get("/changes?from=2008-05-01&to=2008-03-01").await;
     assert_eq!(status, 400);
     assert!(body.contains("give the earlier day first"), "{body}");
@@ -159,7 +204,9 @@ async fn a_form_that_sets_a_status_adds_events_and_a_status_never_goes_back() {
     let app = app_on("2008-10-15").await;
     let admin = app.signed_in(Role::Admin).await;
     let pledge = guinea_bissau_pledge(&app).await;
-    let (_, form) = admin.get(&format!("/admin/contributions/{pledge}/edit")).await;
+    let (_, form) = admin
+        .get(&format!("/admin/contributions/{pledge}/edit"))
+        .await;
     let version = crate::harness::Page::parse(&form)
         .attr("input[name=\"version\"]", "value")
         .expect("a version");
@@ -203,12 +250,18 @@ async fn a_form_that_sets_a_status_adds_events_and_a_status_never_goes_back() {
     assert_eq!(
         kinds,
         vec![
-            ("pledged".into(), Some("7000000.00".into()), NaiveDate::from_ymd_opt(2008, 2, 7).expect("a day")),
+            (
+                "pledged".into(),
+                Some("7000000.00".into()),
+                NaiveDate::from_ymd_opt(2008, 2, 7).expect("a day")
+            ),
             ("paid".into(), Some("7000000.00".into()), june),
         ]
     );
     // going back to "pledged" would unpay it: refused, with what to do instead
-    let (_, form) = admin.get(&format!("/admin/contributions/{pledge}/edit")).await;
+    let (_, form) = admin
+        .get(&format!("/admin/contributions/{pledge}/edit"))
+        .await;
     let version = crate::harness::Page::parse(&form)
         .attr("input[name=\"version\"]", "value")
         .expect("a version");
@@ -226,14 +279,30 @@ async fn an_event_that_does_not_fit_is_refused_with_a_reason_and_nothing_is_lost
     let (status, body) = record(
         &admin,
         pledge,
-        &[("kind", "reduced"), ("amount", "8,000,000"), ("on", "2008-Q2"), ("note", "kept")],
+        &[
+            ("kind", "reduced"),
+            ("amount", "8,000,000"),
+            ("on", "2008-Q2"),
+            ("note", "kept"),
+        ],
     )
     .await;
     assert_eq!(status, 422);
-    assert!(body.contains("at most what is pledged and not yet paid"), "{body}");
-    assert!(body.contains("kept") && body.contains("2008-Q2"), "what was typed is shown again");
+    assert!(
+        body.contains("at most what is pledged and not yet paid"),
+        "{body}"
+    );
+    assert!(
+        body.contains("kept") && body.contains("2008-Q2"),
+        "what was typed is shown again"
+    );
     // a date after today is refused too
-    let (status, body) = record(&admin, pledge, &[("kind", "paid"), ("amount", "1"), ("on", "2009")]).await;
+    let (status, body) = record(
+        &admin,
+        pledge,
+        &[("kind", "paid"), ("amount", "1"), ("on", "2009")],
+    )
+    .await;
     assert_eq!(status, 422);
     assert!(body.contains("cannot be dated after today"), "{body}");
     // a cancellation leaves the contribution cancelled, with its history and audit
@@ -253,6 +322,11 @@ async fn an_event_that_does_not_fit_is_refused_with_a_reason_and_nothing_is_lost
     .await
     .expect("audit");
     assert_eq!(audited, 1);
-    let (_, page) = admin.get(&format!("/admin/contributions/{pledge}/events/new")).await;
-    assert!(page.contains("Cancelled") && page.contains("September 2008"), "{page}");
+    let (_, page) = admin
+        .get(&format!("/admin/contributions/{pledge}/events/new"))
+        .await;
+    assert!(
+        page.contains("Cancelled") && page.contains("September 2008"),
+        "{page}"
+    );
 }

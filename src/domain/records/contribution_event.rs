@@ -69,7 +69,11 @@ impl EventFields {
 impl EventForm {
     /// The typed fields of an event of contribution `contribution_id`; an event may not
     /// be dated after `today` (it records what happened, not what is planned).
-    pub fn validate(&self, contribution_id: i64, today: NaiveDate) -> Result<EventFields, FieldErrors> {
+    pub fn validate(
+        &self,
+        contribution_id: i64,
+        today: NaiveDate,
+    ) -> Result<EventFields, FieldErrors> {
         let mut errors = FieldErrors::default();
         let kind = errors.choice::<EventKind>("kind", &self.kind, "choose what happened");
         let amount = match kind {
@@ -96,7 +100,10 @@ impl EventForm {
             Some(on) => on,
             None => {
                 if self.on.trim().is_empty() {
-                    errors.add("on", "type the date it happened (2008-03-14, 2008-03, 2008-Q1, 2008)");
+                    errors.add(
+                        "on",
+                        "type the date it happened (2008-03-14, 2008-03, 2008-Q1, 2008)",
+                    );
                 }
                 PartialDate::day(today)
             }
@@ -153,14 +160,22 @@ mod tests {
 
     #[test]
     fn each_mistake_is_named_on_its_field() {
-        let e = form("", "", "").validate(1, day("2008-12-01")).expect_err("empty");
+        let e = form("", "", "")
+            .validate(1, day("2008-12-01"))
+            .expect_err("empty");
         assert!(e.get("kind").is_some() && e.get("on").is_some());
-        let e = form("paid", "", "2009").validate(1, day("2008-12-01")).expect_err("later");
+        let e = form("paid", "", "2009")
+            .validate(1, day("2008-12-01"))
+            .expect_err("later");
         assert!(e.get("amount").is_some());
         assert_eq!(e.get("on"), Some("an event cannot be dated after today"));
-        let e = form("cancelled", "5", "2008").validate(1, day("2008-12-01")).expect_err("amount");
+        let e = form("cancelled", "5", "2008")
+            .validate(1, day("2008-12-01"))
+            .expect_err("amount");
         assert!(e.get("amount").is_some_and(|m| m.contains("no amount")));
-        let ok = form("cancelled", "", "2008").validate(1, day("2008-12-01")).expect("ok");
+        let ok = form("cancelled", "", "2008")
+            .validate(1, day("2008-12-01"))
+            .expect("ok");
         assert_eq!(ok.amount, None);
     }
 }

@@ -9,7 +9,9 @@ use sqlx::PgPool;
 use crate::domain::forms::FieldErrors;
 use crate::domain::records::contribution_event::{EventFields, EventForm};
 use crate::domain::vocab::EventKind;
-use crate::store::contribution_events::{self as store, ContributionEvents, ContributionRef, EventRow};
+use crate::store::contribution_events::{
+    self as store, ContributionEvents, ContributionRef, EventRow,
+};
 use crate::web::admin::pipeline::{
     self, Check, Choice, ConflictRow, CreatePage, Done, EditPage, FormPage, PathParams,
     form_template,
@@ -107,7 +109,10 @@ impl EditPage for ContributionEvents {
         let f = &e.fields;
         EventForm {
             kind: f.kind.as_str().into(),
-            amount: f.amount.map(crate::domain::money::group_thousands).unwrap_or_default(),
+            amount: f
+                .amount
+                .map(crate::domain::money::group_thousands)
+                .unwrap_or_default(),
             on: f.on.code(),
             source: f.source.clone().unwrap_or_default(),
             note: f.note.clone().unwrap_or_default(),
@@ -154,7 +159,9 @@ impl EditPage for ContributionEvents {
 
 async fn contribution(pool: &PgPool, id: i64) -> Result<ContributionRef, AppError> {
     let mut db = pool.acquire().await?;
-    store::contribution(&mut db, id).await?.ok_or(AppError::NotFound)
+    store::contribution(&mut db, id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 impl CreatePage for ContributionEvents {

@@ -41,7 +41,8 @@ pub struct ContributionJson {
     pub amount_usd: Option<String>,
     /// The month of the rate used (`2008-02`); null when not converted.
     pub rate_month: Option<String>,
-    /// `pledged`, `committed` or `paid`.
+    /// `pledged`, `committed`, `paid` or `cancelled`: what its events add up to
+    /// (`GET /api/v1/contributions/{id}/events`).
     pub status: String,
     /// When it was pledged, if the source says.
     #[schema(format = Date)]
@@ -55,6 +56,39 @@ pub struct ContributionJson {
     pub note: Option<String>,
     /// The version to send back with a change (`PUT`); null in lists.
     pub version: Option<i32>,
+}
+
+/// One thing that happened to a contribution.
+#[derive(Serialize, ToSchema)]
+pub struct EventJson {
+    pub id: i64,
+    pub contribution_id: i64,
+    /// `pledged`, `committed`, `paid`, `reduced` or `cancelled`.
+    pub kind: String,
+    /// In the contribution's currency, a decimal string; null for a cancellation.
+    pub amount: Option<String>,
+    /// When it happened, as precisely as known, with both ends of that period.
+    pub on: crate::web::api::reads::DateSpanJson,
+    pub source: Option<String>,
+    pub note: Option<String>,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+}
+
+impl EventJson {
+    pub fn of(e: &crate::store::contribution_events::EventRow) -> EventJson {
+        let f = &e.fields;
+        EventJson {
+            id: e.id,
+            contribution_id: e.contribution_id,
+            kind: f.kind.as_str().to_string(),
+            amount: f.amount.map(amount),
+            on: crate::web::api::reads::DateSpanJson::from(f.on),
+            source: f.source.clone(),
+            note: f.note.clone(),
+            recorded_at: e.recorded_at.to_rfc3339(),
+        }
+    }
 }
 
 impl ContributionJson {

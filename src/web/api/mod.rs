@@ -32,6 +32,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/items/{slug}", get(reads::item))
         .route("/api/v1/contributions", get(reads::contributions))
         .route("/api/v1/contributions/{id}", get(reads::contribution))
+        .route(
+            "/api/v1/contributions/{id}/events",
+            get(reads::contribution_events),
+        )
         .route("/api/v1/organisations", get(reads::organisations))
         .route("/api/v1/places", get(reads::places))
         .route("/api/v1/result-areas", get(reads::result_areas))
@@ -51,6 +55,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/contributions/{id}",
             put(writes::update_contribution),
+        )
+        .route(
+            "/api/v1/contributions/{id}/events",
+            post(writes::record_event),
         )
         .route("/api/v1/items/{slug}", put(writes::update_item))
         .route_layer(from_fn_with_state(

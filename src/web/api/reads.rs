@@ -408,6 +408,25 @@ pub async fn visible_contribution(
     ))
 }
 
+/// What happened to a contribution, in the order it happened: its pledges, commitments,
+/// payments, reductions and cancellation. Its amount and status are what they add up to.
+#[utoipa::path(get, path = "/api/v1/contributions/{id}/events", tag = "contributions",
+    params(("id" = i64, Path, description = "The contribution's id")),
+    responses((status = 200, body = Vec<json::EventJson>), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn contribution_events(
+    State(state): State<AppState>,
+    snap: Snap,
+    audience: Audience,
+    HtmlPath(id): HtmlPath<String>,
+) -> Result<Json<Vec<json::EventJson>>, ApiError> {
+    let id = contribution_id(&id)?;
+    visible_contribution(&state, &snap, audience, id).await?;
+    let mut db = state.pool.acquire().await?;
+    let events = crate::store::contribution_events::of(&mut db, id).await?;
+    Ok(Json(events.iter().map(json::EventJson::of).collect()))
+}
+
 /// One contribution, with the `version` a change must name.
 #[utoipa::path(get, path = "/api/v1/contributions/{id}", tag = "contributions",
     params(("id" = i64, Path, description = "The contribution's id")),

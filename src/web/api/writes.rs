@@ -16,14 +16,16 @@ use utoipa::ToSchema;
 
 use crate::domain::auth::Audience;
 use crate::domain::records::contribution::ContributionForm;
+use crate::domain::records::contribution_event::EventForm;
 use crate::domain::records::item::ItemForm;
 use crate::store::admin_items::{AdminItem, Items};
+use crate::store::contribution_events::{self, ContributionEvents};
 use crate::store::editing::{self, Saved};
 use crate::store::money::{self, Contributions};
 use crate::web::AppState;
 use crate::web::admin::pipeline::{Check, CreatePage, EditPage};
 use crate::web::api::error::{ApiError, ErrorBody};
-use crate::web::api::json::ContributionJson;
+use crate::web::api::json::{ContributionJson, EventJson};
 use crate::web::api::reads::{contribution_id, visible_contribution};
 use crate::web::auth::{CurrentUser, SignedIn};
 use crate::web::forms::HtmlPath;
@@ -246,6 +248,70 @@ pub async fn update_contribution(
     let saved =
         update::<Contributions>(&state, &user, &id, version, &input.form(), current).await?;
     Ok(Json(contribution_json(&snap, &saved, &shown.item)))
+}
+
+/// An event as sent: what happened, the amount (a decimal string in the contribution's
+/// currency; none for a cancellation), the date as precisely as known.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// `pledged`, `committed`, `paid`, `reduced` or `cancelled`.
+    #[schema(example = "paid")]
+    pub kind: String,
+    #[serde(default)]
+    #[schema(example = "250000")]
+    pub amount: Option<String>,
+    /// `2008-05-10`, `2008-05`, `2008-Q2`, `2008-H1`, `2008` or `2008-2009`; not after today.
+    #[schema(example = "2008-Q2")]
+    pub on: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Records what happened to a contribution (admins): a payment, a reduction, … Its
+/// amount and status follow; audited under the person, naming the token.
+#[utoipa::path(post, path = "/api/v1/contributions/{id}/events", tag = "contributions",
+    params(("id" = i64, Path, description = "The contribution's id")),
+    request_body = EventInput,
+    responses((status = 201, body = EventJson), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, description = "A field was refused: `field` names it", body = ErrorBody),
+              (status = 429, body = ErrorBody)),
+    security(("bearer" = []), ("cookie" = [])))]
+pub async fn record_event(
+    State(state): State<AppState>,
+    snap: Snap,
+    SignedIn(user): SignedIn,
+    HtmlPath(id): HtmlPath<String>,
+    ApiJson(input): ApiJson<EventInput>,
+) -> Result<Response, ApiError> {
+    let id = contribution_id(&id)?;
+    visible_contribution(&state, &snap, Audience::Internal, id).await?;
+    let owner = {
+        let mut db = state.pool.acquire().await?;
+        contribution_events::contribution(&mut db, id)
+            .await?
+            .ok_or_else(ApiError::not_found)?
+    };
+    let form = EventForm {
+        kind: input.kind,
+        amount: input.amount.unwrap_or_default(),
+        on: input.on,
+        source: input.source.unwrap_or_default(),
+        note: input.note.unwrap_or_default(),
+        version: String::new(),
+    };
+    let saved = create::<ContributionEvents>(&state, &user, &owner, &form).await?;
+    let location = format!("/api/v1/contributions/{id}/events");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(EventJson::of(&saved)),
+    )
+        .into_response())
 }
 
 /// An item as sent: the admin item form's fields, typed as JSON. A `PUT` replaces every

@@ -122,9 +122,7 @@ impl FundingOverTime {
         };
         let right_edge = WIDTH - RIGHT;
         let line = |value: fn(&MonthTotals) -> Decimal| steps(months, &x, &y, value, right_edge);
-        let Some(latest) = months.last() else {
-            return None;
-        };
+        let latest = months.last()?;
         let ticks = (first.year()..=end.year())
             .filter_map(|year| {
                 let jan = NaiveDate::from_ymd_opt(year, 1, 1)?;
@@ -216,14 +214,28 @@ mod tests {
         assert_eq!(
             months,
             vec![
-                MonthTotals { month: day("2008-01-01"), pledged: dec!(150), firm: dec!(50), paid: dec!(0) },
-                MonthTotals { month: day("2008-03-01"), pledged: dec!(150), firm: dec!(100), paid: dec!(50) },
+                MonthTotals {
+                    month: day("2008-01-01"),
+                    pledged: dec!(150),
+                    firm: dec!(50),
+                    paid: dec!(0)
+                },
+                MonthTotals {
+                    month: day("2008-03-01"),
+                    pledged: dec!(150),
+                    firm: dec!(100),
+                    paid: dec!(50)
+                },
             ]
         );
         let chart = FundingOverTime::new(&months, unconverted, Some(dec!(300)), day("2008-12-31"))
             .expect("a chart");
         assert_eq!(chart.rows.len(), 2);
-        assert!(chart.label.contains("against a budget of USD 300"), "{}", chart.label);
+        assert!(
+            chart.label.contains("against a budget of USD 300"),
+            "{}",
+            chart.label
+        );
         // the budget (the largest figure) is drawn at the top of the plot
         assert_eq!(chart.budget_y.as_deref(), Some("14.0"));
     }

@@ -137,7 +137,11 @@ impl Range {
 
     /// The dates of the query; without them, since the last session until today.
     fn parse(q: &ChangesQuery, state: &AppState) -> Result<Range, AppError> {
-        let since = state.settings.last_session.succ_opt().unwrap_or(state.settings.last_session);
+        let since = state
+            .settings
+            .last_session
+            .succ_opt()
+            .unwrap_or(state.settings.last_session);
         let day = |raw: &str, name: &str, default: NaiveDate| -> Result<NaiveDate, AppError> {
             match raw.trim() {
                 "" => Ok(default),
@@ -180,7 +184,11 @@ pub async fn changes(
     let before_day = range.from.pred_opt().unwrap_or(range.from);
     let before = state.snapshot_as_at(snap, before_day).await?;
     let after = state.snapshot_as_at(snap, range.to).await?;
-    rows.extend(gaps_between(before.dashboard(audience), after.dashboard(audience), range.to));
+    rows.extend(gaps_between(
+        before.dashboard(audience),
+        after.dashboard(audience),
+        range.to,
+    ));
     rows.sort_by(|a, b| (a.day, a.kind, &a.item_title).cmp(&(b.day, b.kind, &b.item_title)));
     Ok(rows)
 }
@@ -257,7 +265,11 @@ fn items_in(d: &Dashboard, range: Range) -> Vec<ChangeRow> {
         ];
         for (date, kind, first) in ends {
             let Some(date) = date else { continue };
-            let day = if first { date.first_day() } else { date.last_day() };
+            let day = if first {
+                date.first_day()
+            } else {
+                date.last_day()
+            };
             if range.contains(day) {
                 rows.push(ChangeRow {
                     date: date.to_string(),
@@ -291,7 +303,10 @@ fn gaps_between(before: &Dashboard, after: &Dashboard, to: NaiveDate) -> Vec<Cha
         .iter()
         .enumerate()
         .filter_map(|(i, item)| {
-            let was = before.portfolio.index_of(item.id).and_then(|b| open(before, b))?;
+            let was = before
+                .portfolio
+                .index_of(item.id)
+                .and_then(|b| open(before, b))?;
             let is = open(after, i)?;
             let kind = match (was, is) {
                 (true, false) => ChangeKind::GapClosed,
@@ -337,7 +352,11 @@ fn totals(rows: &[ChangeRow]) -> Vec<Total> {
             Some(Total {
                 label: kind.label(),
                 count: of_kind.len(),
-                usd: if has_money { view::usd(sum) } else { String::new() },
+                usd: if has_money {
+                    view::usd(sum)
+                } else {
+                    String::new()
+                },
                 unconverted,
             })
         })
@@ -379,7 +398,12 @@ pub async fn show(
     let range = Range::parse(&q, &state)?;
     let page = parse_page(Some(&q.page))?;
     let rows = changes(&state, &snap.0, audience, range).await?;
-    let pager = Pager::new(page, rows.len(), PAGE_SIZE, format!("/changes?{}", range.query()))?;
+    let pager = Pager::new(
+        page,
+        rows.len(),
+        PAGE_SIZE,
+        format!("/changes?{}", range.query()),
+    )?;
     let session = state.settings.last_session;
     render(&ChangesPage {
         nav,
@@ -423,7 +447,9 @@ fn table(rows: Vec<ChangeRow>) -> Table {
                 r.item_title,
                 r.item_slug,
                 r.organisation,
-                r.amount.map(|a| a.round_dp(2).to_string()).unwrap_or_default(),
+                r.amount
+                    .map(|a| a.round_dp(2).to_string())
+                    .unwrap_or_default(),
                 r.currency,
                 r.usd.map(|u| u.round_dp(2).to_string()).unwrap_or_default(),
                 r.note,
@@ -445,7 +471,11 @@ pub async fn csv(
 ) -> Result<Response, AppError> {
     let range = Range::parse(&q, &state)?;
     let rows = changes(&state, &snap.0, audience, range).await?;
-    Ok(csv_response(Arc::clone(&snap.0), &filename(range, "csv"), table(rows)))
+    Ok(csv_response(
+        Arc::clone(&snap.0),
+        &filename(range, "csv"),
+        table(rows),
+    ))
 }
 
 pub async fn xlsx(
@@ -456,5 +486,10 @@ pub async fn xlsx(
 ) -> Result<Response, AppError> {
     let range = Range::parse(&q, &state)?;
     let rows = changes(&state, &snap.0, audience, range).await?;
-    xlsx_response(Arc::clone(&snap.0), &filename(range, "xlsx"), vec![("changes", table(rows))]).await
+    xlsx_response(
+        Arc::clone(&snap.0),
+        &filename(range, "xlsx"),
+        vec![("changes", table(rows))],
+    )
+    .await
 }
