@@ -551,7 +551,9 @@ fn over_time(p: &Portfolio, records: &Records) -> Option<FundingOverTime> {
         });
     let (months, unconverted) = cumulative(parts);
     let until = months.last()?.month;
-    FundingOverTime::new(&months, unconverted, p.total().budget_usd, until)
+    let total = p.total();
+    let budget = (total.budget_usd, total.budget_is_lower_bound);
+    FundingOverTime::new(&months, unconverted, budget, until)
 }
 
 /// The organisations (slugs) and places (names) that some item of a portfolio names.

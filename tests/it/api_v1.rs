@@ -399,3 +399,51 @@ async fn the_funding_summaries_are_the_pages_tables() {
     assert_eq!(app.get("/api/v1/funding/nothing").await.0, 404);
     assert_eq!(app.get("/api/v1/funding/themes?theme=99").await.0, 400);
 }
+
+#[tokio::test]
+async fn a_token_records_a_payment_and_the_contribution_follows_its_events() {
+    let app = TestApp::spawn_with(portfolio_tracker::config::WebSettings {
+        today: chrono::NaiveDate::from_ymd_opt(2008, 10, 15),
+        ..portfolio_tracker::config::WebSettings::default()
+    })
+    .await;
+    let (_, _, token) = writer(&app).await;
+    let id: i64 = sqlx::query_scalar(
+        "SELECT c.id FROM contributions c JOIN items i ON i.id = c.item_id
+          WHERE i.slug = 'guinea-bissau'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("the seeded pledge");
+    let path = format!("/api/v1/contributions/{id}/events");
+    let payment =
+        json!({"kind": "paid", "amount": "7000000", "on": "2008-Q2", "source": "receipt"});
+    let (status, body) = send_with(&app, &token, reqwest::Method::POST, &path, &payment).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["kind"], "paid");
+    assert_eq!(body["on"]["code"], "2008-Q2");
+    assert_eq!(body["on"]["last_day"], "2008-06-30");
+    let (status, events) = send_with(&app, &token, reqwest::Method::GET, &path, &json!({})).await;
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> = events
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["pledged", "paid"]);
+    let (_, now) = send_with(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        &format!("/api/v1/contributions/{id}"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(now["status"], "paid", "{now}");
+    // a second cancellation of what is all paid is refused, naming the field
+    let cancel = json!({"kind": "cancelled", "on": "2008-09"});
+    let (status, body) = send_with(&app, &token, reqwest::Method::POST, &path, &cancel).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "kind", "{body}");
+}

@@ -85,6 +85,7 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     ("GET",  "/api/v1/items/{slug}",                   NO_FORM,      API),
     ("GET",  "/api/v1/contributions",                  NO_FORM,      API),
     ("GET",  "/api/v1/contributions/{contribution}",   NO_FORM,      API),
+    ("GET",  "/api/v1/contributions/{contribution}/events", NO_FORM, API),
     ("GET",  "/api/v1/organisations",                  NO_FORM,      API),
     ("GET",  "/api/v1/places",                         NO_FORM,      API),
     ("GET",  "/api/v1/result-areas",                   NO_FORM,      API),
@@ -97,6 +98,7 @@ const ROWS: &[(&str, &str, Form, Expectations)] = &[
     // without the X-CSRF-Token header is refused first (403) — see tests/it/api_v1.rs.
     ("POST", "/api/v1/items/{slug}/contributions",     NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
     ("PUT",  "/api/v1/contributions/{contribution}",   NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
+    ("POST", "/api/v1/contributions/{contribution}/events", NO_FORM, [Is(401), Is(403), Is(403), Is(403)]),
     ("PUT",  "/api/v1/items/{slug}",                   NO_FORM,      [Is(401), Is(403), Is(403), Is(403)]),
     ("GET",  "/programmes/{slug}/history",             NO_FORM,      STAFF),
     ("GET",  "/activity",                              NO_FORM,      STAFF),

@@ -94,12 +94,13 @@ pub fn cumulative(
 }
 
 impl FundingOverTime {
-    /// The chart of `months` (from [`cumulative`]) until `until` (today), against
-    /// `budget`; None when there is nothing to draw.
+    /// The chart of `months` (from [`cumulative`]) until `until`, against `budget` (a
+    /// lower bound when `at_least`: parts of it are not stated); None when there is
+    /// nothing to draw.
     pub fn new(
         months: &[MonthTotals],
         unconverted: usize,
-        budget: Option<Decimal>,
+        (budget, at_least): (Option<Decimal>, bool),
         until: NaiveDate,
     ) -> Option<FundingOverTime> {
         let first = months.first()?.month;
@@ -123,6 +124,15 @@ impl FundingOverTime {
         let right_edge = WIDTH - RIGHT;
         let line = |value: fn(&MonthTotals) -> Decimal| steps(months, &x, &y, value, right_edge);
         let latest = months.last()?;
+        let budget_text = budget
+            .map(|b| {
+                format!(
+                    "{}{}",
+                    if at_least { "at least " } else { "" },
+                    view::usd(b)
+                )
+            })
+            .unwrap_or_else(|| "not stated".into());
         let ticks = (first.year()..=end.year())
             .filter_map(|year| {
                 let jan = NaiveDate::from_ymd_opt(year, 1, 1)?;
@@ -139,7 +149,7 @@ impl FundingOverTime {
             firm: line(|m| m.firm),
             paid: line(|m| m.paid),
             budget_y: budget.map(|b| format!("{:.1}", y(b))),
-            budget: budget.map(view::usd).unwrap_or_else(|| "not stated".into()),
+            budget: budget_text.clone(),
             ticks,
             rows: months
                 .iter()
@@ -158,7 +168,7 @@ impl FundingOverTime {
                 view::usd(latest.firm),
                 view::usd(latest.paid),
                 budget
-                    .map(|b| format!(", against a budget of {}", view::usd(b)))
+                    .map(|_| format!(", against a budget of {}", budget_text))
                     .unwrap_or_default()
             ),
             unconverted,
@@ -228,8 +238,13 @@ mod tests {
                 },
             ]
         );
-        let chart = FundingOverTime::new(&months, unconverted, Some(dec!(300)), day("2008-12-31"))
-            .expect("a chart");
+        let chart = FundingOverTime::new(
+            &months,
+            unconverted,
+            (Some(dec!(300)), false),
+            day("2008-12-31"),
+        )
+        .expect("a chart");
         assert_eq!(chart.rows.len(), 2);
         assert!(
             chart.label.contains("against a budget of USD 300"),
@@ -243,6 +258,6 @@ mod tests {
     #[test]
     fn nothing_to_draw_is_no_chart() {
         let (months, _) = cumulative(std::iter::empty());
-        assert!(FundingOverTime::new(&months, 0, None, day("2008-12-31")).is_none());
+        assert!(FundingOverTime::new(&months, 0, (None, false), day("2008-12-31")).is_none());
     }
 }

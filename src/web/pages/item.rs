@@ -307,8 +307,13 @@ fn over_time(snap: &Snap, d: &Dashboard, index: usize) -> Option<FundingOverTime
         .flat_map(|c| c.parts.iter().map(|p| (p.known_by, p.counted, p.usd)));
     let (months, unconverted) = cumulative(parts);
     let until = months.last().map(|m| m.month)?;
-    let budget = d.portfolio.funding_ref(index).budget_usd;
-    FundingOverTime::new(&months, unconverted, budget, until)
+    let f = d.portfolio.funding_ref(index);
+    FundingOverTime::new(
+        &months,
+        unconverted,
+        (f.budget_usd, f.budget_is_lower_bound),
+        until,
+    )
 }
 
 /// Empty text reads as a stated default.
