@@ -4,7 +4,7 @@
 //! totals, the search index. A request then pages, filters over these keys and renders.
 
 use axum::body::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -107,6 +107,15 @@ impl Snapshot {
     }
 }
 
+/// One event of one contribution: the day it is known by, the contribution's position in
+/// the records and the event's position in its `events`.
+#[derive(Debug, Clone, Copy)]
+pub struct DatedEvent {
+    pub day: NaiveDate,
+    pub contribution: usize,
+    pub event: usize,
+}
+
 /// The loaded records with the lookups the item, organisation and place pages need.
 /// The same for every audience: pages check visibility against the audience's
 /// [`Dashboard`].
@@ -134,6 +143,8 @@ pub struct Records {
     /// The result areas' search index, built on first use (organisations and places
     /// are indexed per audience: [`Dashboard::organisation_search`]).
     area_search: OnceLock<TextIndex>,
+    /// Every contribution's events by the day each is known by; on first use.
+    events_by_day: OnceLock<Vec<DatedEvent>>,
 }
 
 /// Every value a dashboard filter accepts, with its label, in menu order.
@@ -244,6 +255,7 @@ impl Records {
         };
         Records {
             area_search: OnceLock::new(),
+            events_by_day: OnceLock::new(),
             item_by_slug: position(&data.items, |i| i.slug.clone()),
             org_by_slug: data
                 .organisations
@@ -267,6 +279,35 @@ impl Records {
             filter_values,
             data,
         }
+    }
+
+    /// The events known by a day in `from ..= to`, by day: a binary search in the list
+    /// kept with the revision, not a pass over every contribution.
+    pub fn events_between(&self, from: NaiveDate, to: NaiveDate) -> &[DatedEvent] {
+        let all = self.events_by_day.get_or_init(|| {
+            let mut all: Vec<DatedEvent> = self
+                .data
+                .contributions
+                .iter()
+                .enumerate()
+                .flat_map(|(c, record)| {
+                    record
+                        .events
+                        .iter()
+                        .enumerate()
+                        .map(move |(e, event)| DatedEvent {
+                            day: event.known_by(),
+                            contribution: c,
+                            event: e,
+                        })
+                })
+                .collect();
+            all.sort_by_key(|d| (d.day, d.contribution, d.event));
+            all
+        });
+        let start = all.partition_point(|d| d.day < from);
+        let end = all.partition_point(|d| d.day <= to);
+        &all[start..end.max(start)]
     }
 
     /// Result areas (by position) by code and title: "1.1" finds area 1.1.

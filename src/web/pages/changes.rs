@@ -165,6 +165,11 @@ impl Range {
         Ok(range)
     }
 
+    /// The day before the range: the portfolio it is compared with.
+    fn day_before(&self) -> NaiveDate {
+        self.from.pred_opt().unwrap_or(self.from)
+    }
+
     fn query(&self) -> String {
         format!("from={}&to={}", self.from, self.to)
     }
@@ -181,8 +186,7 @@ pub async fn changes(
     let mut rows = events_in(snap, d, range);
     rows.extend(budgets_in(snap, d, range));
     rows.extend(items_in(d, range));
-    let before_day = range.from.pred_opt().unwrap_or(range.from);
-    let before = state.snapshot_as_at(snap, before_day).await?;
+    let before = state.snapshot_as_at(snap, range.day_before()).await?;
     let after = state.snapshot_as_at(snap, range.to).await?;
     rows.extend(gaps_between(
         before.dashboard(audience),
@@ -194,24 +198,23 @@ pub async fn changes(
 }
 
 fn events_in(snap: &Snapshot, d: &Dashboard, range: Range) -> Vec<ChangeRow> {
-    let data = &snap.records.data;
-    let mut rows = Vec::new();
-    for c in &data.contributions {
-        let Some(i) = d.portfolio.index_of(c.item_id) else {
-            continue;
-        };
-        let item = &d.portfolio.items[i];
-        for e in c.events.iter().filter(|e| range.contains(e.known_by())) {
-            let usd = e.amount.map(|a| data.usd(a, &c.currency, e.known_by()));
-            rows.push(ChangeRow {
+    let records = &snap.records;
+    let data = &records.data;
+    records
+        .events_between(range.from, range.to)
+        .iter()
+        .filter_map(|at| {
+            let c = &data.contributions[at.contribution];
+            let e = &c.events[at.event];
+            let item = &d.portfolio.items[d.portfolio.index_of(c.item_id)?];
+            Some(ChangeRow {
                 date: e.on.to_string(),
                 date_code: e.on.code(),
-                day: e.known_by(),
+                day: at.day,
                 kind: ChangeKind::of_event(e.kind),
                 item_slug: item.slug.clone(),
                 item_title: item.title.clone(),
-                organisation: snap
-                    .records
+                organisation: records
                     .organisation_by_id(c.org_id)
                     .map(|o| o.display_name())
                     .unwrap_or_default(),
@@ -221,12 +224,11 @@ fn events_in(snap: &Snapshot, d: &Dashboard, range: Range) -> Vec<ChangeRow> {
                     .unwrap_or_else(|| "what was not paid".into()),
                 amount: e.amount,
                 currency: c.currency.clone(),
-                usd: usd.flatten(),
+                usd: e.amount.and_then(|a| data.usd(a, &c.currency, at.day)),
                 note: String::new(),
-            });
-        }
-    }
-    rows
+            })
+        })
+        .collect()
 }
 
 fn budgets_in(snap: &Snapshot, d: &Dashboard, range: Range) -> Vec<ChangeRow> {
@@ -371,6 +373,9 @@ pub struct ChangesPage {
     pub to: String,
     pub from_text: String,
     pub to_text: String,
+    /// The day before `from`: what the gaps are compared with.
+    pub before: String,
+    pub before_text: String,
     pub since_session: String,
     pub session_text: String,
     pub query: String,
@@ -410,6 +415,8 @@ pub async fn show(
         from: range.from.to_string(),
         to: range.to.to_string(),
         from_text: day_text(range.from),
+        before: range.day_before().to_string(),
+        before_text: day_text(range.day_before()),
         to_text: day_text(range.to),
         since_session: format!(
             "/changes?from={}&to={}",
