@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Filters, FundingState};
@@ -21,6 +21,7 @@ use crate::store::portfolio::{
     PortfolioData, ResultAreaRecord, RoleRecord,
 };
 use crate::web::charts::{StackedBar, pipeline_bar};
+use crate::web::kept::Kept;
 use crate::web::pages::activity::ActivityEntry;
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::organisation::{self, OrganisationSummary};
@@ -520,7 +521,7 @@ pub struct Dashboard {
     overview_rows: OnceLock<Vec<String>>,
     csv_item_lines: OnceLock<Vec<Bytes>>,
     /// Views of `/funding` already rendered at this revision, by filters, sort and page.
-    funding_views: Mutex<(usize, HashMap<String, Arc<RenderedView>>)>,
+    funding_views: Kept<Arc<RenderedView>>,
 }
 
 /// The organisations (slugs) and places (names) that some item of a portfolio names.
@@ -625,7 +626,7 @@ impl Dashboard {
             },
             overview_rows: OnceLock::new(),
             csv_item_lines: OnceLock::new(),
-            funding_views: Mutex::default(),
+            funding_views: Kept::within(FUNDING_VIEWS_BYTES),
             programme_count: count(ItemKind::Programme),
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
@@ -703,21 +704,12 @@ impl Dashboard {
 
     /// A `/funding` view rendered earlier at this revision.
     pub fn funding_view(&self, key: &str) -> Option<Arc<RenderedView>> {
-        let kept = self.funding_views.lock().unwrap_or_else(|e| e.into_inner());
-        kept.1.get(key).cloned()
+        self.funding_views.get(key)
     }
 
     /// Keeps a rendered `/funding` view for the rest of this revision (while there is room).
     pub fn keep_funding_view(&self, key: String, view: RenderedView) -> Arc<RenderedView> {
-        let view = Arc::new(view);
-        let size = view.content.len() + key.len();
-        let mut kept = self.funding_views.lock().unwrap_or_else(|e| e.into_inner());
-        let (bytes, views) = &mut *kept;
-        if *bytes + size <= FUNDING_VIEWS_BYTES && !views.contains_key(&key) {
-            *bytes += size;
-            views.insert(key, Arc::clone(&view));
-        }
-        view
+        self.funding_views.keep(key, Arc::new(view))
     }
 
     /// Each item's position in this order.

@@ -26,6 +26,7 @@ use crate::web::charts::{StackedBar, funding_length, pipeline_bar, stacked_bar};
 use crate::web::dashboard::{Dashboard, FilterValues, ItemLine, Records, Snapshot, SortKey};
 use crate::web::export::{Table, csv_line, csv_response, xlsx_response};
 use crate::web::forms::HtmlQuery;
+use crate::web::kept::Weight;
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{
@@ -493,6 +494,13 @@ pub struct RenderedView {
     pub active: Vec<String>,
     pub content: String,
     pub missing_rates: Vec<MissingRate>,
+}
+
+impl Weight for RenderedView {
+    /// The HTML is nearly all of it.
+    fn weight(&self) -> usize {
+        self.content.len()
+    }
 }
 
 #[derive(Template)]
