@@ -522,6 +522,11 @@ pub struct Dashboard {
     csv_item_lines: OnceLock<Vec<Bytes>>,
     /// Views of `/funding` already rendered at this revision, by filters, sort and page.
     funding_views: Kept<Arc<RenderedView>>,
+    /// Workbooks of `/funding.xlsx` already written at this revision, by tables, filters
+    /// and sort: every one without filters (a short list of tables and sorts), and
+    /// filtered ones within a budget.
+    workbooks: Kept<Bytes>,
+    filtered_workbooks: Kept<Bytes>,
 }
 
 /// The organisations (slugs) and places (names) that some item of a portfolio names.
@@ -566,6 +571,9 @@ impl FilterValues {
 /// At most this much rendered `/funding` HTML is kept per revision and audience; past
 /// it, a new view is rendered per request (correct, only slower).
 const FUNDING_VIEWS_BYTES: usize = 16 * 1024 * 1024;
+
+/// The same for filtered workbooks of `/funding.xlsx`.
+const FILTERED_WORKBOOKS_BYTES: usize = 32 * 1024 * 1024;
 
 impl Dashboard {
     fn build(audience: Audience, portfolio: Portfolio, records: &Records) -> Dashboard {
@@ -627,6 +635,8 @@ impl Dashboard {
             overview_rows: OnceLock::new(),
             csv_item_lines: OnceLock::new(),
             funding_views: Kept::within(FUNDING_VIEWS_BYTES),
+            workbooks: Kept::all(),
+            filtered_workbooks: Kept::within(FILTERED_WORKBOOKS_BYTES),
             programme_count: count(ItemKind::Programme),
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
@@ -710,6 +720,23 @@ impl Dashboard {
     /// Keeps a rendered `/funding` view for the rest of this revision (while there is room).
     pub fn keep_funding_view(&self, key: String, view: RenderedView) -> Arc<RenderedView> {
         self.funding_views.keep(key, Arc::new(view))
+    }
+
+    /// The `/funding.xlsx` workbook of a view (`key` names its tables, filters and
+    /// sort): written by `write` on first request at this revision, then served from
+    /// memory. Blocks: call it off the async threads.
+    pub fn workbook<E>(
+        &self,
+        key: &str,
+        filtered: bool,
+        write: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        let kept = if filtered {
+            &self.filtered_workbooks
+        } else {
+            &self.workbooks
+        };
+        kept.get_or_build(key, write)
     }
 
     /// Each item's position in this order.

@@ -24,9 +24,9 @@ use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::{StackedBar, funding_length, pipeline_bar, stacked_bar};
 use crate::web::dashboard::{Dashboard, FilterValues, ItemLine, Records, Snapshot, SortKey};
-use crate::web::export::{Table, csv_line, csv_response, xlsx_response};
+use crate::web::export::{self, Table, csv_line, csv_response, xlsx_response};
 use crate::web::forms::HtmlQuery;
-use crate::web::kept::Weight;
+use crate::web::kept::{Weight, off_async};
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{
@@ -708,6 +708,7 @@ pub async fn csv(
 
 /// `/funding.xlsx`: the funding status page's view (its filters and sort) as one
 /// workbook, a sheet per table; `?table=...` gives that table alone, as the CSV does.
+/// Each view's workbook is written once per revision and served from memory after.
 pub async fn xlsx(
     snap: Snap,
     audience: Audience,
@@ -716,21 +717,37 @@ pub async fn xlsx(
     let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
     let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let snapshot: Arc<Snapshot> = snap.0;
-    let names: Vec<&str> = if params.table.is_empty() {
+    let names: Vec<&'static str> = if params.table.is_empty() {
         PAGE_TABLES.to_vec()
     } else {
         vec![table_named(&params.table)?.0]
     };
-    let mut sheets = Vec::with_capacity(names.len());
-    for name in &names {
-        let (name, sheet) = table_named(name)?;
-        sheets.push((sheet, table(&snapshot, audience, &filters, sort, name)));
-    }
     let filename = match names.as_slice() {
         [one] => format!("portfolio-{one}.xlsx"),
         _ => "portfolio-funding.xlsx".to_string(),
     };
-    xlsx_response(snapshot, &filename, sheets).await
+    // the checked values, not the raw query: one workbook per view however it is spelled
+    let key = format!(
+        "{}#{}#{}",
+        names.join(","),
+        query_string(&filters, &[]),
+        sort.as_str()
+    );
+    let workbook = off_async(move || {
+        let d = snapshot.dashboard(audience);
+        d.workbook(&key, !filters.is_empty(), || {
+            let sheets = names
+                .iter()
+                .map(|&name| {
+                    let (name, sheet) = table_named(name)?;
+                    Ok((sheet, table(&snapshot, audience, &filters, sort, name)))
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            export::workbook(&snapshot, &sheets)
+        })
+    })
+    .await?;
+    Ok(xlsx_response(&filename, workbook))
 }
 
 /// The table called `name` and its sheet name, or a 400 that lists the tables.
