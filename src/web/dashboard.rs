@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub published: Dashboard,
     /// Where each published item's records are, for the IATI file; on first use.
     iati: OnceLock<crate::iati::Index>,
+    /// The IATI file, by the day it was written for (its dates depend on the day too).
+    iati_file: Kept<Bytes>,
 }
 
 impl Snapshot {
@@ -79,6 +81,7 @@ impl Snapshot {
             internal,
             published,
             iati: OnceLock::new(),
+            iati_file: Kept::all(),
         }
     }
 
@@ -86,6 +89,19 @@ impl Snapshot {
     pub fn iati_index(&self) -> &crate::iati::Index {
         self.iati
             .get_or_init(|| crate::iati::Index::new(&self.records.data))
+    }
+
+    /// The IATI file as written on `day`: built by the first request of the day at this
+    /// revision, then served from memory. Blocks: call it off the async threads.
+    pub fn iati_file<E>(
+        &self,
+        day: chrono::NaiveDate,
+        write: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        let key = day.to_string();
+        // an earlier day's file is stale: keep only today's
+        self.iati_file.retain_only(&key);
+        self.iati_file.get_or_build(&key, write)
     }
 
     pub fn dashboard(&self, audience: Audience) -> &Dashboard {
