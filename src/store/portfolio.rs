@@ -494,9 +494,10 @@ impl PortfolioData {
 
         for b in &self.budgets {
             if let Some(i) = at(b.item_id) {
+                let stated = original(&b.currency, b.as_of, b.amount);
                 summaries[i]
                     .own
-                    .add_budget(b.amount_usd, original(&b.currency, b.as_of, b.amount));
+                    .add_budget(b.amount_usd, stated, b.lower_bound);
             }
         }
         self.add_contributions(&mut summaries, &at);
@@ -523,7 +524,8 @@ impl PortfolioData {
             let Some(i) = at(c.item_id) else { continue };
             let item = &mut summaries[i];
             let (counted, original) = (c.counted(), c.original());
-            item.own.add_contribution(c.amount_usd, counted, original);
+            item.own
+                .add_contribution(c.amount_usd, counted, original, c.lower_bound);
             let Some(donor) = donors.get(&c.org_id) else {
                 continue;
             };

@@ -17,7 +17,7 @@ use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::dashboard::Records;
 use crate::web::snapshot::Snap;
-use crate::web::view::{Pager, not_converted, org_kind_label, usd_excluding};
+use crate::web::view::{Pager, lower_bound_prefix, not_converted, org_kind_label, usd_excluding};
 
 use super::{ContributionCells, PageNumber, render};
 
@@ -91,11 +91,14 @@ pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, Organ
                     (!of_status.is_empty()).then(|| {
                         let mut sum = OwnFigures::default();
                         for c in &of_status {
-                            sum.add_contribution(c.amount_usd, c.counted(), c.original());
+                            let (usd, counted) = (c.amount_usd, c.counted());
+                            sum.add_contribution(usd, counted, c.original(), c.lower_bound);
                         }
+                        let usd = usd_excluding(sum.pledged_usd, &sum.unconverted.pledged());
+                        let at_least = lower_bound_prefix(sum.lower_bounds.pledged > 0);
                         StatusTotal {
                             status: status.label().to_string(),
-                            usd: usd_excluding(sum.pledged_usd, &sum.unconverted.pledged()),
+                            usd: format!("{at_least}{usd}"),
                             not_converted: not_converted(&sum.unconverted),
                             count: of_status.len(),
                         }
