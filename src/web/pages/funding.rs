@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
-use crate::domain::funding::{Funding, Unconverted};
+use crate::domain::funding::{Bound, Funding, Unconverted};
 use crate::domain::money::{Currency, format_money, two_places};
 use crate::domain::portfolio::DonorTotal;
 use crate::domain::vocab::{Vocabulary, title_or_not_given};
@@ -801,6 +801,35 @@ const FUNDING_HEADER: [&str; 12] = [
     "Funding state",
 ];
 
+/// The columns that say which figures are bounds, last in a row (they came after the
+/// others: the columns before them stay where spreadsheets expect them).
+const BOUNDS_HEADER: [&str; 5] = [
+    "Pledged is a lower bound",
+    "Committed or paid is a lower bound",
+    "Paid is a lower bound",
+    "Gap is",
+    "Coverage is",
+];
+
+/// Which figures are bounds: yes or no for the money, "at least", "at most",
+/// "approximate" or "exact" for gap and coverage (empty when unknown).
+fn bounds_cells(f: &Funding) -> [String; 5] {
+    let bound = |known: bool, bound: Bound| {
+        if known {
+            bound.label().to_string()
+        } else {
+            String::new()
+        }
+    };
+    [
+        yes_no(f.pledged_is_lower_bound),
+        yes_no(f.firm_is_lower_bound),
+        yes_no(f.paid_is_lower_bound),
+        bound(f.gap_usd.is_some(), f.gap_bound),
+        bound(f.coverage.is_some(), f.coverage_bound),
+    ]
+}
+
 /// The columns after the figures that say which money they leave out.
 const NOT_CONVERTED_HEADER: [&str; 2] = ["Not converted (original currency)", "Why not converted"];
 
@@ -859,6 +888,7 @@ fn item_header() -> Vec<String> {
     header.extend(NOT_CONVERTED_HEADER.map(String::from));
     // last, so the columns before it stay where spreadsheets expect them
     header.push("Published".into());
+    header.extend(BOUNDS_HEADER.map(String::from));
     header
 }
 
@@ -901,6 +931,7 @@ fn item_cells(d: &Dashboard, records: &Records, i: usize) -> Vec<String> {
     record.extend(not_converted_cells(&p.funding_ref(i).unconverted));
     // staff read drafts too: say which
     record.push(yes_no(item.published));
+    record.extend(bounds_cells(p.funding_ref(i)));
     record
 }
 
@@ -1176,6 +1207,7 @@ fn group_table(
                 let mut record = vec![g.label.clone(), g.items.to_string()];
                 record.extend(funding_cells(&g.funding));
                 record.extend(not_converted_cells(&g.funding.unconverted));
+                record.extend(bounds_cells(&g.funding));
                 record
             })
             .collect()
@@ -1183,6 +1215,7 @@ fn group_table(
     let mut header = vec![first.to_string(), "Items".to_string()];
     header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
     header.extend(NOT_CONVERTED_HEADER.map(String::from));
+    header.extend(BOUNDS_HEADER.map(String::from));
     Table::from_lines(header, lines)
 }
 
