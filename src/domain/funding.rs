@@ -8,6 +8,24 @@
 //! - A parent rolls up its own figures and its children's. Gaps add up part by part, so
 //!   a surplus in one part never hides a shortfall in another. A part whose budget is
 //!   unknown makes the rolled-up budget and gap lower bounds.
+//!
+//! Amounts the source states as lower bounds ("over 18 million euros", `lower_bound`)
+//! carry into every figure they count in, and into every total that holds them ([`Bound`]):
+//! - A budget stated as a lower bound makes the budget a lower bound ("at least"). The
+//!   gap computed against it is then a lower bound too, and coverage an upper bound
+//!   ("at most"): the true budget may be larger.
+//! - A contribution stated as a lower bound makes pledged a lower bound, and firm and
+//!   paid too when its status counts there. Where it counts against a stated budget,
+//!   coverage is then a lower bound and the gap an upper bound: more money may have
+//!   come. A part whose gap is already 0 stays at 0 (more money cannot open a gap), so
+//!   "fully funded" stays certain.
+//! - Where both pull on the gap (a lower-bound budget beside a lower-bound pledge in one
+//!   part, or in different parts of a total), or on coverage, the figure is neither
+//!   bound: it is shown as an estimate ("approx."), with a sentence saying that it may
+//!   be larger or smaller. It is still the figure the stated amounts give, not unknown:
+//!   the stated amounts are real money.
+//! - Only amounts in the USD figures count: an amount that no rate converts is left out
+//!   of them whatever its qualifier (and said to be left out, [`Unconverted`]).
 
 use crate::domain::money::Currency;
 use chrono::NaiveDate;
@@ -171,6 +189,61 @@ pub fn first_of_month(date: NaiveDate) -> NaiveDate {
     .unwrap_or(date)
 }
 
+/// How a figure relates to the true value when some amounts behind it are lower bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bound {
+    /// As stated: no amount behind it is a bound.
+    #[default]
+    Exact,
+    /// The true value may be more ("at least").
+    AtLeast,
+    /// The true value may be less ("at most").
+    AtMost,
+    /// The true value may be more or less: bounds pull both ways.
+    Approximate,
+}
+
+impl Bound {
+    /// The bound of a figure that may be more than computed, less, or both.
+    pub fn of(may_be_more: bool, may_be_less: bool) -> Bound {
+        match (may_be_more, may_be_less) {
+            (false, false) => Bound::Exact,
+            (true, false) => Bound::AtLeast,
+            (false, true) => Bound::AtMost,
+            (true, true) => Bound::Approximate,
+        }
+    }
+
+    /// As a download's cell says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Bound::Exact => "exact",
+            Bound::AtLeast => "at least",
+            Bound::AtMost => "at most",
+            Bound::Approximate => "approximate",
+        }
+    }
+}
+
+/// How many amounts in the USD figures the source states as lower bounds, by the
+/// figure they count in (a paid contribution counts in pledged, firm and paid).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LowerBounds {
+    pub budgets: u32,
+    pub pledged: u32,
+    pub firm: u32,
+    pub paid: u32,
+}
+
+impl AddAssign for LowerBounds {
+    fn add_assign(&mut self, other: LowerBounds) {
+        self.budgets += other.budgets;
+        self.pledged += other.pledged;
+        self.firm += other.firm;
+        self.paid += other.paid;
+    }
+}
+
 /// One item's own figures, already converted to USD, before any roll-up.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OwnFigures {
@@ -186,6 +259,8 @@ pub struct OwnFigures {
     pub unconverted: Unconverted,
     /// Whether the item has components of its own.
     pub has_children: bool,
+    /// Amounts above stated as lower bounds ("over ...").
+    pub lower_bounds: LowerBounds,
 }
 
 impl OwnFigures {
@@ -195,27 +270,41 @@ impl OwnFigures {
         self.budget_usd.is_none() && (!self.has_children || self.pledged_usd > Decimal::ZERO)
     }
 
-    /// Adds a stated budget: its USD value, or (None) the original left out.
-    pub fn add_budget(&mut self, usd: Option<Decimal>, original: Original) {
+    /// Adds a stated budget: its USD value, or (None) the original left out;
+    /// `lower_bound` when the source gives it as one ("over ...").
+    pub fn add_budget(&mut self, usd: Option<Decimal>, original: Original, lower_bound: bool) {
         match usd {
-            Some(usd) => *self.budget_usd.get_or_insert(Decimal::ZERO) += usd,
+            Some(usd) => {
+                *self.budget_usd.get_or_insert(Decimal::ZERO) += usd;
+                self.lower_bounds.budgets += u32::from(lower_bound);
+            }
             None => self.leave_out(Counted::Budget, original),
         }
     }
 
     /// Adds a contribution counted as `counted`: its USD value, or (None) the original
-    /// left out.
-    pub fn add_contribution(&mut self, usd: Option<Decimal>, counted: Counted, original: Original) {
+    /// left out; `lower_bound` when the source gives it as one ("over ...").
+    pub fn add_contribution(
+        &mut self,
+        usd: Option<Decimal>,
+        counted: Counted,
+        original: Original,
+        lower_bound: bool,
+    ) {
         let Some(usd) = usd else {
             self.leave_out(counted, original);
             return;
         };
+        let bound = u32::from(lower_bound);
         self.pledged_usd += usd;
+        self.lower_bounds.pledged += bound;
         if counted.is_firm() {
             self.firm_usd += usd;
+            self.lower_bounds.firm += bound;
         }
         if counted.is_paid() {
             self.paid_usd += usd;
+            self.lower_bounds.paid += bound;
         }
     }
 
@@ -253,6 +342,11 @@ pub struct Tally {
     firm_usd: Decimal,
     paid_usd: Decimal,
     unconverted: Unconverted,
+    lower_bounds: LowerBounds,
+    /// Parts with a stated budget whose pledges hold a lower bound: coverage may be more.
+    coverage_may_be_more: u32,
+    /// Parts with a gap whose pledges hold a lower bound: the gap may be less.
+    gap_may_be_less: u32,
 }
 
 impl From<&OwnFigures> for Tally {
@@ -263,13 +357,19 @@ impl From<&OwnFigures> for Tally {
             paid_usd: own.paid_usd,
             unconverted: own.unconverted.clone(),
             items_missing_budget: u32::from(own.budget_missing()),
+            lower_bounds: own.lower_bounds,
             ..Tally::default()
         };
         if let Some(budget) = own.budget_usd {
+            let gap = (budget - own.pledged_usd).max(Decimal::ZERO);
+            let pledged_more = own.lower_bounds.pledged > 0;
             tally.budgeted_items = 1;
             tally.budget_usd = budget;
             tally.pledged_against_budget_usd = own.pledged_usd;
-            tally.gap_usd = (budget - own.pledged_usd).max(Decimal::ZERO);
+            tally.gap_usd = gap;
+            tally.coverage_may_be_more = u32::from(pledged_more);
+            // more money than stated can close a gap, never open one
+            tally.gap_may_be_less = u32::from(pledged_more && gap > Decimal::ZERO);
         }
         tally
     }
@@ -286,6 +386,9 @@ impl AddAssign<&Tally> for Tally {
         self.firm_usd += other.firm_usd;
         self.paid_usd += other.paid_usd;
         self.unconverted.absorb(&other.unconverted);
+        self.lower_bounds += other.lower_bounds;
+        self.coverage_may_be_more += other.coverage_may_be_more;
+        self.gap_may_be_less += other.gap_may_be_less;
     }
 }
 
@@ -326,10 +429,22 @@ pub struct Funding {
     pub coverage: Option<Decimal>,
     /// Pledged to parts whose budget is not stated: in `pledged_usd`, outside coverage.
     pub pledged_outside_budget_usd: Decimal,
-    /// Some part in scope has no stated budget: budget and gap are lower bounds.
+    /// Some part in scope has no stated budget, or a stated budget is a lower bound:
+    /// the budget is a lower bound.
     pub budget_is_lower_bound: bool,
     /// How many parts in scope have no stated budget.
     pub parts_without_budget: u32,
+    /// Some contribution in the figure is stated as a lower bound ("over ...").
+    pub pledged_is_lower_bound: bool,
+    pub firm_is_lower_bound: bool,
+    pub paid_is_lower_bound: bool,
+    /// How the gap relates to the true one (when it is known): at least with a budget
+    /// that is a lower bound, at most with pledges that are.
+    pub gap_bound: Bound,
+    /// How coverage relates to the true one (when it is known): the other way round.
+    pub coverage_bound: Bound,
+    /// The amounts in scope stated as lower bounds, by figure.
+    pub lower_bounds: LowerBounds,
     /// Amounts left out because no exchange rate converts them to USD.
     pub unconverted: Unconverted,
 }
@@ -345,9 +460,11 @@ impl Funding {
         self.firm_usd - self.paid_usd
     }
 
-    /// Every stated budget is fully pledged (and no part is of unknown budget).
+    /// Every stated budget is fully pledged, and no budget may be larger than stated (a
+    /// part of unknown budget, a budget that is a lower bound): a gap of at most 0.
     pub fn is_fully_funded(&self) -> bool {
-        self.gap_usd == Some(Decimal::ZERO) && !self.budget_is_lower_bound
+        self.gap_usd == Some(Decimal::ZERO)
+            && matches!(self.gap_bound, Bound::Exact | Bound::AtMost)
     }
 }
 
@@ -356,6 +473,9 @@ impl From<Tally> for Funding {
         let budget_known = t.budgeted_items > 0;
         let coverage = (budget_known && t.budget_usd > Decimal::ZERO)
             .then(|| t.pledged_against_budget_usd / t.budget_usd);
+        let bounds = t.lower_bounds;
+        let budget_is_lower_bound =
+            budget_known && (t.items_missing_budget > 0 || bounds.budgets > 0);
         Funding {
             budget_usd: budget_known.then_some(t.budget_usd),
             pledged_usd: t.pledged_usd,
@@ -364,8 +484,16 @@ impl From<Tally> for Funding {
             gap_usd: budget_known.then_some(t.gap_usd),
             coverage,
             pledged_outside_budget_usd: t.pledged_usd - t.pledged_against_budget_usd,
-            budget_is_lower_bound: budget_known && t.items_missing_budget > 0,
+            budget_is_lower_bound,
             parts_without_budget: t.items_missing_budget,
+            pledged_is_lower_bound: bounds.pledged > 0,
+            firm_is_lower_bound: bounds.firm > 0,
+            paid_is_lower_bound: bounds.paid > 0,
+            // a gap against a budget that may be larger may be larger too
+            gap_bound: Bound::of(budget_is_lower_bound, t.gap_may_be_less > 0),
+            // coverage relates stated budgets only: parts without one do not move it
+            coverage_bound: Bound::of(t.coverage_may_be_more > 0, bounds.budgets > 0),
+            lower_bounds: bounds,
             unconverted: t.unconverted,
         }
     }
@@ -568,6 +696,221 @@ mod tests {
 
     fn nok() -> Currency {
         Currency::new("NOK").expect("a code")
+    }
+
+    /// A USD amount as stated in March 2008.
+    fn stated(amount: Decimal) -> Original {
+        (Currency::new("USD").expect("a code"), march_2008(), amount)
+    }
+
+    /// An item's figures from its stated amounts, through the same calls the store makes:
+    /// a budget and contributions, each `(usd, counted, lower bound)`.
+    fn item(
+        budget: Option<(Decimal, bool)>,
+        contributions: &[(Decimal, Counted, bool)],
+    ) -> OwnFigures {
+        let mut own = OwnFigures::default();
+        if let Some((usd, over)) = budget {
+            own.add_budget(Some(usd), stated(usd), over);
+        }
+        for &(usd, counted, over) in contributions {
+            own.add_contribution(Some(usd), counted, stated(usd), over);
+        }
+        own
+    }
+
+    fn funding_of(own: &OwnFigures) -> Funding {
+        Funding::from(Tally::from(own))
+    }
+
+    #[test]
+    fn a_budget_stated_as_a_lower_bound_makes_the_gap_at_least_and_coverage_at_most() {
+        let f = funding_of(&item(
+            Some((dec!(10), true)),
+            &[(dec!(4), Counted::Pledged, false)],
+        ));
+        assert_eq!(f.budget_usd, Some(dec!(10)));
+        assert!(f.budget_is_lower_bound);
+        assert_eq!(
+            f.parts_without_budget, 0,
+            "the budget is stated, only as a bound"
+        );
+        assert_eq!(f.gap_usd, Some(dec!(6)));
+        assert_eq!(f.gap_bound, Bound::AtLeast);
+        assert_eq!(f.coverage_bound, Bound::AtMost);
+        assert!(!f.pledged_is_lower_bound);
+        assert_eq!(f.lower_bounds.budgets, 1);
+    }
+
+    #[test]
+    fn a_fully_pledged_budget_that_is_a_lower_bound_is_not_fully_funded() {
+        let f = funding_of(&item(
+            Some((dec!(10), true)),
+            &[(dec!(10), Counted::Paid, false)],
+        ));
+        assert_eq!(f.gap_usd, Some(dec!(0)));
+        assert_eq!(
+            f.gap_bound,
+            Bound::AtLeast,
+            "the budget may be more than pledged"
+        );
+        assert!(!f.is_fully_funded());
+    }
+
+    #[test]
+    fn a_contribution_stated_as_a_lower_bound_bounds_its_figures_and_the_gap_from_above() {
+        let f = funding_of(&item(
+            Some((dec!(30), false)),
+            &[
+                (dec!(18), Counted::Committed, true),
+                (dec!(2), Counted::Paid, false),
+            ],
+        ));
+        assert!(f.pledged_is_lower_bound);
+        assert!(f.firm_is_lower_bound, "a commitment counts in firm money");
+        assert!(!f.paid_is_lower_bound, "it is not paid: paid is as stated");
+        assert!(!f.budget_is_lower_bound);
+        assert_eq!(f.gap_usd, Some(dec!(10)));
+        assert_eq!(f.gap_bound, Bound::AtMost);
+        assert_eq!(f.coverage_bound, Bound::AtLeast);
+        assert_eq!(
+            f.lower_bounds,
+            LowerBounds {
+                budgets: 0,
+                pledged: 1,
+                firm: 1,
+                paid: 0
+            }
+        );
+    }
+
+    #[test]
+    fn more_money_than_stated_cannot_open_a_gap() {
+        let f = funding_of(&item(
+            Some((dec!(10), false)),
+            &[(dec!(12), Counted::Pledged, true)],
+        ));
+        assert_eq!(f.gap_usd, Some(dec!(0)));
+        assert_eq!(f.gap_bound, Bound::Exact, "at most 0 is 0");
+        assert!(f.is_fully_funded());
+        assert_eq!(f.coverage_bound, Bound::AtLeast);
+    }
+
+    #[test]
+    fn bounds_on_both_sides_make_gap_and_coverage_approximate() {
+        let f = funding_of(&item(
+            Some((dec!(20), true)),
+            &[(dec!(5), Counted::Pledged, true)],
+        ));
+        assert_eq!(f.gap_usd, Some(dec!(15)));
+        assert_eq!(f.gap_bound, Bound::Approximate);
+        assert_eq!(f.coverage_bound, Bound::Approximate);
+        assert!(f.budget_is_lower_bound && f.pledged_is_lower_bound);
+        assert!(!f.is_fully_funded());
+    }
+
+    #[test]
+    fn a_budget_bound_over_a_pledge_bound_that_closes_the_gap_leaves_the_gap_at_least() {
+        // over 10 budgeted, over 12 pledged: the gap is 0 or more, never less
+        let f = funding_of(&item(
+            Some((dec!(10), true)),
+            &[(dec!(12), Counted::Pledged, true)],
+        ));
+        assert_eq!(f.gap_bound, Bound::AtLeast);
+        assert_eq!(f.coverage_bound, Bound::Approximate);
+    }
+
+    #[test]
+    fn bounds_roll_up_to_parents_and_pull_a_total_both_ways() {
+        let own = vec![
+            parent(OwnFigures::default()),
+            item(Some((dec!(10), true)), &[]),
+            item(Some((dec!(10), false)), &[(dec!(4), Counted::Paid, true)]),
+        ];
+        let rolled = roll_up(&own, &[None, Some(0), Some(0)]);
+        let f = Funding::from(rolled[0].clone());
+        assert_eq!(f.budget_usd, Some(dec!(20)));
+        assert!(f.budget_is_lower_bound, "a part's budget is a lower bound");
+        assert!(f.pledged_is_lower_bound && f.firm_is_lower_bound && f.paid_is_lower_bound);
+        assert_eq!(f.gap_usd, Some(dec!(16)));
+        assert_eq!(
+            f.gap_bound,
+            Bound::Approximate,
+            "one part's gap may be more, the other's less"
+        );
+        assert_eq!(Funding::from(rolled[1].clone()).gap_bound, Bound::AtLeast);
+        assert_eq!(Funding::from(rolled[2].clone()).gap_bound, Bound::AtMost);
+        assert!(!Funding::from(rolled[1].clone()).pledged_is_lower_bound);
+        // a total of totals is the same sum
+        let total: Tally = [rolled[1].clone(), rolled[2].clone()].iter().sum();
+        assert_eq!(Funding::from(total), f);
+    }
+
+    #[test]
+    fn a_bounded_pledge_to_a_part_without_a_budget_leaves_coverage_as_stated() {
+        let own = vec![
+            parent(OwnFigures::default()),
+            item(
+                Some((dec!(10), false)),
+                &[(dec!(5), Counted::Pledged, false)],
+            ),
+            item(None, &[(dec!(26), Counted::Committed, true)]),
+        ];
+        let f = Funding::from(roll_up(&own, &[None, Some(0), Some(0)])[0].clone());
+        assert!(f.pledged_is_lower_bound);
+        assert_eq!(f.coverage, Some(dec!(0.5)));
+        assert_eq!(
+            f.coverage_bound,
+            Bound::Exact,
+            "coverage relates stated budgets only"
+        );
+        assert_eq!(
+            f.gap_bound,
+            Bound::AtLeast,
+            "a part without a budget, as before"
+        );
+    }
+
+    #[test]
+    fn a_part_without_a_budget_beside_a_bounded_pledge_makes_the_gap_approximate() {
+        let own = vec![
+            parent(OwnFigures::default()),
+            item(
+                Some((dec!(10), false)),
+                &[(dec!(5), Counted::Pledged, true)],
+            ),
+            item(None, &[]),
+        ];
+        let f = Funding::from(roll_up(&own, &[None, Some(0), Some(0)])[0].clone());
+        assert!(f.budget_is_lower_bound);
+        assert_eq!(f.gap_bound, Bound::Approximate);
+        assert_eq!(f.coverage_bound, Bound::AtLeast);
+    }
+
+    #[test]
+    fn amounts_without_a_rate_are_no_bound_of_the_usd_figures() {
+        let mut own = OwnFigures::default();
+        own.add_budget(Some(dec!(10)), stated(dec!(10)), false);
+        own.add_budget(None, (nok(), march_2008(), dec!(5)), true);
+        own.add_contribution(None, Counted::Paid, (nok(), march_2008(), dec!(5)), true);
+        let f = funding_of(&own);
+        assert!(!f.budget_is_lower_bound);
+        assert!(!f.pledged_is_lower_bound && !f.paid_is_lower_bound);
+        assert_eq!(f.gap_bound, Bound::Exact);
+        assert_eq!(f.lower_bounds, LowerBounds::default());
+        assert_eq!(
+            f.unconverted.count(),
+            2,
+            "they are left out, and said to be"
+        );
+    }
+
+    #[test]
+    fn bound_of_each_direction() {
+        assert_eq!(Bound::of(false, false), Bound::Exact);
+        assert_eq!(Bound::of(true, false), Bound::AtLeast);
+        assert_eq!(Bound::of(false, true), Bound::AtMost);
+        assert_eq!(Bound::of(true, true), Bound::Approximate);
     }
 
     fn march_2008() -> NaiveDate {

@@ -115,7 +115,7 @@ impl ContributionRecord {
     /// Adds its money, event by event, to `figures`.
     pub fn add_to(&self, figures: &mut OwnFigures) {
         for p in &self.parts {
-            figures.add_contribution(p.usd, p.counted, self.original_of(p));
+            figures.add_contribution(p.usd, p.counted, self.original_of(p), self.lower_bound);
         }
     }
 
@@ -628,9 +628,10 @@ impl PortfolioData {
 
         for b in &self.budgets {
             if let Some(i) = at(b.item_id) {
+                let stated = original(&b.currency, b.as_of, b.amount);
                 summaries[i]
                     .own
-                    .add_budget(b.amount_usd, original(&b.currency, b.as_of, b.amount));
+                    .add_budget(b.amount_usd, stated, b.lower_bound);
             }
         }
         self.add_contributions(&mut summaries, &at);

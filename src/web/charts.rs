@@ -166,6 +166,12 @@ mod tests {
             pledged_outside_budget_usd: dec!(0),
             budget_is_lower_bound: false,
             parts_without_budget: 0,
+            pledged_is_lower_bound: false,
+            firm_is_lower_bound: false,
+            paid_is_lower_bound: false,
+            gap_bound: Default::default(),
+            coverage_bound: Default::default(),
+            lower_bounds: Default::default(),
             unconverted: Default::default(),
         }
     }

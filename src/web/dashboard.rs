@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Filters, FundingState};
@@ -22,6 +22,7 @@ use crate::store::portfolio::{
 };
 use crate::web::charts::over_time::{FundingOverTime, cumulative};
 use crate::web::charts::{StackedBar, pipeline_bar};
+use crate::web::kept::Kept;
 use crate::web::pages::activity::ActivityEntry;
 use crate::web::pages::funding::{self, FundingSections, RenderedView};
 use crate::web::pages::organisation::{self, OrganisationSummary};
@@ -39,6 +40,8 @@ pub struct Snapshot {
     pub published: Dashboard,
     /// Where each published item's records are, for the IATI file; on first use.
     iati: OnceLock<crate::iati::Index>,
+    /// The IATI file, by the day it was written for (its dates depend on the day too).
+    iati_file: Kept<Bytes>,
 }
 
 impl Snapshot {
@@ -90,6 +93,7 @@ impl Snapshot {
             internal,
             published,
             iati: OnceLock::new(),
+            iati_file: Kept::all(),
         }
     }
 
@@ -97,6 +101,19 @@ impl Snapshot {
     pub fn iati_index(&self) -> &crate::iati::Index {
         self.iati
             .get_or_init(|| crate::iati::Index::new(&self.records.data))
+    }
+
+    /// The IATI file as written on `day`: built by the first request of the day at this
+    /// revision, then served from memory. Blocks: call it off the async threads.
+    pub fn iati_file<E>(
+        &self,
+        day: chrono::NaiveDate,
+        write: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        let key = day.to_string();
+        // an earlier day's file is stale: keep only today's
+        self.iati_file.retain_only(&key);
+        self.iati_file.get_or_build(&key, write)
     }
 
     pub fn dashboard(&self, audience: Audience) -> &Dashboard {
@@ -575,7 +592,12 @@ pub struct Dashboard {
     overview_rows: OnceLock<Vec<String>>,
     csv_item_lines: OnceLock<Vec<Bytes>>,
     /// Views of `/funding` already rendered at this revision, by filters, sort and page.
-    funding_views: Mutex<(usize, HashMap<String, Arc<RenderedView>>)>,
+    funding_views: Kept<Arc<RenderedView>>,
+    /// Workbooks of `/funding.xlsx` already written at this revision, by tables, filters
+    /// and sort: every one without filters (a short list of tables and sorts), and
+    /// filtered ones within a budget.
+    workbooks: Kept<Bytes>,
+    filtered_workbooks: Kept<Bytes>,
 }
 
 /// The money of every item of `p`, added up month by month against its total budget.
@@ -640,6 +662,9 @@ impl FilterValues {
 /// it, a new view is rendered per request (correct, only slower).
 const FUNDING_VIEWS_BYTES: usize = 16 * 1024 * 1024;
 
+/// The same for filtered workbooks of `/funding.xlsx`.
+const FILTERED_WORKBOOKS_BYTES: usize = 32 * 1024 * 1024;
+
 impl Dashboard {
     fn build(audience: Audience, portfolio: Portfolio, records: &Records) -> Dashboard {
         let begun = std::time::Instant::now();
@@ -700,7 +725,9 @@ impl Dashboard {
             over_time: over_time(p, records),
             overview_rows: OnceLock::new(),
             csv_item_lines: OnceLock::new(),
-            funding_views: Mutex::default(),
+            funding_views: Kept::within(FUNDING_VIEWS_BYTES),
+            workbooks: Kept::all(),
+            filtered_workbooks: Kept::within(FILTERED_WORKBOOKS_BYTES),
             programme_count: count(ItemKind::Programme),
             initiative_count: count(ItemKind::Initiative),
             component_count: count(ItemKind::Component),
@@ -778,21 +805,29 @@ impl Dashboard {
 
     /// A `/funding` view rendered earlier at this revision.
     pub fn funding_view(&self, key: &str) -> Option<Arc<RenderedView>> {
-        let kept = self.funding_views.lock().unwrap_or_else(|e| e.into_inner());
-        kept.1.get(key).cloned()
+        self.funding_views.get(key)
     }
 
     /// Keeps a rendered `/funding` view for the rest of this revision (while there is room).
     pub fn keep_funding_view(&self, key: String, view: RenderedView) -> Arc<RenderedView> {
-        let view = Arc::new(view);
-        let size = view.content.len() + key.len();
-        let mut kept = self.funding_views.lock().unwrap_or_else(|e| e.into_inner());
-        let (bytes, views) = &mut *kept;
-        if *bytes + size <= FUNDING_VIEWS_BYTES && !views.contains_key(&key) {
-            *bytes += size;
-            views.insert(key, Arc::clone(&view));
-        }
-        view
+        self.funding_views.keep(key, Arc::new(view))
+    }
+
+    /// The `/funding.xlsx` workbook of a view (`key` names its tables, filters and
+    /// sort): written by `write` on first request at this revision, then served from
+    /// memory. Blocks: call it off the async threads.
+    pub fn workbook<E>(
+        &self,
+        key: &str,
+        filtered: bool,
+        write: impl FnOnce() -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        let kept = if filtered {
+            &self.filtered_workbooks
+        } else {
+            &self.workbooks
+        };
+        kept.get_or_build(key, write)
     }
 
     /// Each item's position in this order.

@@ -124,18 +124,17 @@ pub fn csv_response(snapshot: Arc<Snapshot>, filename: &str, table: Table) -> Re
 
 const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// `200` with a workbook of one sheet per `(name, table)`, offered as a download. A
-/// workbook is a zip archive, written whole (off the async threads) before it is sent.
-pub async fn xlsx_response(
-    snapshot: Arc<Snapshot>,
-    filename: &str,
-    sheets: Vec<(&'static str, Table)>,
-) -> Result<Response, AppError> {
-    let bytes = tokio::task::spawn_blocking(move || workbook(&snapshot, &sheets))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing a workbook: {e}")))?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing a workbook: {e}")))?;
-    Ok(download(XLSX_TYPE, filename, Body::from(bytes)))
+/// `200` with a finished workbook (see [`workbook`]), offered as a download.
+pub fn xlsx_response(filename: &str, workbook: Bytes) -> Response {
+    download(XLSX_TYPE, filename, Body::from(workbook))
+}
+
+/// A workbook of one sheet per `(name, table)`. A workbook is a zip archive, written
+/// whole: this takes a while for a long table, so call it off the async threads.
+pub fn workbook(snapshot: &Snapshot, sheets: &[(&str, Table)]) -> Result<Bytes, AppError> {
+    write_workbook(snapshot, sheets)
+        .map(Bytes::from)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing a workbook: {e}")))
 }
 
 fn download(content_type: &'static str, filename: &str, body: Body) -> Response {
@@ -180,7 +179,7 @@ impl Column {
 
 /// The workbook's bytes: per sheet a bold, frozen header row with a filter, then the
 /// rows; figures as numbers, an empty cell where a figure is unknown.
-fn workbook(snapshot: &Snapshot, sheets: &[(&str, Table)]) -> Result<Vec<u8>, XlsxError> {
+fn write_workbook(snapshot: &Snapshot, sheets: &[(&str, Table)]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");

@@ -13,6 +13,7 @@ pub(crate) mod error;
 pub mod export;
 pub mod forms;
 mod health;
+pub mod kept;
 pub mod limits;
 pub mod pages;
 pub mod request_id;

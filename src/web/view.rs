@@ -2,7 +2,7 @@
 //! what these functions prepare.
 
 use crate::domain::filters::FundingState;
-use crate::domain::funding::{Funding, Unconverted};
+use crate::domain::funding::{Bound, Funding, Unconverted};
 use crate::domain::money::{Currency, format_money, group_thousands, percent};
 use crate::domain::vocab::{ItemKind, ItemStatus, OrgKind};
 use chrono::NaiveDate;
@@ -203,13 +203,25 @@ pub fn usd(amount: Decimal) -> String {
     format_money(amount, "USD")
 }
 
+/// The words before a figure that is a bound: "at least ", "at most ", or "approx." when
+/// it may be either way; nothing for a figure as stated.
+pub fn bound_prefix(bound: Bound) -> &'static str {
+    match bound {
+        Bound::Exact => "",
+        Bound::AtLeast => "at least ",
+        Bound::AtMost => "at most ",
+        Bound::Approximate => "approx. ",
+    }
+}
+
+/// The words before a figure that is a lower bound, or nothing.
+pub fn lower_bound_prefix(is_lower_bound: bool) -> &'static str {
+    bound_prefix(Bound::of(is_lower_bound, false))
+}
+
 impl From<&Funding> for FundingView {
     fn from(f: &Funding) -> Self {
-        let at_least = if f.budget_is_lower_bound {
-            "at least "
-        } else {
-            ""
-        };
+        let at_least = lower_bound_prefix(f.budget_is_lower_bound);
         let left_out = &f.unconverted;
         let budget = match f.budget_usd {
             Some(b) => format!("{at_least}{}", usd_excluding(b, &left_out.budget())),
@@ -219,31 +231,39 @@ impl From<&Funding> for FundingView {
             None => "budget not stated".to_string(),
         };
         let pledged_left_out = left_out.pledged();
+        let gap_bound = bound_prefix(f.gap_bound);
         let gap = match f.gap_usd {
             // the gap is the budget less converted money: what no rate converts yet may close part of it
             Some(g) if !pledged_left_out.is_empty() && !g.is_zero() => format!(
-                "{at_least}{} (before {} not converted)",
+                "{gap_bound}{} (before {} not converted)",
                 usd(g),
                 originals(&pledged_left_out)
             ),
-            Some(g) => format!("{at_least}{}", usd(g)),
+            Some(g) => format!("{gap_bound}{}", usd(g)),
             None => "unknown".to_string(),
         };
         let coverage = match f.coverage {
-            Some(c) => percent(c),
+            Some(c) => format!("{}{}", bound_prefix(f.coverage_bound), percent(c)),
             None if f.budget_usd.is_none() => "unknown".to_string(),
             None => "n/a".to_string(),
         };
         let (state, state_class) = funding_state(f);
         let mut caveats = Vec::new();
-        if f.budget_is_lower_bound {
+        if f.budget_is_lower_bound && f.parts_without_budget > 0 {
+            // the gap may be an estimate instead (`bound_caveats` says so)
+            let bounds = if f.gap_bound == Bound::AtLeast {
+                "budget and gap are lower bounds"
+            } else {
+                "the budget is a lower bound"
+            };
             caveats.push(format!(
-                "{} part{} without a stated budget: budget and gap are lower bounds, and coverage relates \
-                 pledges to stated budgets only.",
+                "{} part{} without a stated budget: {bounds}, and coverage relates pledges to \
+                 stated budgets only.",
                 f.parts_without_budget,
                 if f.parts_without_budget == 1 { "" } else { "s" }
             ));
         }
+        caveats.extend(bound_caveats(f));
         let left_out_count = left_out.count();
         if left_out_count > 0 {
             let budget = left_out.budget();
@@ -265,10 +285,22 @@ impl From<&Funding> for FundingView {
             pledged: if f.pledged_usd.is_zero() && pledged_left_out.is_empty() {
                 "none recorded".to_string()
             } else {
-                usd_excluding(f.pledged_usd, &pledged_left_out)
+                let at_least = lower_bound_prefix(f.pledged_is_lower_bound);
+                format!(
+                    "{at_least}{}",
+                    usd_excluding(f.pledged_usd, &pledged_left_out)
+                )
             },
-            firm: usd_excluding(f.firm_usd, &left_out.firm()),
-            paid: usd_excluding(f.paid_usd, &left_out.paid()),
+            firm: format!(
+                "{}{}",
+                lower_bound_prefix(f.firm_is_lower_bound),
+                usd_excluding(f.firm_usd, &left_out.firm())
+            ),
+            paid: format!(
+                "{}{}",
+                lower_bound_prefix(f.paid_is_lower_bound),
+                usd_excluding(f.paid_usd, &left_out.paid())
+            ),
             not_converted: not_converted(left_out),
             missing_rates: MissingRate::all(left_out),
             committed: usd(f.committed_only_usd()),
@@ -283,6 +315,46 @@ impl From<&Funding> for FundingView {
             caveats,
         }
     }
+}
+
+/// What the amounts stated as lower bounds ("more than") do to the figures, and which
+/// figures they leave as estimates.
+fn bound_caveats(f: &Funding) -> Vec<String> {
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    let mut caveats = Vec::new();
+    let budgets = f.lower_bounds.budgets;
+    if budgets > 0 {
+        caveats.push(format!(
+            "{budgets} budget{} stated as more than an amount: the budget may be larger than shown.",
+            plural(budgets)
+        ));
+    }
+    let pledges = f.lower_bounds.pledged;
+    if pledges > 0 {
+        caveats.push(format!(
+            "{pledges} contribution{} stated as more than an amount: the money may be more than shown.",
+            plural(pledges)
+        ));
+    }
+    let estimates: Vec<&str> = [
+        (f.gap_usd.is_some(), f.gap_bound, "gap"),
+        (f.coverage.is_some(), f.coverage_bound, "coverage"),
+    ]
+    .into_iter()
+    .filter(|&(known, bound, _)| known && bound == Bound::Approximate)
+    .map(|(_, _, figure)| figure)
+    .collect();
+    if !estimates.is_empty() {
+        caveats.push(format!(
+            "The {} only approximate: a budget stated as more than an amount pulls one way, \
+             money stated as more than an amount the other, so the true figure may be larger or smaller.",
+            match estimates.as_slice() {
+                [one] => format!("{one} is"),
+                _ => estimates.join(" and ") + " are",
+            }
+        ));
+    }
+    caveats
 }
 
 /// For staff: what a total owes to drafts, beside what delegates read for the same
@@ -533,8 +605,8 @@ mod tests {
         let nok = Currency::new("NOK").expect("a code");
         let day = NaiveDate::from_ymd_opt(2008, 3, 12).expect("a date");
         let mut own = OwnFigures::default();
-        own.add_contribution(None, Counted::Pledged, (nok, day, dec!(5000000)));
-        own.add_contribution(Some(firm_usd), Counted::Paid, (nok, day, dec!(1)));
+        own.add_contribution(None, Counted::Pledged, (nok, day, dec!(5000000)), false);
+        own.add_contribution(Some(firm_usd), Counted::Paid, (nok, day, dec!(1)), false);
         Funding::from(Tally::from(&own))
     }
 
@@ -575,11 +647,57 @@ mod tests {
     }
 
     #[test]
+    fn lower_bounds_read_as_at_least_at_most_or_approx() {
+        let usd_code = Currency::new("USD").expect("a code");
+        let day = NaiveDate::from_ymd_opt(2008, 2, 7).expect("a date");
+        let with = |budget_over: bool| {
+            let mut own = OwnFigures::default();
+            own.add_budget(
+                Some(dec!(30000000)),
+                (usd_code, day, dec!(30000000)),
+                budget_over,
+            );
+            let eu = (usd_code, day, dec!(26000000));
+            own.add_contribution(Some(dec!(26000000)), Counted::Committed, eu, true);
+            FundingView::from(&Funding::from(Tally::from(&own)))
+        };
+        let v = with(false);
+        assert_eq!(v.budget, "USD 30,000,000");
+        assert_eq!(v.pledged, "at least USD 26,000,000");
+        assert_eq!(v.firm, "at least USD 26,000,000");
+        assert_eq!(v.paid, "USD 0", "nothing paid: no bound");
+        assert_eq!(v.gap, "at most USD 4,000,000");
+        assert_eq!(v.coverage, "at least 87 %");
+        assert_eq!(
+            v.caveats,
+            ["1 contribution stated as more than an amount: the money may be more than shown."]
+        );
+        let both = with(true);
+        assert_eq!(both.budget, "at least USD 30,000,000");
+        assert_eq!(both.gap, "approx. USD 4,000,000");
+        assert_eq!(both.coverage, "approx. 87 %");
+        assert!(
+            both.caveats
+                .iter()
+                .any(|c| c.starts_with("The gap and coverage are only approximate")),
+            "{:?}",
+            both.caveats
+        );
+        assert!(
+            !both
+                .caveats
+                .iter()
+                .any(|c| c.contains("without a stated budget")),
+            "no part lacks a budget"
+        );
+    }
+
+    #[test]
     fn a_budget_without_a_rate_is_stated_not_missing() {
         let nok = Currency::new("NOK").expect("a code");
         let day = NaiveDate::from_ymd_opt(2008, 3, 12).expect("a date");
         let mut own = OwnFigures::default();
-        own.add_budget(None, (nok, day, dec!(9000000)));
+        own.add_budget(None, (nok, day, dec!(9000000)), false);
         let v = FundingView::from(&Funding::from(Tally::from(&own)));
         assert_eq!(v.budget, "NOK 9,000,000 (not converted)");
         assert_eq!(v.pledged, "none recorded");

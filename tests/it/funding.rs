@@ -206,3 +206,69 @@ async fn figures_follow_changes_made_after_they_were_first_shown() {
         "a rate change is seen after the rebuild"
     );
 }
+
+/// The European Union "committed over 18 million euros" to the Victim Empowerment
+/// Programme (the seed's one `qualifier = "over"`): its money, and every total holding
+/// it, read "at least", in the API, on the pages and in the CSV.
+#[tokio::test]
+async fn money_stated_as_over_an_amount_makes_every_total_holding_it_at_least() {
+    let app = TestApp::spawn_public().await;
+    let vep = item(&app, "victim-empowerment-south-africa").await;
+    assert_eq!(vep["pledged_is_lower_bound"], true);
+    assert_eq!(
+        vep["firm_is_lower_bound"], true,
+        "a commitment is firm money"
+    );
+    assert_eq!(
+        vep["gap_bound"],
+        Value::Null,
+        "no budget is stated: the gap is unknown, not a bound"
+    );
+    let gb = item(&app, "guinea-bissau").await;
+    assert_eq!(gb["pledged_is_lower_bound"], false);
+    assert_eq!(gb["gap_bound"], "exact");
+
+    let (_, page) = app
+        .page("/programmes/victim-empowerment-south-africa")
+        .await;
+    for term in ["Pledged", "Firm (committed + paid)"] {
+        let figure = page.figure("main dl.figures", term);
+        assert!(figure.starts_with("at least USD "), "{term}: {figure}");
+    }
+    let (_, overview) = app.page("/").await;
+    let pledged = overview.figure("main dl.headline", "Pledged");
+    assert!(
+        pledged.starts_with("at least USD "),
+        "the portfolio's total holds the EU's commitment: {pledged}"
+    );
+
+    let places = app.get_json("/api/v1/funding/places").await;
+    let south_africa = places["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["label"] == "South Africa")
+        .expect("South Africa is a place");
+    assert_eq!(south_africa["pledged_is_lower_bound"], true);
+    assert_eq!(
+        south_africa["paid_is_lower_bound"], false,
+        "nothing is paid"
+    );
+
+    let (_, csv) = app.get("/funding.csv?table=items").await;
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("a header").clone();
+    let column = |name: &str| header.iter().position(|h| h == name).expect(name);
+    assert_eq!(
+        column("Pledged is a lower bound"),
+        column("Published") + 1,
+        "the new columns come last"
+    );
+    let row = reader
+        .records()
+        .map(|r| r.expect("a row"))
+        .find(|r| &r[column("Title")] == "Victim Empowerment Programme of South Africa")
+        .expect("the programme's row");
+    assert_eq!(&row[column("Pledged is a lower bound")], "yes");
+    assert_eq!(&row[column("Paid is a lower bound")], "no");
+}

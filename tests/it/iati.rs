@@ -223,6 +223,37 @@ async fn iati_route_streams_the_published_portfolio() {
     check_rules(&body);
 }
 
+/// The route's file is kept with the data's revision: after a change, the next request
+/// has it.
+#[tokio::test(flavor = "multi_thread")]
+async fn iati_route_file_goes_with_its_revision() {
+    let app = TestApp::spawn_public().await;
+    let eu = |amount: &str| {
+        format!("<value currency=\"EUR\" value-date=\"2008-02-07\">{amount}</value>")
+    };
+    let (_, before) = app.get("/iati/activities.xml").await;
+    assert!(
+        before.contains(&eu("18000000")),
+        "the EU's commitment is published"
+    );
+    let (_, again) = app.get("/iati/activities.xml").await;
+    assert_eq!(before, again, "the same file, from memory");
+    sqlx::query(
+        "UPDATE contributions SET amount = 20000000 \
+         WHERE seed_key = 'victim-empowerment-south-africa/eu-commitment'",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("update the EU's commitment");
+    app.dashboards_rebuilt().await;
+    let (_, after) = app.get("/iati/activities.xml").await;
+    assert!(
+        after.contains(&eu("20000000")),
+        "no file of an earlier revision"
+    );
+    assert!(!after.contains(&eu("18000000")));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn iati_reporting_organisation_and_base_url_are_settings() {
     let db = fresh_db().await;

@@ -204,3 +204,53 @@ async fn unknown_figures_are_empty_cells_and_unknown_tables_are_refused() {
     assert_eq!(status, 400);
     assert!(body.contains("Unknown table"), "{body}");
 }
+
+/// The EU's amount in the contributions sheet of the workbook at `path`.
+async fn eu_amount(app: &TestApp, path: &str) -> Data {
+    let (status, content_type, bytes) = download(app, path).await;
+    assert_eq!((status.as_u16(), content_type.as_str()), (200, XLSX_TYPE));
+    let book = sheets(bytes);
+    let rows = &book[0].1;
+    let column = |name: &str| {
+        rows[0]
+            .iter()
+            .position(|c| *c == Data::String(name.into()))
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (organisation, amount) = (column("Organisation"), column("Amount"));
+    rows.iter()
+        .find(|r| r[organisation] == Data::String("European Union".into()))
+        .map(|r| r[amount].clone())
+        .expect("the EU's row")
+}
+
+/// Workbooks are kept with the data's revision, filtered or not: once the data changes,
+/// the next download has the new figures.
+#[tokio::test]
+async fn a_kept_workbook_goes_with_its_revision() {
+    let app = TestApp::spawn_public().await;
+    let paths = [
+        "/funding.xlsx?table=contributions",
+        "/funding.xlsx?table=contributions&organisation=european-union",
+    ];
+    for path in paths {
+        assert_eq!(eu_amount(&app, path).await, Data::Float(18_000_000.0));
+        // again: from memory now
+        assert_eq!(eu_amount(&app, path).await, Data::Float(18_000_000.0));
+    }
+    sqlx::query(
+        "UPDATE contributions SET amount = 20000000 \
+         WHERE seed_key = 'victim-empowerment-south-africa/eu-commitment'",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("update the EU's commitment");
+    app.dashboards_rebuilt().await;
+    for path in paths {
+        assert_eq!(
+            eu_amount(&app, path).await,
+            Data::Float(20_000_000.0),
+            "{path}: no workbook of an earlier revision"
+        );
+    }
+}

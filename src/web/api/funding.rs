@@ -12,7 +12,7 @@ use crate::domain::auth::Audience;
 use crate::domain::funding::Funding;
 use crate::domain::money::two_places;
 use crate::web::api::error::{ApiError, ErrorBody};
-use crate::web::api::items::{FilterParams, NotConvertedJson, usd_or_null};
+use crate::web::api::items::{BoundJson, FilterParams, NotConvertedJson, usd_or_null};
 use crate::web::dashboard::SortKey;
 use crate::web::forms::{HtmlPath, HtmlQuery};
 use crate::web::pages::funding::{Group, parse_filters, with_sections};
@@ -36,7 +36,16 @@ pub struct GroupJson {
     pub paid_usd: Option<String>,
     pub gap_usd: Option<String>,
     pub coverage: Option<f64>,
+    /// Some part has no stated budget, or a budget is stated as a lower bound.
     pub budget_is_lower_bound: bool,
+    /// A contribution in the figure is stated as a lower bound: the money may be more.
+    pub pledged_is_lower_bound: bool,
+    pub firm_is_lower_bound: bool,
+    pub paid_is_lower_bound: bool,
+    /// How `gap_usd` relates to the true gap; null when the gap is unknown.
+    pub gap_bound: Option<BoundJson>,
+    /// How `coverage` relates to the true coverage; null when coverage is unknown.
+    pub coverage_bound: Option<BoundJson>,
     pub not_converted: Vec<NotConvertedJson>,
 }
 
@@ -54,6 +63,11 @@ impl From<&Group> for GroupJson {
             gap_usd: f.gap_usd.map(two_places),
             coverage: f.coverage.and_then(|c| c.round_dp(4).try_into().ok()),
             budget_is_lower_bound: f.budget_is_lower_bound,
+            pledged_is_lower_bound: f.pledged_is_lower_bound,
+            firm_is_lower_bound: f.firm_is_lower_bound,
+            paid_is_lower_bound: f.paid_is_lower_bound,
+            gap_bound: BoundJson::of(f.gap_usd.is_some(), f.gap_bound),
+            coverage_bound: BoundJson::of(f.coverage.is_some(), f.coverage_bound),
             not_converted: NotConvertedJson::all(&f.unconverted),
         }
     }

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use crate::domain::auth::Audience;
 use crate::domain::filters::Filters;
 use crate::domain::filters::RawFilters;
-use crate::domain::funding::Unconverted;
+use crate::domain::funding::{Bound, Unconverted};
 use crate::domain::money::{Currency, two_places};
 use crate::web::AppError;
 use crate::web::dashboard::SortKey;
@@ -113,12 +113,46 @@ pub struct ProgrammeJson {
     pub gap_usd: Option<String>,
     /// pledged / budget, 0–1 (more when over-pledged); null when the budget is unknown.
     pub coverage: Option<f64>,
-    /// Some part has no stated budget: budget and gap are lower bounds.
+    /// Some part has no stated budget, or a budget is stated as a lower bound ("over
+    /// ..."): the budget may be larger.
     pub budget_is_lower_bound: bool,
+    /// A contribution in `pledged_usd` is stated as a lower bound: the money may be more.
+    pub pledged_is_lower_bound: bool,
+    /// The same for `firm_usd`.
+    pub firm_is_lower_bound: bool,
+    /// How `gap_usd` relates to the true gap; null when the gap is unknown.
+    pub gap_bound: Option<BoundJson>,
+    /// How `coverage` relates to the true coverage; null when coverage is unknown.
+    pub coverage_bound: Option<BoundJson>,
     /// Amounts left out of the USD figures because no exchange rate converts them, in
     /// their own currencies; empty when every amount is converted.
     pub not_converted: Vec<NotConvertedJson>,
     pub url: String,
+}
+
+/// How a figure relates to the true value when amounts behind it are stated as lower
+/// bounds: `exact` (none is), `at_least` (it may be more: a budget stated as a lower
+/// bound, or parts without a stated budget), `at_most` (it may be less: money stated as
+/// a lower bound closes a gap), `approximate` (both pull on it).
+#[derive(Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundJson {
+    Exact,
+    AtLeast,
+    AtMost,
+    Approximate,
+}
+
+impl BoundJson {
+    /// The bound of a figure, or None when the figure is unknown.
+    pub fn of(known: bool, bound: Bound) -> Option<BoundJson> {
+        known.then_some(match bound {
+            Bound::Exact => BoundJson::Exact,
+            Bound::AtLeast => BoundJson::AtLeast,
+            Bound::AtMost => BoundJson::AtMost,
+            Bound::Approximate => BoundJson::Approximate,
+        })
+    }
 }
 
 /// Money of one figure, currency and month that no rate converts.
@@ -239,6 +273,10 @@ pub fn programme_json(p: &crate::domain::portfolio::Portfolio, i: usize) -> Prog
         gap_usd: funding.gap_usd.map(two_places),
         coverage: funding.coverage.and_then(|c| c.round_dp(4).try_into().ok()),
         budget_is_lower_bound: funding.budget_is_lower_bound,
+        pledged_is_lower_bound: funding.pledged_is_lower_bound,
+        firm_is_lower_bound: funding.firm_is_lower_bound,
+        gap_bound: BoundJson::of(funding.gap_usd.is_some(), funding.gap_bound),
+        coverage_bound: BoundJson::of(funding.coverage.is_some(), funding.coverage_bound),
         url: format!("/programmes/{}", item.slug),
     }
 }

@@ -19,8 +19,9 @@ use crate::domain::contribution_events::EventKind;
 use crate::domain::dates::PartialDate;
 use crate::web::auth::Nav;
 use crate::web::dashboard::{Dashboard, Snapshot};
-use crate::web::export::{Table, csv_response, xlsx_response};
+use crate::web::export::{Table, csv_response, workbook, xlsx_response};
 use crate::web::forms::HtmlQuery;
+use crate::web::kept::off_async;
 use crate::web::pages::overview::parse_page;
 use crate::web::pages::render;
 use crate::web::snapshot::Snap;
@@ -493,10 +494,7 @@ pub async fn xlsx(
 ) -> Result<Response, AppError> {
     let range = Range::parse(&q, &state)?;
     let rows = changes(&state, &snap.0, audience, range).await?;
-    xlsx_response(
-        Arc::clone(&snap.0),
-        &filename(range, "xlsx"),
-        vec![("changes", table(rows))],
-    )
-    .await
+    let snapshot = Arc::clone(&snap.0);
+    let workbook = off_async(move || workbook(&snapshot, &[("changes", table(rows))])).await?;
+    Ok(xlsx_response(&filename(range, "xlsx"), workbook))
 }

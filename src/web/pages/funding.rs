@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::domain::auth::Audience;
 use crate::domain::filters::{Biennium, Filters, FundingState, RawFilters};
-use crate::domain::funding::{Funding, Unconverted};
+use crate::domain::funding::{Bound, Funding, Unconverted};
 use crate::domain::money::{Currency, format_money, two_places};
 use crate::domain::portfolio::DonorTotal;
 use crate::domain::vocab::{Vocabulary, title_or_not_given};
@@ -24,8 +24,9 @@ use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::charts::{StackedBar, funding_length, pipeline_bar, stacked_bar};
 use crate::web::dashboard::{Dashboard, FilterValues, ItemLine, Records, Snapshot, SortKey};
-use crate::web::export::{Table, csv_line, csv_response, xlsx_response};
+use crate::web::export::{self, Table, csv_line, csv_response, xlsx_response};
 use crate::web::forms::HtmlQuery;
+use crate::web::kept::{Weight, off_async};
 use crate::web::pages::overview::parse_page;
 use crate::web::snapshot::Snap;
 use crate::web::view::{
@@ -495,6 +496,13 @@ pub struct RenderedView {
     pub missing_rates: Vec<MissingRate>,
 }
 
+impl Weight for RenderedView {
+    /// The HTML is nearly all of it.
+    fn weight(&self) -> usize {
+        self.content.len()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "funding_content.html")]
 pub struct FundingContent<'a> {
@@ -700,6 +708,7 @@ pub async fn csv(
 
 /// `/funding.xlsx`: the funding status page's view (its filters and sort) as one
 /// workbook, a sheet per table; `?table=...` gives that table alone, as the CSV does.
+/// Each view's workbook is written once per revision and served from memory after.
 pub async fn xlsx(
     snap: Snap,
     audience: Audience,
@@ -708,21 +717,37 @@ pub async fn xlsx(
     let filters = parse_filters(&params.list.filters, snap.dashboard(audience))?;
     let sort = SortKey::parse(&params.list.sort, &SORTS)?;
     let snapshot: Arc<Snapshot> = snap.0;
-    let names: Vec<&str> = if params.table.is_empty() {
+    let names: Vec<&'static str> = if params.table.is_empty() {
         PAGE_TABLES.to_vec()
     } else {
         vec![table_named(&params.table)?.0]
     };
-    let mut sheets = Vec::with_capacity(names.len());
-    for name in &names {
-        let (name, sheet) = table_named(name)?;
-        sheets.push((sheet, table(&snapshot, audience, &filters, sort, name)));
-    }
     let filename = match names.as_slice() {
         [one] => format!("portfolio-{one}.xlsx"),
         _ => "portfolio-funding.xlsx".to_string(),
     };
-    xlsx_response(snapshot, &filename, sheets).await
+    // the checked values, not the raw query: one workbook per view however it is spelled
+    let key = format!(
+        "{}#{}#{}",
+        names.join(","),
+        query_string(&filters, &[]),
+        sort.as_str()
+    );
+    let workbook = off_async(move || {
+        let d = snapshot.dashboard(audience);
+        d.workbook(&key, !filters.is_empty(), || {
+            let sheets = names
+                .iter()
+                .map(|&name| {
+                    let (name, sheet) = table_named(name)?;
+                    Ok((sheet, table(&snapshot, audience, &filters, sort, name)))
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            export::workbook(&snapshot, &sheets)
+        })
+    })
+    .await?;
+    Ok(xlsx_response(&filename, workbook))
 }
 
 /// The table called `name` and its sheet name, or a 400 that lists the tables.
@@ -775,6 +800,35 @@ const FUNDING_HEADER: [&str; 12] = [
     "Coverage (%)",
     "Funding state",
 ];
+
+/// The columns that say which figures are bounds, last in a row (they came after the
+/// others: the columns before them stay where spreadsheets expect them).
+const BOUNDS_HEADER: [&str; 5] = [
+    "Pledged is a lower bound",
+    "Committed or paid is a lower bound",
+    "Paid is a lower bound",
+    "Gap is",
+    "Coverage is",
+];
+
+/// Which figures are bounds: yes or no for the money, "at least", "at most",
+/// "approximate" or "exact" for gap and coverage (empty when unknown).
+fn bounds_cells(f: &Funding) -> [String; 5] {
+    let bound = |known: bool, bound: Bound| {
+        if known {
+            bound.label().to_string()
+        } else {
+            String::new()
+        }
+    };
+    [
+        yes_no(f.pledged_is_lower_bound),
+        yes_no(f.firm_is_lower_bound),
+        yes_no(f.paid_is_lower_bound),
+        bound(f.gap_usd.is_some(), f.gap_bound),
+        bound(f.coverage.is_some(), f.coverage_bound),
+    ]
+}
 
 /// The columns after the figures that say which money they leave out.
 const NOT_CONVERTED_HEADER: [&str; 2] = ["Not converted (original currency)", "Why not converted"];
@@ -834,6 +888,7 @@ fn item_header() -> Vec<String> {
     header.extend(NOT_CONVERTED_HEADER.map(String::from));
     // last, so the columns before it stay where spreadsheets expect them
     header.push("Published".into());
+    header.extend(BOUNDS_HEADER.map(String::from));
     header
 }
 
@@ -876,6 +931,7 @@ fn item_cells(d: &Dashboard, records: &Records, i: usize) -> Vec<String> {
     record.extend(not_converted_cells(&p.funding_ref(i).unconverted));
     // staff read drafts too: say which
     record.push(yes_no(item.published));
+    record.extend(bounds_cells(p.funding_ref(i)));
     record
 }
 
@@ -1151,6 +1207,7 @@ fn group_table(
                 let mut record = vec![g.label.clone(), g.items.to_string()];
                 record.extend(funding_cells(&g.funding));
                 record.extend(not_converted_cells(&g.funding.unconverted));
+                record.extend(bounds_cells(&g.funding));
                 record
             })
             .collect()
@@ -1158,6 +1215,7 @@ fn group_table(
     let mut header = vec![first.to_string(), "Items".to_string()];
     header.extend(FUNDING_HEADER[4..].iter().map(|s| s.to_string()));
     header.extend(NOT_CONVERTED_HEADER.map(String::from));
+    header.extend(BOUNDS_HEADER.map(String::from));
     Table::from_lines(header, lines)
 }
 

@@ -1,64 +1,48 @@
-//! `GET /iati/activities.xml`: the published portfolio as IATI 2.03, streamed a few
-//! hundred activities per chunk from the cached snapshot (drafts never appear, whoever asks).
+//! `GET /iati/activities.xml`: the published portfolio as IATI 2.03 (drafts never
+//! appear, whoever asks). The file depends only on the data and the day: it is written
+//! once per revision and day, by the first request, and served from memory after.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+use crate::config::IatiSettings;
 use crate::iati::Publisher;
-use crate::web::AppState;
 use crate::web::dashboard::Snapshot;
+use crate::web::kept::off_async;
 use crate::web::snapshot::Snap;
+use crate::web::{AppError, AppState};
 
-/// Activities per chunk of the response body.
-const CHUNK: usize = 256;
-
-pub async fn activities(State(state): State<AppState>, snap: Snap) -> Response {
+pub async fn activities(State(state): State<AppState>, snap: Snap) -> Result<Response, AppError> {
     let snapshot: Arc<Snapshot> = snap.0;
     let settings = Arc::clone(&state.settings);
-    let now = chrono::Utc::now();
-    let count = snapshot.iati_index().activities().len();
-    let mut head = Vec::new();
-    Publisher::new(
-        &snapshot.records.data,
-        snapshot.iati_index(),
-        &settings.iati,
-        now,
-    )
-    .header(&mut head);
-    let first = Bytes::from(head);
-    let chunks = futures_util::stream::unfold(0usize, move |start| {
-        let chunk = (start <= count).then(|| {
-            let p = Publisher::new(
-                &snapshot.records.data,
-                snapshot.iati_index(),
-                &settings.iati,
-                now,
-            );
-            let end = (start + CHUNK).min(count);
-            let mut bytes = Vec::with_capacity(64 * 1024);
-            for &i in &snapshot.iati_index().activities()[start..end] {
-                p.activity(i, &mut bytes);
-            }
-            if end == count {
-                p.footer(&mut bytes);
-            }
-            (
-                Ok::<Bytes, std::convert::Infallible>(Bytes::from(bytes)),
-                end + usize::from(end == count),
-            )
-        });
-        async move { chunk }
-    });
-    let body = futures_util::StreamExt::fuse(futures_util::StreamExt::chain(
-        futures_util::stream::once(async move { Ok(first) }),
-        chunks,
-    ));
-    (
+    let now = Utc::now();
+    let file = off_async(move || {
+        snapshot.iati_file(now.date_naive(), || write(&snapshot, &settings.iati, now))
+    })
+    .await?;
+    Ok((
         [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-        Body::from_stream(body),
+        file,
     )
-        .into_response()
+        .into_response())
+}
+
+/// The whole file, as of `now`.
+fn write(
+    snapshot: &Snapshot,
+    settings: &IatiSettings,
+    now: DateTime<Utc>,
+) -> Result<Bytes, AppError> {
+    let data = &snapshot.records.data;
+    let index = snapshot.iati_index();
+    // about 4 kB per activity
+    let mut out = Vec::with_capacity(index.activities().len() * 4096);
+    Publisher::new(data, index, settings, now)
+        .write_all(&mut out)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("writing the IATI file: {e}")))?;
+    Ok(Bytes::from(out))
 }

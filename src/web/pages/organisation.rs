@@ -17,7 +17,7 @@ use crate::web::AppError;
 use crate::web::auth::Nav;
 use crate::web::dashboard::Records;
 use crate::web::snapshot::Snap;
-use crate::web::view::{Pager, not_converted, org_kind_label, usd_excluding};
+use crate::web::view::{Pager, lower_bound_prefix, not_converted, org_kind_label, usd_excluding};
 
 use super::{ContributionCells, PageNumber, render};
 
@@ -93,9 +93,11 @@ pub fn summaries(portfolio: &Portfolio, records: &Records) -> HashMap<i64, Organ
                         for c in &of_status {
                             c.add_to(&mut sum);
                         }
+                        let usd = usd_excluding(sum.pledged_usd, &sum.unconverted.pledged());
+                        let at_least = lower_bound_prefix(sum.lower_bounds.pledged > 0);
                         StatusTotal {
                             status: status.label().to_string(),
-                            usd: usd_excluding(sum.pledged_usd, &sum.unconverted.pledged()),
+                            usd: format!("{at_least}{usd}"),
                             not_converted: not_converted(&sum.unconverted),
                             count: of_status.len(),
                         }
