@@ -41,7 +41,7 @@ pub struct Snapshot {
     /// Where each published item's records are, for the IATI file; on first use.
     iati: OnceLock<crate::iati::Index>,
     /// The IATI file, by the day it was written for (its dates depend on the day too).
-    iati_file: Kept<Bytes>,
+    iati_file: Kept<IatiFile>,
 }
 
 impl Snapshot {
@@ -108,8 +108,8 @@ impl Snapshot {
     pub fn iati_file<E>(
         &self,
         day: chrono::NaiveDate,
-        write: impl FnOnce() -> Result<Bytes, E>,
-    ) -> Result<Bytes, E> {
+        write: impl FnOnce() -> Result<IatiFile, E>,
+    ) -> Result<IatiFile, E> {
         let key = day.to_string();
         // an earlier day's file is stale: keep only today's
         self.iati_file.retain_only(&key);
@@ -121,6 +121,20 @@ impl Snapshot {
             Audience::Internal => &self.internal,
             Audience::Published => &self.published,
         }
+    }
+}
+
+/// The IATI file as written, and gzipped: a client that takes gzip gets the kept copy,
+/// so no request compresses 20 MB anew.
+#[derive(Debug, Clone)]
+pub struct IatiFile {
+    pub xml: Bytes,
+    pub gzip: Bytes,
+}
+
+impl crate::web::kept::Weight for IatiFile {
+    fn weight(&self) -> usize {
+        self.xml.len() + self.gzip.len()
     }
 }
 

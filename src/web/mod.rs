@@ -35,6 +35,7 @@ use std::time::Duration;
 use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::trace::TraceLayer;
 
 use crate::config::WebSettings;
@@ -232,10 +233,19 @@ pub fn with_middleware(router: Router, state: &AppState) -> Router {
 }
 
 /// gzip or Brotli for whatever the client accepts. A middle level: dashboards are
-/// rendered per request, so the best ratio is not worth its CPU.
-fn compression() -> CompressionLayer {
+/// rendered per request, so the best ratio is not worth its CPU. Not for workbooks
+/// (already zip archives) nor the IATI file (20 MB and more at scale, which the route
+/// sends from a gzip copy kept with the revision): compressing those per request would
+/// let any client spend a second of CPU per request.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = DefaultPredicate::new()
+        .and(NotForContentType::const_new(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .and(NotForContentType::const_new("application/xml"));
     CompressionLayer::new()
         .gzip(true)
         .br(true)
         .quality(CompressionLevel::Precise(4))
+        .compress_when(predicate)
 }

@@ -128,7 +128,8 @@ pub async fn revalidate(State(state): State<AppState>, mut req: Request, next: N
             headers.insert(header::ETAG, tag_value);
             headers.insert(header::CACHE_CONTROL, control);
         }
-        headers.insert(header::VARY, HeaderValue::from_static("Cookie"));
+        // appended: a handler may vary by more (the IATI file by Accept-Encoding)
+        headers.append(header::VARY, HeaderValue::from_static("Cookie"));
     }
     response
 }
