@@ -44,13 +44,8 @@ fn transaction_type(s: ContributionStatus) -> Option<&'static str> {
 
 /// Years named by a period such as "2008" or "2008-2009".
 fn period_years(period: &str) -> Option<(i32, i32)> {
-    let p = period.trim();
-    let (a, b) = match p.split_once(['-', '–']) {
-        Some((a, b)) => (a.trim(), b.trim()),
-        None => (p, p),
-    };
-    let a: i32 = a.parse().ok()?;
-    let b: i32 = b.parse().ok()?;
+    let (start, end) = crate::domain::dates::parse_span(period)?;
+    let (a, b) = (start.first_day().year(), end.last_day().year());
     ((1900..2200).contains(&a) && a <= b && b - a < 50).then_some((a, b))
 }
 

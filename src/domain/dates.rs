@@ -292,6 +292,29 @@ pub fn period_days(
     Some((first, last))
 }
 
+/// A period written as text (a budget's "2008-2010"), read as its first and last period
+/// when it is one date form ("2008", "2008-Q3", "2008-2009") or two joined by "to" or a
+/// dash ("2008-2010", "2008-Q3 to 2009-Q2"); None for words ("three-year") or an end
+/// before the start.
+pub fn parse_span(text: &str) -> Option<(PartialDate, PartialDate)> {
+    if let Ok(one) = PartialDate::parse(text) {
+        return Some((one, one));
+    }
+    let text = text.trim();
+    let (from, to) = text
+        .split_once(" to ")
+        .or_else(|| text.split_once('–'))
+        .or_else(|| {
+            // "2008-2010": a dash between two years (within a date form it is no joint)
+            let (a, b) = text.split_once('-')?;
+            let year =
+                |s: &str| s.trim().len() == 4 && s.trim().bytes().all(|c| c.is_ascii_digit());
+            (year(a) && year(b)).then_some((a, b))
+        })?;
+    let (from, to) = (PartialDate::parse(from).ok()?, PartialDate::parse(to).ok()?);
+    (from.first_day() <= to.last_day()).then_some((from, to))
+}
+
 /// A typed optional date: empty is None, anything else must read.
 pub fn parse_optional(raw: &str) -> Result<Option<PartialDate>, &'static str> {
     if raw.trim().is_empty() {
@@ -307,6 +330,24 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("a date")
+    }
+
+    #[test]
+    fn a_period_in_words_reads_as_its_first_and_last_period_when_it_names_dates() {
+        let span = |text: &str| parse_span(text).map(|(a, b)| (a.code(), b.code()));
+        assert_eq!(span("2008-2010"), Some(("2008".into(), "2010".into())));
+        assert_eq!(
+            span("2008-2009"),
+            Some(("2008-2009".into(), "2008-2009".into()))
+        );
+        assert_eq!(span("2008"), Some(("2008".into(), "2008".into())));
+        assert_eq!(
+            span("2008-Q3 to 2009-Q2"),
+            Some(("2008-Q3".into(), "2009-Q2".into()))
+        );
+        assert_eq!(span("three-year"), None);
+        assert_eq!(span("bienniums 2008-2009 and 2010-2011"), None);
+        assert_eq!(span("2010-2008"), None);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Snapshot {
     iati: OnceLock<crate::iati::Index>,
     /// The IATI file, by the day it was written for (its dates depend on the day too).
     iati_file: Kept<IatiFile>,
+    /// `/changes` answers of this revision, by audience and range, within a budget.
+    pub changes: Kept<Arc<crate::web::pages::changes::Changes>>,
 }
 
 impl Snapshot {
@@ -94,6 +96,7 @@ impl Snapshot {
             published,
             iati: OnceLock::new(),
             iati_file: Kept::all(),
+            changes: Kept::within(CHANGES_BYTES),
         }
     }
 
@@ -123,6 +126,9 @@ impl Snapshot {
         }
     }
 }
+
+/// At most this much of `/changes` answers is kept per revision.
+const CHANGES_BYTES: usize = 16 * 1024 * 1024;
 
 /// The IATI file as written, and gzipped: a client that takes gzip gets the kept copy,
 /// so no request compresses 20 MB anew.

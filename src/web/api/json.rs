@@ -152,6 +152,10 @@ pub struct BudgetJson {
     pub approximate: bool,
     /// The period it covers as the source states it (`2008-2011`).
     pub period: Option<String>,
+    /// That period's first and last period with their precision, when its words name
+    /// dates (`2008-2010`: 2008 to 2010); null for words such as "three-year".
+    pub period_start: Option<crate::web::api::reads::DateSpanJson>,
+    pub period_end: Option<crate::web::api::reads::DateSpanJson>,
     #[schema(format = Date)]
     pub as_of: String,
     pub source_para: Option<String>,
@@ -160,6 +164,10 @@ pub struct BudgetJson {
 
 impl From<&BudgetRecord> for BudgetJson {
     fn from(b: &BudgetRecord) -> Self {
+        let span = b
+            .period
+            .as_deref()
+            .and_then(crate::domain::dates::parse_span);
         BudgetJson {
             id: b.id,
             amount: amount(b.amount),
@@ -168,6 +176,8 @@ impl From<&BudgetRecord> for BudgetJson {
             rate_month: month(b.rate_month),
             approximate: b.approximate,
             period: b.period.clone(),
+            period_start: span.map(|(start, _)| start.into()),
+            period_end: span.map(|(_, end)| end.into()),
             as_of: b.as_of.to_string(),
             source_para: b.source_para.clone(),
             note: b.note.clone(),

@@ -28,7 +28,7 @@ use crate::web::view::Pager;
 
 /// A date with its precision: both ends of its period, the precision, and the form it is
 /// written in (`2008-Q3`, which the item write accepts back).
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DateSpanJson {
     #[schema(example = "2008-Q3")]
     pub code: String,

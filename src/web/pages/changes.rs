@@ -21,7 +21,7 @@ use crate::web::auth::Nav;
 use crate::web::dashboard::{Dashboard, Snapshot};
 use crate::web::export::{Table, csv_response, workbook, xlsx_response};
 use crate::web::forms::HtmlQuery;
-use crate::web::kept::off_async;
+use crate::web::kept::{Weight, off_async};
 use crate::web::pages::overview::parse_page;
 use crate::web::pages::render;
 use crate::web::snapshot::Snap;
@@ -176,8 +176,35 @@ impl Range {
     }
 }
 
-/// Every change in `range` that `audience` may see, by day then kind.
+/// The changes of one range as one audience sees them, kept with the revision.
+pub struct Changes {
+    pub rows: Vec<ChangeRow>,
+}
+
+impl Weight for Changes {
+    fn weight(&self) -> usize {
+        // the strings dominate: about 300 bytes a row
+        self.rows.len() * 300
+    }
+}
+
+/// Every change in `range` that `audience` may see, by day then kind: computed once per
+/// revision, audience and range, then kept (within `CHANGES_BYTES`).
 pub async fn changes(
+    state: &AppState,
+    snap: &Arc<Snapshot>,
+    audience: Audience,
+    range: Range,
+) -> Result<Arc<Changes>, AppError> {
+    let key = format!("{}#{}", audience as u8, range.query());
+    if let Some(kept) = snap.changes.get(&key) {
+        return Ok(kept);
+    }
+    let rows = compute(state, snap, audience, range).await?;
+    Ok(snap.changes.keep(key, Arc::new(Changes { rows })))
+}
+
+async fn compute(
     state: &AppState,
     snap: &Arc<Snapshot>,
     audience: Audience,
@@ -403,7 +430,8 @@ pub async fn show(
 ) -> Result<Html<String>, AppError> {
     let range = Range::parse(&q, &state)?;
     let page = parse_page(Some(&q.page))?;
-    let rows = changes(&state, &snap.0, audience, range).await?;
+    let changes = changes(&state, &snap.0, audience, range).await?;
+    let rows = &changes.rows;
     let pager = Pager::new(
         page,
         rows.len(),
@@ -426,7 +454,7 @@ pub async fn show(
         ),
         session_text: day_text(session),
         query: range.query(),
-        totals: totals(&rows),
+        totals: totals(rows),
         row_count: rows.len(),
         rows: rows[pager.range()].to_vec(),
         pager,
@@ -445,26 +473,25 @@ const HEADER: [&str; 9] = [
     "Note",
 ];
 
-fn table(rows: Vec<ChangeRow>) -> Table {
-    let lines = rows
-        .into_iter()
-        .map(|r| {
-            vec![
-                r.date_code,
-                r.kind.label().to_string(),
-                r.item_title,
-                r.item_slug,
-                r.organisation,
-                r.amount
-                    .map(|a| a.round_dp(2).to_string())
-                    .unwrap_or_default(),
-                r.currency,
-                r.usd.map(|u| u.round_dp(2).to_string()).unwrap_or_default(),
-                r.note,
-            ]
-        })
-        .collect();
-    Table::from_lines(HEADER.iter().map(|h| h.to_string()).collect(), lines)
+/// The rows as a download: each line is written from the kept rows as it is sent.
+fn table(changes: Arc<Changes>) -> Table {
+    let header = HEADER.iter().map(|h| h.to_string()).collect();
+    let keys = (0..changes.rows.len()).collect();
+    Table::new(header, keys, move |_, i| {
+        let r = &changes.rows[i];
+        let decimal = |d: Option<Decimal>| d.map(|d| d.round_dp(2).to_string()).unwrap_or_default();
+        vec![
+            r.date_code.clone(),
+            r.kind.label().to_string(),
+            r.item_title.clone(),
+            r.item_slug.clone(),
+            r.organisation.clone(),
+            decimal(r.amount),
+            r.currency.clone(),
+            decimal(r.usd),
+            r.note.clone(),
+        ]
+    })
 }
 
 fn filename(range: Range, extension: &str) -> String {
