@@ -215,6 +215,24 @@ pub fn bound_prefix(bound: Bound) -> &'static str {
 }
 
 /// The words before a figure that is a lower bound, or nothing.
+/// A figure for a table cell, as HTML: the words of a bound ("at least", "at most",
+/// "approx.") in a span of their own, so a narrow column puts them above the amount
+/// rather than widening the table; the text reads the same.
+pub fn figure_html(figure: &str) -> String {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    for words in ["at least", "at most", "approx."] {
+        if let Some(rest) = figure.strip_prefix(words).and_then(|r| r.strip_prefix(' ')) {
+            return format!("<span class=\"bound\">{words}</span> {}", escape(rest));
+        }
+    }
+    escape(figure)
+}
+
 pub fn lower_bound_prefix(is_lower_bound: bool) -> &'static str {
     bound_prefix(Bound::of(is_lower_bound, false))
 }
@@ -674,6 +692,11 @@ mod tests {
         );
         let both = with(true);
         assert_eq!(both.budget, "at least USD 30,000,000");
+        assert_eq!(
+            figure_html(&both.budget),
+            "<span class=\"bound\">at least</span> USD 30,000,000"
+        );
+        assert_eq!(figure_html("USD 1 <b>"), "USD 1 &lt;b&gt;");
         assert_eq!(both.gap, "approx. USD 4,000,000");
         assert_eq!(both.coverage, "approx. 87 %");
         assert!(
