@@ -110,9 +110,8 @@ pub async fn of(db: &mut PgConnection, contribution_id: i64) -> sqlx::Result<Vec
 /// Where a contribution stands by its recorded events.
 pub async fn standing(db: &mut PgConnection, contribution_id: i64) -> sqlx::Result<Standing> {
     let rows = of(db, contribution_id).await?;
-    Ok(Standing::of(
-        rows.iter().map(EventRow::event).collect::<Vec<_>>().iter(),
-    ))
+    let events: Vec<Event> = rows.iter().map(EventRow::event).collect();
+    Ok(Standing::of(&events))
 }
 
 async fn insert(db: &mut PgConnection, contribution_id: i64, f: &EventFields) -> sqlx::Result<i64> {
@@ -241,12 +240,6 @@ impl Creatable for ContributionEvents {
     }
 }
 
-/// The day a contribution's event is dated on when a form sets its amount and status:
-/// the date its figure applies to.
-pub fn dated(as_of: NaiveDate) -> PartialDate {
-    PartialDate::day(as_of)
-}
-
 /// The events a contribution form's amount and status add to the contribution's
 /// history; the message (on `status` or `amount`) when they cannot be reached.
 pub async fn to_reach(
@@ -258,7 +251,7 @@ pub async fn to_reach(
 ) -> sqlx::Result<Result<Vec<Event>, FieldErrors>> {
     let now = standing(db, contribution_id).await?;
     Ok(now
-        .events_to_reach(amount, status, dated(as_of))
+        .events_to_reach(amount, status, PartialDate::day(as_of))
         .map_err(|message| {
             let field = if message == crate::domain::contribution_events::BELOW_PAID {
                 "amount"

@@ -28,6 +28,16 @@ async fn guinea_bissau_pledge(app: &TestApp) -> i64 {
     .expect("the seeded pledge")
 }
 
+/// The version the contribution's edit form carries.
+async fn edit_version(admin: &Session, contribution: i64) -> String {
+    let (_, form) = admin
+        .get(&format!("/admin/contributions/{contribution}/edit"))
+        .await;
+    crate::harness::Page::parse(&form)
+        .attr("input[name=\"version\"]", "value")
+        .expect("a version")
+}
+
 async fn record(admin: &Session, contribution: i64, fields: &[(&str, &str)]) -> (u16, String) {
     let (status, _, body) = admin
         .post(
@@ -204,12 +214,7 @@ async fn a_form_that_sets_a_status_adds_events_and_a_status_never_goes_back() {
     let app = app_on("2008-10-15").await;
     let admin = app.signed_in(Role::Admin).await;
     let pledge = guinea_bissau_pledge(&app).await;
-    let (_, form) = admin
-        .get(&format!("/admin/contributions/{pledge}/edit"))
-        .await;
-    let version = crate::harness::Page::parse(&form)
-        .attr("input[name=\"version\"]", "value")
-        .expect("a version");
+    let version = edit_version(&admin, pledge).await;
     let org: i64 = sqlx::query_scalar("SELECT org_id FROM contributions WHERE id = $1")
         .bind(pledge)
         .fetch_one(&app.db.pool)
@@ -259,12 +264,7 @@ async fn a_form_that_sets_a_status_adds_events_and_a_status_never_goes_back() {
         ]
     );
     // going back to "pledged" would unpay it: refused, with what to do instead
-    let (_, form) = admin
-        .get(&format!("/admin/contributions/{pledge}/edit"))
-        .await;
-    let version = crate::harness::Page::parse(&form)
-        .attr("input[name=\"version\"]", "value")
-        .expect("a version");
+    let version = edit_version(&admin, pledge).await;
     let (status, _, body) = save("pledged", version).await;
     assert_eq!(status, 422);
     assert!(body.contains("only moves forward"), "{body}");

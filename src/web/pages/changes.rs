@@ -498,14 +498,24 @@ fn filename(range: Range, extension: &str) -> String {
     format!("changes-{}-to-{}.{extension}", range.from, range.to)
 }
 
+/// The range a download asks for and its changes.
+async fn asked(
+    state: &AppState,
+    snap: &Snap,
+    audience: Audience,
+    q: &ChangesQuery,
+) -> Result<(Range, Arc<Changes>), AppError> {
+    let range = Range::parse(q, state)?;
+    Ok((range, changes(state, &snap.0, audience, range).await?))
+}
+
 pub async fn csv(
     State(state): State<AppState>,
     snap: Snap,
     audience: Audience,
     HtmlQuery(q): HtmlQuery<ChangesQuery>,
 ) -> Result<Response, AppError> {
-    let range = Range::parse(&q, &state)?;
-    let rows = changes(&state, &snap.0, audience, range).await?;
+    let (range, rows) = asked(&state, &snap, audience, &q).await?;
     Ok(csv_response(
         Arc::clone(&snap.0),
         &filename(range, "csv"),
@@ -519,8 +529,7 @@ pub async fn xlsx(
     audience: Audience,
     HtmlQuery(q): HtmlQuery<ChangesQuery>,
 ) -> Result<Response, AppError> {
-    let range = Range::parse(&q, &state)?;
-    let rows = changes(&state, &snap.0, audience, range).await?;
+    let (range, rows) = asked(&state, &snap, audience, &q).await?;
     let snapshot = Arc::clone(&snap.0);
     let workbook = off_async(move || workbook(&snapshot, &[("changes", table(rows))])).await?;
     Ok(xlsx_response(&filename(range, "xlsx"), workbook))
